@@ -1,0 +1,40 @@
+// @ts-check
+import eslint from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+const NODE_BUILTINS = ['fs', 'path', 'os', 'child_process', 'http', 'https', 'net', 'crypto', 'stream', 'worker_threads'];
+
+export default tseslint.config(
+  { ignores: ['dist/', 'node_modules/', '.mlops/', 'bin/', 'scripts/run-tests.mjs', 'eslint.config.mjs'] },
+  eslint.configs.recommended,
+  ...tseslint.configs.recommendedTypeChecked,
+  {
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
+    },
+  },
+  {
+    // Workflow code is replayed deterministically inside Temporal's sandbox: no Node APIs, no I/O.
+    files: ['workflows/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [
+            ...NODE_BUILTINS.flatMap((name) => [name, `node:${name}`]),
+            '@temporalio/client',
+            '@temporalio/worker',
+            '@temporalio/activity',
+            '@tensorflow/tfjs',
+            'sharp',
+            'fastify',
+            '@google-cloud/storage',
+          ],
+          patterns: ['../activities/*', '../lib/storage*', '../serving/*'],
+        },
+      ],
+    },
+  },
+);

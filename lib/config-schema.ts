@@ -1,0 +1,72 @@
+/** The pipeline configuration: one zod schema, validated at the edge (CLI, API), passed whole to workflows. */
+import { z } from 'zod';
+
+const rolloutStepSchema = z.object({
+  weight: z.number().int().min(1).max(100).describe('percent of traffic sent to the canary'),
+  bakeSeconds: z.number().min(0).default(10),
+  minRequests: z.number().int().min(0).default(20),
+});
+
+export const pipelineConfigSchema = z
+  .object({
+    data: z
+      .object({
+        imageSize: z.number().int().min(8).max(256).default(32),
+        evalFraction: z.number().gt(0).lt(1).default(0.2),
+        maxBadRowFraction: z.number().min(0).max(1).default(0.1),
+        minRows: z.number().int().min(2).default(20),
+      })
+      .prefault({}),
+    train: z
+      .object({
+        epochs: z.number().int().min(1).max(1000).default(4),
+        batchSize: z.number().int().min(1).max(4096).default(32),
+        learningRate: z.number().positive().max(1).default(0.005),
+        seed: z.number().int().default(42),
+        conv: z
+          .object({
+            filters: z.array(z.number().int().min(1).max(256)).min(1).max(4).default([8, 16]),
+            denseUnits: z.number().int().min(1).max(1024).default(16),
+          })
+          .prefault({}),
+        embeddingDim: z.number().int().min(1).max(64).default(4),
+      })
+      .prefault({}),
+    evaluate: z
+      .object({
+        minAuc: z.number().min(0).max(1).default(0.55),
+        /** How much worse than production (in AUC) a candidate may be and still pass. */
+        maxAucDropVsProduction: z.number().min(0).max(1).default(0.01),
+      })
+      .prefault({}),
+    approval: z
+      .object({
+        required: z.boolean().default(true),
+        timeoutHours: z.number().positive().default(72),
+      })
+      .prefault({}),
+    rollout: z
+      .object({
+        steps: z
+          .array(rolloutStepSchema)
+          .min(1)
+          .default([
+            { weight: 20, bakeSeconds: 10, minRequests: 20 },
+            { weight: 100, bakeSeconds: 0, minRequests: 0 },
+          ])
+          .refine((steps) => steps.at(-1)?.weight === 100, 'the last rollout step must send 100% of traffic')
+          .refine(
+            (steps) => steps.every((step, i) => i === 0 || step.weight > steps[i - 1]!.weight),
+            'rollout step weights must increase',
+          ),
+        /** Canary fails when its error rate exceeds stable's by more than this (absolute). */
+        maxErrorRateIncrease: z.number().min(0).max(1).default(0.01),
+        /** How long a step may wait for its minimum number of canary requests before rolling back. */
+        maxWaitSeconds: z.number().positive().default(300),
+      })
+      .prefault({}),
+  })
+  .strict();
+
+export type PipelineConfigInput = z.input<typeof pipelineConfigSchema>;
+export type PipelineConfig = z.output<typeof pipelineConfigSchema>;
