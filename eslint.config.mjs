@@ -11,7 +11,11 @@ export default tseslint.config(
   {
     languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
     rules: {
-      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-floating-promises': [
+        'error',
+        // node:test's describe/it return promises the runner itself awaits.
+        { allowForKnownSafeCalls: [{ from: 'package', name: ['describe', 'it', 'test', 'suite'], package: 'node:test' }] },
+      ],
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
     },
   },
@@ -19,7 +23,7 @@ export default tseslint.config(
     // Workflow code is replayed deterministically inside Temporal's sandbox: no Node APIs, no I/O.
     files: ['workflows/**/*.ts'],
     rules: {
-      'no-restricted-imports': [
+      '@typescript-eslint/no-restricted-imports': [
         'error',
         {
           paths: [
@@ -32,7 +36,11 @@ export default tseslint.config(
             'fastify',
             '@google-cloud/storage',
           ],
-          patterns: ['../activities/*', '../lib/storage*', '../serving/*'],
+          patterns: [
+            { group: ['../activities', '../activities/*'], allowTypeImports: true, message: 'workflows import activities as types only' },
+            { group: ['../lib/*', '!../lib/config-schema'], allowTypeImports: true, message: 'lib/ does I/O; workflows may import its types only' },
+            { group: ['../serving/*'], message: 'serving code does I/O' },
+          ],
         },
       ],
     },

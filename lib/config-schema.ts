@@ -9,6 +9,12 @@ const rolloutStepSchema = z.object({
 
 export const pipelineConfigSchema = z
   .object({
+    taskQueues: z
+      .object({
+        /** Where training and evaluation run; GPU workers poll it. */
+        gpu: z.string().min(1).default('ml-gpu'),
+      })
+      .prefault({}),
     data: z
       .object({
         imageSize: z.number().int().min(8).max(256).default(32),

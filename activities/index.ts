@@ -1,0 +1,31 @@
+/**
+ * Activities grouped by the worker that hosts them. Workflows import this module as types only.
+ */
+import type { ActivityDeps } from './deps';
+import { createEvaluateActivities } from './evaluate';
+import { createIngestActivities } from './ingest';
+import { createRegistryActivities } from './registry';
+import { createRolloutActivities } from './rollout';
+import { createTrainActivities } from './train';
+import { createValidateActivities } from './validate';
+
+export type { ActivityDeps } from './deps';
+
+/** Light activities for the `ml-control` queue: I/O, registry, deployment. */
+export function createControlActivities(deps: ActivityDeps) {
+  return {
+    ...createIngestActivities(deps),
+    ...createValidateActivities(deps),
+    ...createRegistryActivities(deps),
+    ...createRolloutActivities(deps),
+  };
+}
+
+/** Heavy activities for the `ml-gpu` queue: training and evaluation. */
+export function createGpuActivities(deps: Pick<ActivityDeps, 'storeUri'>) {
+  const full: ActivityDeps = { servingUrls: [], adminToken: '', ...deps };
+  return { ...createTrainActivities(full), ...createEvaluateActivities(full) };
+}
+
+export type ControlActivities = ReturnType<typeof createControlActivities>;
+export type GpuActivities = ReturnType<typeof createGpuActivities>;

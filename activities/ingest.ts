@@ -1,0 +1,210 @@
+/**
+ * Ingest: stream the CSV, decode and resize every image, quarantine what cannot be read, and
+ * write train and eval shards split by a hash of ad_id.
+ */
+import { createHash } from 'node:crypto';
+import path from 'node:path';
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import { parse } from 'csv-parse';
+import { AD_COLUMNS, adRowSchema, type AdExample } from '../lib/dataset/schema';
+import { decodeAdImage } from '../lib/dataset/image';
+import { writeShard } from '../lib/dataset/shards';
+import { joinUri, NotFoundError, readJsonIfExists, resolveUri, storageFor, writeJson } from '../lib/storage';
+import { type ActivityDeps, stageUri } from './deps';
+
+export interface IngestInput {
+  dataUri: string;
+  imageSize: number;
+  evalFraction: number;
+}
+
+export interface QuarantinedRow {
+  line: number;
+  adId?: string;
+  reason: string;
+}
+
+export interface IngestResult {
+  dataUri: string;
+  trainUri: string;
+  evalUri: string;
+  quarantineUri: string;
+  imageSize: number;
+  rowsRead: number;
+  trainRows: number;
+  evalRows: number;
+  quarantinedRows: number;
+  quarantineReasons: Record<string, number>;
+  /** sha256 over the CSV and every image read, so a model names exactly the data it saw. */
+  fingerprint: string;
+}
+
+const CSV_FILE = 'ads.csv';
+const DECODE_BATCH = 16;
+
+/** Places an ad in eval when the hash of its id falls below the eval fraction: stable across runs. */
+export function isEvalExample(adId: string, evalFraction: number): boolean {
+  const hash = createHash('sha256').update(adId).digest();
+  return hash.readUInt32BE(0) / 0x1_0000_0000 < evalFraction;
+}
+
+/** Reason category for counting: the text before the first colon. */
+function reasonKind(reason: string): string {
+  return reason.split(':')[0] ?? reason;
+}
+
+function csvUriOf(dataUri: string): string {
+  return dataUri.endsWith('.csv') ? dataUri : joinUri(dataUri, CSV_FILE);
+}
+
+interface PendingRow {
+  line: number;
+  record: string[];
+}
+
+export function createIngestActivities(deps: ActivityDeps) {
+  return {
+    /** Reads the dataset at dataUri into train/eval Arrow shards; reuses them if this run already did. */
+    async ingestDataset(input: IngestInput): Promise<IngestResult> {
+      const outUri = stageUri(deps.storeUri, 'ingest');
+      const summaryUri = joinUri(outUri, 'summary.json');
+      const previous = await readJsonIfExists<IngestResult>(summaryUri);
+      if (previous) return previous;
+
+      const csvUri = csvUriOf(input.dataUri);
+      const dataDir = input.dataUri.endsWith('.csv') ? path.posix.dirname(input.dataUri) : input.dataUri;
+      const storage = storageFor(csvUri);
+      let csvStream;
+      try {
+        csvStream = await storage.createReadStream(csvUri);
+      } catch (err) {
+        if (err instanceof NotFoundError) {
+          throw ApplicationFailure.create({
+            nonRetryable: true,
+            message: `No dataset at ${input.dataUri}: expected ${csvUri} (CSV with columns ${AD_COLUMNS.join(',')})`,
+          });
+        }
+        throw err;
+      }
+
+      const csvHash = createHash('sha256');
+      const imageHashes: string[] = [];
+      const seenIds = new Set<string>();
+      const train: AdExample[] = [];
+      const evaluation: AdExample[] = [];
+      const quarantine: QuarantinedRow[] = [];
+      let rowsRead = 0;
+
+      const decodeRow = async ({ line, record }: PendingRow): Promise<void> => {
+        if (record.length !== AD_COLUMNS.length) {
+          quarantine.push({ line, reason: `field count: expected ${AD_COLUMNS.length} fields, got ${record.length}` });
+          return;
+        }
+        const raw = Object.fromEntries(AD_COLUMNS.map((column, i) => [column, record[i] ?? '']));
+        const parsed = adRowSchema.safeParse(raw);
+        if (!parsed.success) {
+          const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
+          quarantine.push({ line, adId: raw.ad_id, reason: `invalid field: ${problems.join('; ')}` });
+          return;
+        }
+        const row = parsed.data;
+        if (seenIds.has(row.ad_id)) {
+          quarantine.push({ line, adId: row.ad_id, reason: `duplicate ad_id: ${row.ad_id} appeared earlier` });
+          return;
+        }
+        seenIds.add(row.ad_id);
+        const imageUri = resolveUri(dataDir, row.image);
+        let bytes: Buffer;
+        try {
+          bytes = await storageFor(imageUri).read(imageUri);
+        } catch (err) {
+          const reason = err instanceof NotFoundError ? `missing image: ${row.image}` : `unreadable image file: ${(err as Error).message}`;
+          quarantine.push({ line, adId: row.ad_id, reason });
+          return;
+        }
+        let pixels: Uint8Array;
+        try {
+          pixels = await decodeAdImage(bytes, input.imageSize);
+        } catch (err) {
+          quarantine.push({ line, adId: row.ad_id, reason: `corrupt image: ${row.image}: ${(err as Error).message}` });
+          return;
+        }
+        imageHashes.push(`${row.ad_id}:${createHash('sha256').update(bytes).digest('hex')}`);
+        const { image: _image, ...fields } = row;
+        const example: AdExample = { ...fields, pixels };
+        (isEvalExample(row.ad_id, input.evalFraction) ? evaluation : train).push(example);
+      };
+
+      const parser = csvStream.pipe(parse({ relax_column_count: true, skip_empty_lines: true, bom: true, info: true }));
+      csvStream.on('data', (chunk: Buffer) => csvHash.update(chunk));
+      let header: string[] | undefined;
+      let pending: PendingRow[] = [];
+      const flush = async () => {
+        // Rows decode in order within a batch, so shards are identical on every run.
+        const results = pending.map((row) => decodeRow(row));
+        await Promise.all(results);
+        pending = [];
+        Context.current().heartbeat({ rowsRead });
+      };
+      for await (const { record, info } of parser as AsyncIterable<{ record: string[]; info: { lines: number } }>) {
+        if (!header) {
+          header = record.map((name) => name.trim());
+          const missing = AD_COLUMNS.filter((column) => !header!.includes(column));
+          if (missing.length > 0 || header.length !== AD_COLUMNS.length) {
+            throw ApplicationFailure.create({
+              nonRetryable: true,
+              message: `${csvUri} has the wrong header: expected "${AD_COLUMNS.join(',')}", got "${header.join(',')}"${
+                missing.length ? ` (missing: ${missing.join(', ')})` : ''
+              }`,
+            });
+          }
+          continue;
+        }
+        rowsRead += 1;
+        const ordered = header.length === record.length ? AD_COLUMNS.map((column) => record[header!.indexOf(column)] ?? '') : record;
+        pending.push({ line: info.lines, record: ordered });
+        if (pending.length >= DECODE_BATCH) await flush();
+      }
+      await flush();
+      if (!header) {
+        throw ApplicationFailure.create({ nonRetryable: true, message: `${csvUri} is empty: no header, no rows` });
+      }
+
+      // Decoding is concurrent within a batch; sort so the shard order never depends on timing.
+      const byId = (a: AdExample, b: AdExample) => a.ad_id.localeCompare(b.ad_id);
+      train.sort(byId);
+      evaluation.sort(byId);
+      quarantine.sort((a, b) => a.line - b.line);
+
+      const result: IngestResult = {
+        dataUri: input.dataUri,
+        trainUri: joinUri(outUri, 'train.arrow'),
+        evalUri: joinUri(outUri, 'eval.arrow'),
+        quarantineUri: joinUri(outUri, 'quarantine.jsonl'),
+        imageSize: input.imageSize,
+        rowsRead,
+        trainRows: train.length,
+        evalRows: evaluation.length,
+        quarantinedRows: quarantine.length,
+        quarantineReasons: quarantine.reduce<Record<string, number>>((counts, row) => {
+          const kind = reasonKind(row.reason);
+          counts[kind] = (counts[kind] ?? 0) + 1;
+          return counts;
+        }, {}),
+        fingerprint: createHash('sha256')
+          .update(csvHash.digest('hex'))
+          .update(imageHashes.sort().join('\n'))
+          .digest('hex'),
+      };
+      await writeShard(result.trainUri, train, input.imageSize);
+      await writeShard(result.evalUri, evaluation, input.imageSize);
+      await storageFor(result.quarantineUri).write(
+        result.quarantineUri,
+        quarantine.map((row) => JSON.stringify(row)).join('\n') + (quarantine.length ? '\n' : ''),
+      );
+      await writeJson(summaryUri, result);
+      return result;
+    },
+  };
+}

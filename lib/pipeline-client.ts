@@ -1,0 +1,67 @@
+/** Client-side operations on pipelines, shared by the CLI, the demo and tests. */
+import type { Client, WorkflowHandle } from '@temporalio/client';
+import { pipelineConfigSchema, type PipelineConfig, type PipelineConfigInput } from './config-schema';
+import {
+  ML_MODEL,
+  ML_STAGE,
+  PIPELINE_WORKFLOW_TYPE,
+  type PipelineInput,
+  type PipelineResult,
+  type PipelineStatus,
+  statusQuery,
+} from '../workflows/definitions';
+
+export interface StartPipelineOptions {
+  modelName: string;
+  dataUri: string;
+  config?: PipelineConfigInput;
+  approvalRequired?: boolean;
+  taskQueue: string;
+  workflowId?: string;
+}
+
+/** Validates the configuration and starts a `modelPipeline` workflow; returns its handle. */
+export async function startPipeline(client: Client, options: StartPipelineOptions): Promise<WorkflowHandle> {
+  const parsed = pipelineConfigSchema.safeParse(options.config ?? {});
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `  ${issue.path.join('.') || '(root)'}: ${issue.message}`);
+    throw new Error(`Invalid pipeline configuration:\n${problems.join('\n')}`);
+  }
+  const config: PipelineConfig = parsed.data;
+  if (options.approvalRequired === false) config.approval.required = false;
+  const input: PipelineInput = { modelName: options.modelName, dataUri: options.dataUri, config };
+  const workflowId = options.workflowId ?? `pipeline-${options.modelName}-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+  return client.workflow.start(PIPELINE_WORKFLOW_TYPE, {
+    taskQueue: options.taskQueue,
+    workflowId,
+    args: [input],
+    typedSearchAttributes: [
+      { key: ML_MODEL, value: options.modelName },
+      { key: ML_STAGE, value: 'ingest' },
+    ],
+    staticSummary: `Train ${options.modelName} on ${options.dataUri}, then ${config.approval.required ? 'wait for approval and ' : ''}roll out by canary`,
+  });
+}
+
+export async function queryPipelineStatus(client: Client, workflowId: string): Promise<PipelineStatus> {
+  return client.workflow.getHandle(workflowId).query(statusQuery);
+}
+
+/** Waits, polling the status query, until a pipeline reaches a stage (or ends). */
+export async function waitForStage(
+  client: Client,
+  workflowId: string,
+  stages: PipelineStatus['stage'][],
+  { timeoutMs = 600_000, pollMs = 500 } = {},
+): Promise<PipelineStatus> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const status = await queryPipelineStatus(client, workflowId);
+    if (stages.includes(status.stage)) return status;
+    if (status.stage === 'failed') throw new Error(`pipeline ${workflowId} failed: ${status.message ?? 'unknown reason'}`);
+    if (Date.now() > deadline) throw new Error(`pipeline ${workflowId} did not reach ${stages.join('/')} in time (at ${status.stage})`);
+    await new Promise((resolve) => setTimeout(resolve, pollMs));
+  }
+}
+
+export type { PipelineResult };

@@ -1,0 +1,61 @@
+/** Simulated client traffic against the prediction API, driven by autocannon at a steady rate. */
+import autocannon from 'autocannon';
+import type { TrafficSample } from './samples';
+
+export interface TrafficOptions {
+  baseUrl: string;
+  model: string;
+  samples: TrafficSample[];
+  /** Requests per second over all connections. */
+  rate: number;
+  connections?: number;
+}
+
+export interface TrafficReport {
+  requests: number;
+  ok: number;
+  failed: number;
+  errors: number;
+  p99LatencyMs: number;
+}
+
+export interface RunningTraffic {
+  /** Stops sending and reports what was sent. */
+  stop(): Promise<TrafficReport>;
+}
+
+export function startTraffic(options: TrafficOptions): RunningTraffic {
+  const path = `/v1/models/${encodeURIComponent(options.model)}:predict`;
+  const done = new Promise<autocannon.Result>((resolve, reject) => {
+    const instance = autocannon(
+      {
+        url: options.baseUrl,
+        connections: options.connections ?? 4,
+        overallRate: options.rate,
+        duration: 24 * 3600,
+        requests: options.samples.map((sample) => ({
+          method: 'POST' as const,
+          path,
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ instances: [sample.instance] }),
+        })),
+      },
+      (err, result) => (err ? reject(err) : resolve(result)),
+    );
+    stopInstance = () => instance.stop();
+  });
+  let stopInstance: () => void = () => undefined;
+  return {
+    async stop() {
+      stopInstance();
+      const result = await done;
+      return {
+        requests: result.requests.total,
+        ok: result['2xx'],
+        failed: result.non2xx,
+        errors: result.errors + result.timeouts,
+        p99LatencyMs: result.latency.p99,
+      };
+    },
+  };
+}

@@ -1,0 +1,147 @@
+/** `mlops pipeline start|status|approve|reject`. */
+import fs from 'node:fs/promises';
+import type { Command } from 'commander';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { z } from 'zod';
+import { startPipeline } from '../../lib/pipeline-client';
+import { connectClient, workflowUiUrl } from '../../lib/temporal-client';
+import { approveSignal, rejectSignal, statusQuery, type PipelineStatus } from '../../workflows/definitions';
+import type { TrainHeartbeat } from '../../activities/train';
+import { formatStatus } from './format-status';
+
+async function readConfigFile(file: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await fs.readFile(file, 'utf8');
+  } catch (err) {
+    throw new Error(`cannot read config file ${file}: ${(err as Error).message}`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new Error(`config file ${file} is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+const startOptionsSchema = z.object({
+  model: z.string().regex(/^[a-z0-9][a-z0-9-_]*$/i, 'model names use letters, digits, - and _'),
+  data: z.string().min(1),
+  config: z.string().optional(),
+  approval: z.boolean(),
+  follow: z.boolean().optional(),
+  id: z.string().min(1).optional(),
+});
+
+/** Prints stage changes and training progress until the workflow closes. */
+async function followPipeline(client: Client, workflowId: string): Promise<void> {
+  const handle = client.workflow.getHandle(workflowId);
+  let lastLine = '';
+  for (;;) {
+    const description = await handle.describe();
+    const closed = description.status.name !== 'RUNNING';
+    let line: string;
+    try {
+      const status: PipelineStatus = await handle.query(statusQuery);
+      const training = description.raw.pendingActivities?.find((activity) => activity.activityType?.name === 'trainModel');
+      const payload = training?.heartbeatDetails?.payloads?.[0];
+      const progress = payload
+        ? (client.options.loadedDataConverter.payloadConverter.fromPayload(payload) as TrainHeartbeat)
+        : undefined;
+      line = `[${status.stage}]${progress ? ` epoch ${progress.epoch} batch ${progress.batch}/${progress.batchesPerEpoch} loss ${progress.loss.toFixed(4)} (${progress.backend})` : ''}${
+        status.rollout ? ` canary ${status.rollout.weight}% ${status.rollout.phase}` : ''
+      }`;
+    } catch {
+      line = `[${description.status.name.toLowerCase()}]`;
+    }
+    if (line !== lastLine) console.log(line);
+    lastLine = line;
+    if (closed) break;
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
+  try {
+    const result = await handle.result();
+    console.log(`Finished: ${JSON.stringify(result)}`);
+  } catch (err) {
+    const cause = (err as Error & { cause?: Error }).cause;
+    console.log(`Failed: ${cause?.message ?? (err as Error).message}`);
+    process.exitCode = 1;
+  }
+}
+
+async function withClient<T>(action: (client: Client, namespace: string, env: Awaited<ReturnType<typeof connectClient>>['env']) => Promise<T>): Promise<T> {
+  const connected = await connectClient();
+  try {
+    return await action(connected.client, connected.env.TEMPORAL_NAMESPACE, connected.env);
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) throw new Error(`no such pipeline: ${err.workflowId}`);
+    throw err;
+  } finally {
+    await connected.close();
+  }
+}
+
+export function registerPipelineCommands(program: Command): void {
+  const pipeline = program.command('pipeline').description('start, inspect and decide model pipelines');
+
+  pipeline
+    .command('start')
+    .description('start a modelPipeline workflow')
+    .requiredOption('--model <name>', 'model name, e.g. ctr')
+    .requiredOption('--data <uri>', 'dataset folder (ads.csv + images), local path or gs://')
+    .option('--config <file>', 'pipeline configuration (JSON)')
+    .option('--no-approval', 'deploy without waiting for a human approval')
+    .option('--follow', 'show live stage and epoch progress until the pipeline ends')
+    .option('--id <workflowId>', 'workflow id (default: pipeline-<model>-<timestamp>)')
+    .action(async (raw: unknown) => {
+      const options = startOptionsSchema.parse(raw);
+      const config = options.config ? await readConfigFile(options.config) : {};
+      await withClient(async (client, namespace, env) => {
+        const handle = await startPipeline(client, {
+          modelName: options.model,
+          dataUri: options.data,
+          config: config as never,
+          approvalRequired: options.approval,
+          taskQueue: env.MLOPS_CONTROL_QUEUE,
+          ...(options.id ? { workflowId: options.id } : {}),
+        });
+        console.log(`Started pipeline ${handle.workflowId}`);
+        console.log(`Web UI: ${workflowUiUrl(namespace, handle.workflowId)}`);
+        if (options.follow) await followPipeline(client, handle.workflowId);
+      });
+    });
+
+  pipeline
+    .command('status <id>')
+    .description("show a pipeline's stage, metrics and decision")
+    .option('--json', 'print the raw status as JSON')
+    .action(async (id: string, options: { json?: boolean }) => {
+      await withClient(async (client) => {
+        const status = await client.workflow.getHandle(id).query(statusQuery);
+        console.log(options.json ? JSON.stringify(status, null, 2) : formatStatus(id, status));
+      });
+    });
+
+  pipeline
+    .command('approve <id>')
+    .description('approve the candidate waiting in a pipeline')
+    .requiredOption('--by <who>', 'who approves')
+    .option('--comment <text>')
+    .action(async (id: string, options: { by: string; comment?: string }) => {
+      await withClient(async (client) => {
+        await client.workflow.getHandle(id).signal(approveSignal, { by: options.by, ...(options.comment ? { comment: options.comment } : {}) });
+        console.log(`Sent approve to ${id} (by ${options.by}). Check with: mlops pipeline status ${id}`);
+      });
+    });
+
+  pipeline
+    .command('reject <id>')
+    .description('reject the candidate waiting in a pipeline')
+    .requiredOption('--by <who>', 'who rejects')
+    .option('--reason <text>')
+    .action(async (id: string, options: { by: string; reason?: string }) => {
+      await withClient(async (client) => {
+        await client.workflow.getHandle(id).signal(rejectSignal, { by: options.by, ...(options.reason ? { reason: options.reason } : {}) });
+        console.log(`Sent reject to ${id} (by ${options.by}). Check with: mlops pipeline status ${id}`);
+      });
+    });
+}

@@ -1,0 +1,89 @@
+/** Entry point of the prediction server: configuration from the environment, graceful stop on SIGINT/SIGTERM. */
+import { z } from 'zod';
+import { loadTfBackend } from '../lib/model';
+import { MODEL_NAME_PATTERN } from './context';
+import { createPredictionServer } from './server';
+
+/** The admin token used when MLOPS_ADMIN_TOKEN is unset; fine on a laptop, never in a shared deployment. */
+export const DEV_ADMIN_TOKEN = 'dev-admin-token';
+
+const commaList = (name: string) =>
+  z
+    .string()
+    .transform((value) =>
+      value
+        .split(',')
+        .map((item) => item.trim())
+        .filter((item) => item.length > 0),
+    )
+    .pipe(z.array(z.string()).min(1, `${name} must name at least one item`));
+
+/** The environment the server reads, validated once at start-up with every problem listed. */
+export const servingEnvSchema = z.object({
+  MLOPS_STORE: z.string().min(1).default('.mlops/store'),
+  MLOPS_MODELS: commaList('MLOPS_MODELS')
+    .default(['ctr'])
+    .refine((models) => models.every((model) => MODEL_NAME_PATTERN.test(model)), {
+      message: 'MLOPS_MODELS entries may contain only letters, digits, _ . and -',
+    }),
+  MLOPS_ADMIN_TOKEN: z.string().min(1).optional(),
+  MLOPS_IMAGE_URI_ROOTS: commaList('MLOPS_IMAGE_URI_ROOTS').optional(),
+  MLOPS_POLL_INTERVAL_MS: z.coerce.number().int().min(50).default(1000),
+  PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+/** Parsed serving configuration. */
+export type ServingEnv = z.output<typeof servingEnvSchema>;
+
+/** Validates the environment, failing with every problem at once. */
+export function parseServingEnv(env: NodeJS.ProcessEnv): ServingEnv {
+  const result = servingEnvSchema.safeParse(env);
+  if (!result.success) {
+    const problems = result.error.issues.map((issue) => `  ${issue.path.join('.')}: ${issue.message}`);
+    throw new Error(`invalid prediction server configuration:\n${problems.join('\n')}`);
+  }
+  return result.data;
+}
+
+async function main(): Promise<void> {
+  const env = parseServingEnv(process.env);
+  const server = createPredictionServer({
+    storeUri: env.MLOPS_STORE,
+    models: env.MLOPS_MODELS,
+    adminToken: env.MLOPS_ADMIN_TOKEN ?? DEV_ADMIN_TOKEN,
+    host: env.HOST,
+    port: env.PORT,
+    pollIntervalMs: env.MLOPS_POLL_INTERVAL_MS,
+    imageUriRoots: env.MLOPS_IMAGE_URI_ROOTS,
+    logger: { level: env.LOG_LEVEL },
+  });
+  if (env.MLOPS_ADMIN_TOKEN === undefined) {
+    server.app.log.warn(`MLOPS_ADMIN_TOKEN is not set: admin routes accept the development token "${DEV_ADMIN_TOKEN}"`);
+  }
+  // The fastest backend that loads (tfjs-node-gpu first, MLOPS_TF_BACKEND overrides), chosen before any model loads.
+  const backend = await loadTfBackend();
+  server.app.log.info({ backend: backend.backend, device: backend.device }, 'TF.js backend ready');
+  const shutdown = (signal: NodeJS.Signals) => {
+    server.app.log.info({ signal }, 'stopping: draining in-flight requests');
+    server.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        console.error(err);
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGINT', shutdown);
+  process.once('SIGTERM', shutdown);
+  const { url } = await server.start();
+  server.app.log.info({ url, models: env.MLOPS_MODELS, store: env.MLOPS_STORE }, 'prediction server listening');
+}
+
+if (require.main === module) {
+  main().catch((err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  });
+}

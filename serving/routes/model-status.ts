@@ -1,0 +1,48 @@
+/** `GET /v1/models/{model}`: the versions this replica serves, in TensorFlow Serving's status shape. */
+import type { FastifyInstance } from 'fastify';
+import type { ServingContext } from '../context';
+import { HttpError } from '../errors';
+import type { Role } from '../router';
+
+/** One served version. */
+export interface VersionStatus {
+  version: string;
+  state: 'AVAILABLE';
+  role: Role;
+  /** Percent of traffic routed to this version when no routing key pins a user. */
+  weight: number;
+  status: { error_code: 'OK'; error_message: '' };
+}
+
+/** The answer of the status route; `desired_revision` appears while the store's newest state fails to load. */
+export interface ModelStatusResponse {
+  model_version_status: VersionStatus[];
+  deployment_revision: number | null;
+  desired_revision?: number;
+}
+
+/** Registers the model status route. */
+export function registerModelStatusRoute(app: FastifyInstance, context: ServingContext): void {
+  app.get<{ Params: { model: string } }>('/v1/models/:model', (request): ModelStatusResponse => {
+    const { model } = request.params;
+    const status = context.watcher.status(model);
+    if (!status) throw new HttpError(404, 'model_not_found', `no model named ${model} is served here`);
+    const served = context.watcher.servedModel(model);
+    const versions: VersionStatus[] = [];
+    const canaryWeight = served?.table.canary?.weight ?? 0;
+    if (served?.table.stable) versions.push(entry(served.table.stable.version, 'stable', 100 - canaryWeight));
+    if (served?.table.canary) versions.push(entry(served.table.canary.version, 'canary', canaryWeight));
+    const response: ModelStatusResponse = {
+      model_version_status: versions,
+      deployment_revision: served?.revision ?? null,
+    };
+    if (status.desiredRevision !== undefined && status.desiredRevision !== served?.revision) {
+      response.desired_revision = status.desiredRevision;
+    }
+    return response;
+  });
+}
+
+function entry(version: string, role: Role, weight: number): VersionStatus {
+  return { version, state: 'AVAILABLE', role, weight, status: { error_code: 'OK', error_message: '' } };
+}

@@ -1,0 +1,105 @@
+/** `POST /v1/models/{model}:predict`: routes the request to stable or canary, decodes images, predicts. */
+import { randomUUID } from 'node:crypto';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { predictProbabilities } from '../../lib/model';
+import type { ServingContext } from '../context';
+import type { ServedModel } from '../deployment-watcher';
+import { HttpError } from '../errors';
+import { decodeInstanceImage } from '../image-input';
+import { recordPrediction } from '../metrics';
+import { chooseRoute } from '../router';
+import { predictSchema, type PredictBody } from './predict-schema';
+
+/** One prediction in the answer. */
+export interface Prediction {
+  click_probability: number;
+  prediction_id: string;
+}
+
+/** The answer of the predict route. */
+export interface PredictResponse {
+  predictions: Prediction[];
+  model_version: string;
+}
+
+type PredictRequest = FastifyRequest<{ Params: { model: string }; Body: PredictBody }>;
+
+/** Registers the predict route. The `::` escapes a literal colon after the model-name parameter. */
+export function registerPredictRoute(app: FastifyInstance, context: ServingContext): void {
+  app.post<{ Params: { model: string }; Body: PredictBody }>(
+    '/v1/models/:model(^[\\w.-]+)::predict',
+    { schema: predictSchema },
+    async (request, reply): Promise<PredictResponse> => {
+      const served = servedOrThrow(context, request.params.model);
+      const choice = chooseRoute(served.table, routingKeyOf(request));
+      const loaded = choice && served.versions.get(choice.version);
+      if (!choice || !loaded) throw notServing(request.params.model);
+      // Acquired in the same tick as the table was read, so a concurrent reload cannot dispose it under us.
+      const release = loaded.acquire();
+      const labels = { model: served.model, version: choice.version, role: choice.role };
+      const started = process.hrtime.bigint();
+      const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;
+      try {
+        const size = loaded.bundle.preprocessing.imageSize;
+        const { instances } = request.body;
+        // Malformed images are the client's fault, not the version's: rejected before any outcome is counted.
+        const pixels = await Promise.all(
+          instances.map((instance, index) => decodeInstanceImage(instance, index, size, context.imageUriRoots)),
+        );
+        try {
+          await context.faults.apply(served.model, choice.version);
+          const probabilities = await predictProbabilities(
+            loaded.bundle,
+            instances.map((instance, index) => ({
+              // Training trims CSV fields; trimming here keeps " web" and "web" the same category.
+              advertiser: instance.advertiser.trim(),
+              category: instance.category.trim(),
+              placement: instance.placement.trim(),
+              device: instance.device.trim(),
+              hour: instance.hour,
+              headline_length: instance.headline_length,
+              pixels: pixels[index] ?? new Uint8Array(),
+            })),
+          );
+          recordPrediction(context.metrics, labels, 'success', seconds());
+          void reply.header('x-model-version', choice.version);
+          return {
+            predictions: Array.from(probabilities, (p) => ({ click_probability: p, prediction_id: randomUUID() })),
+            model_version: choice.version,
+          };
+        } catch (err) {
+          recordPrediction(context.metrics, labels, 'error', seconds());
+          throw err;
+        }
+      } finally {
+        release();
+      }
+    },
+  );
+}
+
+function servedOrThrow(context: ServingContext, model: string): ServedModel {
+  if (!context.watcher.isConfigured(model)) {
+    throw new HttpError(404, 'model_not_found', `no model named ${model} is served here`);
+  }
+  const served = context.watcher.servedModel(model);
+  if (!served) throw notServing(model, context);
+  return served;
+}
+
+function notServing(model: string, context?: ServingContext): HttpError {
+  const status = context?.watcher.status(model);
+  if (!status || (status.checked && status.desiredRevision === undefined)) {
+    return new HttpError(503, 'model_not_deployed', `model ${model} has no version deployed`);
+  }
+  if (status.lastError !== undefined) {
+    return new HttpError(503, 'model_unavailable', `model ${model} failed to load; see the server logs`);
+  }
+  return new HttpError(503, 'model_loading', `model ${model} is loading`);
+}
+
+function routingKeyOf(request: PredictRequest): string | undefined {
+  const header = request.headers['x-routing-key'];
+  const fromHeader = Array.isArray(header) ? header[0] : header;
+  return fromHeader !== undefined && fromHeader.length > 0 ? fromHeader : request.body.routing_key;
+}

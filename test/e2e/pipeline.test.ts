@@ -1,0 +1,152 @@
+/**
+ * The whole lifecycle on a real Temporal dev server: ingest → … → approval → canary → production,
+ * decided by signals, with a rejection and an automatic rollback.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { WorkflowFailedError } from '@temporalio/client';
+import { readDeployment } from '../../lib/deployment';
+import { startPipeline, waitForStage } from '../../lib/pipeline-client';
+import type { PipelineConfigInput } from '../../lib/config-schema';
+import { ModelRegistry } from '../../lib/registry';
+import { loadTrafficSamples, type TrafficSample } from '../../lib/traffic/samples';
+import { startTraffic } from '../../lib/traffic/simulated-traffic';
+import { approveSignal, rejectSignal, statusQuery, type PipelineResult } from '../../workflows/definitions';
+import { startPipelineEnv, TEST_ADMIN_TOKEN, TEST_CONTROL_QUEUE, TEST_GPU_QUEUE, TEST_MODEL, type PipelineEnv } from '../helpers/pipeline-env';
+import { makeTinyDataset } from '../helpers/tiny-dataset';
+
+const CONFIG: PipelineConfigInput = {
+  taskQueues: { gpu: TEST_GPU_QUEUE },
+  data: { imageSize: 16, minRows: 10 },
+  train: { epochs: 1, batchSize: 16, conv: { filters: [4], denseUnits: 8 } },
+  evaluate: { minAuc: 0, maxAucDropVsProduction: 1 },
+  rollout: {
+    steps: [
+      { weight: 50, bakeSeconds: 1, minRequests: 5 },
+      { weight: 100, bakeSeconds: 0, minRequests: 0 },
+    ],
+    maxWaitSeconds: 60,
+  },
+};
+
+describe('modelPipeline end to end', { timeout: 600_000 }, () => {
+  let env: PipelineEnv;
+  let dataset: Awaited<ReturnType<typeof makeTinyDataset>>;
+  let samples: TrafficSample[];
+
+  before(async () => {
+    [env, dataset] = await Promise.all([startPipelineEnv(), makeTinyDataset({ rows: 80, corrupt: 2 })]);
+    samples = await loadTrafficSamples(dataset.dir, 20);
+  });
+  after(async () => {
+    await env?.close();
+    await dataset?.close();
+  });
+
+  const start = (id: string) =>
+    startPipeline(env.client, { modelName: TEST_MODEL, dataUri: dataset.dir, config: CONFIG, taskQueue: TEST_CONTROL_QUEUE, workflowId: id });
+
+  const predictVersion = async (): Promise<string> => {
+    const response = await fetch(`${env.servingUrl}/v1/models/${TEST_MODEL}:predict`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ instances: [samples[0]!.instance] }),
+    });
+    assert.equal(response.status, 200);
+    const body = (await response.json()) as { predictions: Array<{ click_probability: number }>; model_version: string };
+    const probability = body.predictions[0]!.click_probability;
+    assert.ok(probability > 0 && probability < 1, `probability ${probability} is in (0, 1)`);
+    return body.model_version;
+  };
+
+  it('deploys the first version once approved by signal, ignoring malformed payloads', async () => {
+    const handle = await start('e2e-first');
+    const waiting = await waitForStage(env.client, handle.workflowId, ['awaiting-approval'], { timeoutMs: 300_000 });
+    assert.equal(waiting.candidateVersion, '1');
+    assert.ok(waiting.candidateMetrics && waiting.candidateMetrics.count > 0);
+
+    // What the Web UI's "Send a Signal" dialog lists comes from the workflow metadata query.
+    const metadata = (await handle.query('__temporal_workflow_metadata')) as {
+      definition: { signalDefinitions: Array<{ name: string; description?: string }> };
+      currentDetails?: string;
+    };
+    const signals = Object.fromEntries(metadata.definition.signalDefinitions.map((s) => [s.name, s.description]));
+    assert.match(signals.approve ?? '', /"by"/);
+    assert.match(signals.reject ?? '', /"by"/);
+    assert.match(metadata.currentDetails ?? '', /waiting for approval/);
+
+    for (const bad of [{}, 'yes', null, { by: 42 }, { by: '  ' }, [1, 2]]) {
+      await handle.signal(approveSignal, bad as never);
+    }
+    const afterBad = await handle.query(statusQuery);
+    assert.equal(afterBad.stage, 'awaiting-approval', 'malformed payloads decide nothing');
+    assert.equal(afterBad.ignoredSignals.length, 6);
+
+    await handle.signal(approveSignal, { by: 'alice', comment: 'looks good' });
+    const result = (await handle.result()) as PipelineResult;
+    assert.equal(result.outcome, 'production');
+    assert.equal(result.decision?.by, 'alice');
+    assert.equal(await predictVersion(), '1');
+    const record = await new ModelRegistry(env.storeUri).getVersion(TEST_MODEL, '1');
+    assert.equal(record?.status, 'production');
+    assert.equal(record?.training.backend, 'cpu');
+  });
+
+  it('rolls the second version out through a canary under live traffic without failed requests', async () => {
+    const handle = await start('e2e-second');
+    await waitForStage(env.client, handle.workflowId, ['awaiting-approval'], { timeoutMs: 300_000 });
+    const traffic = startTraffic({ baseUrl: env.servingUrl, model: TEST_MODEL, samples, rate: 40 });
+    await handle.signal(approveSignal, { by: 'bob' });
+    const result = (await handle.result()) as PipelineResult;
+    const report = await traffic.stop();
+    assert.equal(result.outcome, 'production');
+    assert.equal(result.version, '2');
+    assert.equal(report.failed + report.errors, 0, `no failed requests (${JSON.stringify(report)})`);
+    const canary = (await env.client.workflow.getHandle('e2e-second-canary').result()) as { comparisons: Array<{ canary: { requests: number } }> };
+    assert.ok(canary.comparisons[0]!.canary.requests >= 5, 'the canary step saw real traffic');
+    assert.equal(await predictVersion(), '2');
+    assert.equal((await readDeployment(env.storeUri, TEST_MODEL))?.stable?.version, '2');
+  });
+
+  it('rejects by signal and leaves production untouched', async () => {
+    const handle = await start('e2e-rejected');
+    const waiting = await waitForStage(env.client, handle.workflowId, ['awaiting-approval'], { timeoutMs: 300_000 });
+    assert.equal(waiting.productionVersion, '2', 'the reviewer sees the production model beside the candidate');
+    await handle.signal(rejectSignal, { by: 'carol', reason: 'not convinced' });
+    await handle.signal(approveSignal, { by: 'late' });
+    const result = (await handle.result()) as PipelineResult;
+    assert.equal(result.outcome, 'rejected');
+    assert.equal(result.decision?.note, 'not convinced');
+    const status = await handle.query(statusQuery);
+    assert.equal(status.stage, 'rejected');
+    assert.ok(status.ignoredSignals.some((s) => s.name === 'approve' && /already rejected|nothing is waiting/.test(s.reason)));
+    assert.equal((await new ModelRegistry(env.storeUri).getVersion(TEST_MODEL, waiting.candidateVersion!))?.status, 'rejected');
+    assert.equal(await predictVersion(), '2');
+  });
+
+  it('rolls back automatically when the canary error rate exceeds stable', async () => {
+    const handle = await start('e2e-rollback');
+    const waiting = await waitForStage(env.client, handle.workflowId, ['awaiting-approval'], { timeoutMs: 300_000 });
+    const candidate = waiting.candidateVersion!;
+    const fault = await fetch(`${env.servingUrl}/admin/faults`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${TEST_ADMIN_TOKEN}` },
+      body: JSON.stringify({ model: TEST_MODEL, version: candidate, errorRate: 1 }),
+    });
+    assert.equal(fault.status, 200, await fault.text());
+    const traffic = startTraffic({ baseUrl: env.servingUrl, model: TEST_MODEL, samples, rate: 40 });
+    await handle.signal(approveSignal, { by: 'dave' });
+    const failure = await handle.result().then(
+      () => assert.fail('the pipeline should fail with a rollback'),
+      (err: unknown) => err,
+    );
+    await traffic.stop();
+    assert.ok(failure instanceof WorkflowFailedError);
+    assert.match(String(failure.cause?.message), /rolled back: .*error rate: canary v\d+ 100\.00%/);
+    assert.equal((await handle.query(statusQuery)).stage, 'rolled-back');
+    assert.equal((await readDeployment(env.storeUri, TEST_MODEL))?.stable?.version, '2');
+    assert.equal((await readDeployment(env.storeUri, TEST_MODEL))?.canary, undefined);
+    assert.equal((await new ModelRegistry(env.storeUri).getVersion(TEST_MODEL, candidate))?.status, 'rolled-back');
+    assert.equal(await predictVersion(), '2');
+  });
+});

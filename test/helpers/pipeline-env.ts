@@ -1,0 +1,83 @@
+/**
+ * A whole pipeline environment for integration tests: a real Temporal dev server, both workers
+ * in this process, a real prediction server on a free port, and a temporary store.
+ */
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { bundleWorkflowCode, NativeConnection, type Worker } from '@temporalio/worker';
+import { createControlWorker } from '../../workers/control-worker';
+import { createGpuWorker } from '../../workers/gpu-worker';
+import { createPredictionServer } from '../../serving/server';
+import type { DevServerHandle } from '../../lib/temporal-server';
+import { startTestDevServer } from './dev-server';
+
+export const TEST_CONTROL_QUEUE = 'test-ml-control';
+export const TEST_GPU_QUEUE = 'test-ml-gpu';
+export const TEST_ADMIN_TOKEN = 'test-admin-token';
+export const TEST_MODEL = 'ctr';
+
+export interface PipelineEnv {
+  devServer: DevServerHandle;
+  client: Client;
+  storeUri: string;
+  servingUrl: string;
+  close(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+export async function startPipelineEnv(): Promise<PipelineEnv> {
+  const storeUri = await fs.mkdtemp(path.join(os.tmpdir(), 'mlops-store-'));
+  const devServer = await startTestDevServer();
+  const serving = createPredictionServer({
+    storeUri,
+    models: [TEST_MODEL],
+    adminToken: TEST_ADMIN_TOKEN,
+    port: 0,
+    host: '127.0.0.1',
+    pollIntervalMs: 500,
+  });
+  const { url: servingUrl } = await serving.start();
+  const connection = await Connection.connect({ address: devServer.address });
+  const client = new Client({ connection, namespace: devServer.namespace });
+  const workerConnection = await NativeConnection.connect({ address: devServer.address });
+  const workflowBundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: quietLogger });
+  const workers: Worker[] = [
+    await createControlWorker({
+      connection: workerConnection,
+      namespace: devServer.namespace,
+      taskQueue: TEST_CONTROL_QUEUE,
+      deps: { storeUri, servingUrls: [servingUrl], adminToken: TEST_ADMIN_TOKEN },
+      workflowBundle,
+    }),
+    await createGpuWorker({
+      connection: workerConnection,
+      namespace: devServer.namespace,
+      taskQueue: TEST_GPU_QUEUE,
+      storeUri,
+      concurrency: 1,
+    }),
+  ];
+  const running = workers.map((worker) => worker.run());
+
+  const close = async () => {
+    for (const worker of workers) worker.shutdown();
+    await Promise.allSettled(running);
+    await workerConnection.close();
+    await connection.close();
+    await serving.stop();
+    await devServer.stop();
+    await fs.rm(storeUri, { recursive: true, force: true });
+  };
+  return { devServer, client, storeUri, servingUrl, close, [Symbol.asyncDispose]: close };
+}
+
+const quietLogger = {
+  log: () => undefined,
+  trace: () => undefined,
+  debug: () => undefined,
+  info: () => undefined,
+  warn: () => undefined,
+  error: (message: string) => console.error(message),
+};

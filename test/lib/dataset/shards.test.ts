@@ -1,0 +1,94 @@
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { parse } from 'csv-parse/sync';
+import { tableFromArrays, tableToIPC } from 'apache-arrow';
+import { decodeAdImage } from '../../../lib/dataset/image';
+import { adRowSchema, type AdExample } from '../../../lib/dataset/schema';
+import { ShardFormatError, readShard, writeShard } from '../../../lib/dataset/shards';
+import { NotFoundError } from '../../../lib/storage';
+import { makeTinyDataset } from '../../helpers/tiny-dataset';
+
+const IMAGE_SIZE = 16;
+
+/** Examples decoded from a real generated dataset, as ingest would produce them. */
+async function loadExamples(rows: number): Promise<AdExample[]> {
+  await using tiny = await makeTinyDataset({ rows, seed: 11 });
+  const records = parse<Record<string, string>>(await fs.readFile(tiny.result.csvPath), { columns: true });
+  return Promise.all(
+    records.map(async (record) => {
+      const row = adRowSchema.parse(record);
+      const pixels = await decodeAdImage(await fs.readFile(path.join(tiny.dir, row.image)), IMAGE_SIZE);
+      const { ad_id, advertiser, category, placement, device, hour, headline_length, clicked } = row;
+      return { ad_id, advertiser, category, placement, device, hour, headline_length, clicked, pixels };
+    }),
+  );
+}
+
+void describe('Arrow shards', () => {
+  let dir: string;
+  before(async () => {
+    dir = await fs.mkdtemp(path.join(os.tmpdir(), 'mlops-shards-'));
+  });
+  after(async () => {
+    await fs.rm(dir, { recursive: true, force: true });
+  });
+
+  void it('round-trips examples and the image size through a standard Arrow IPC file', async () => {
+    const examples = await loadExamples(20);
+    const uri = path.join(dir, 'train-00000.arrow');
+    await writeShard(uri, examples, IMAGE_SIZE);
+    const bytes = await fs.readFile(uri);
+    assert.equal(bytes.subarray(0, 6).toString('latin1'), 'ARROW1');
+    assert.equal(bytes.subarray(-6).toString('latin1'), 'ARROW1');
+    const shard = await readShard(uri);
+    assert.equal(shard.imageSize, IMAGE_SIZE);
+    assert.deepEqual(shard.examples, examples);
+  });
+
+  void it('round-trips an empty shard', async () => {
+    const uri = `file://${path.join(dir, 'empty.arrow')}`;
+    await writeShard(uri, [], 32);
+    assert.deepEqual(await readShard(uri), { imageSize: 32, examples: [] });
+  });
+
+  void it('refuses to write pixels of the wrong size', async () => {
+    const [example] = await loadExamples(1);
+    await assert.rejects(
+      writeShard(path.join(dir, 'bad.arrow'), [example!], 32),
+      /expected 3072 pixel bytes/,
+    );
+  });
+
+  void it('reports a missing shard as not found', async () => {
+    await assert.rejects(readShard(path.join(dir, 'absent.arrow')), NotFoundError);
+  });
+
+  void it('reports garbage, truncated and foreign files clearly', async () => {
+    const garbage = path.join(dir, 'garbage.arrow');
+    await fs.writeFile(garbage, 'this is not arrow at all');
+    await assert.rejects(
+      readShard(garbage),
+      (err) => err instanceof ShardFormatError && /not an Arrow IPC file/.test(err.message),
+    );
+
+    const whole = path.join(dir, 'whole.arrow');
+    await writeShard(whole, await loadExamples(3), IMAGE_SIZE);
+    const truncated = path.join(dir, 'truncated.arrow');
+    const bytes = await fs.readFile(whole);
+    await fs.writeFile(truncated, bytes.subarray(0, Math.floor(bytes.length / 2)));
+    await assert.rejects(
+      readShard(truncated),
+      (err) => err instanceof ShardFormatError && err.message.includes(truncated),
+    );
+
+    const foreign = path.join(dir, 'foreign.arrow');
+    await fs.writeFile(foreign, tableToIPC(tableFromArrays({ x: Int32Array.from([1, 2]) }), 'file'));
+    await assert.rejects(
+      readShard(foreign),
+      (err) => err instanceof ShardFormatError && /image_size/.test(err.message),
+    );
+  });
+});

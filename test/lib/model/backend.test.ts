@@ -1,0 +1,81 @@
+import assert from 'node:assert/strict';
+import { before, describe, it } from 'node:test';
+import * as tf from '@tensorflow/tfjs';
+import { loadTfBackend } from '../../../lib/model';
+
+/** Filter gradients of a few convolutions, covering strides, padding and odd shapes. */
+function convFilterGradients(): Float32Array[] {
+  const cases: Array<
+    [[number, number, number, number], [number, number, number, number], number, 'same' | 'valid']
+  > = [
+    [[4, 9, 7, 3], [3, 3, 3, 5], 1, 'same'],
+    [[2, 8, 8, 4], [3, 3, 4, 6], 2, 'same'],
+    [[3, 10, 11, 2], [2, 4, 2, 3], 1, 'valid'],
+    [[2, 7, 7, 3], [3, 3, 3, 2], 2, 'valid'],
+  ];
+  return cases.map(([xShape, filterShape, stride, pad]) =>
+    tf.tidy(() => {
+      const x = tf.randomNormal<tf.Rank.R4>(xShape, 0, 1, 'float32', 7);
+      const filter = tf.randomNormal<tf.Rank.R4>(filterShape, 0, 1, 'float32', 8);
+      const gradient = tf.grad((w) =>
+        tf
+          .conv2d(x, w as tf.Tensor4D, stride, pad)
+          .square()
+          .sum(),
+      );
+      return gradient(filter).dataSync() as Float32Array;
+    }),
+  );
+}
+
+describe('loadTfBackend', () => {
+  let stockGradients: Float32Array[];
+  let stockKernel: tf.KernelFunc | undefined;
+
+  before(async () => {
+    // Computed with TF.js's own CPU kernel, before loadTfBackend replaces it.
+    await tf.setBackend('cpu');
+    stockGradients = convFilterGradients();
+    stockKernel = tf.getKernel(tf.Conv2DBackpropFilter, 'cpu')?.kernelFunc;
+  });
+
+  it('fails with install instructions when tfjs-node-gpu is named but missing', async () => {
+    await assert.rejects(loadTfBackend('tfjs-node-gpu'), (err: Error) => {
+      assert.match(err.message, /'tfjs-node-gpu' is not available/);
+      assert.match(err.message, /npm install @tensorflow\/tfjs-node-gpu/);
+      return true;
+    });
+  });
+
+  it('falls back to the pure-JS CPU backend on auto and says so', async () => {
+    const loaded = await loadTfBackend('auto');
+    assert.equal(loaded.backend, 'cpu');
+    assert.equal(loaded.package, 'cpu');
+    assert.equal(loaded.device, 'cpu (TF.js pure JavaScript)');
+    assert.equal(loaded.tf.getBackend(), 'cpu');
+    assert.equal(await loadTfBackend(), loaded, 'memoised');
+    assert.equal(await loadTfBackend('cpu'), loaded);
+  });
+
+  it('still explains how to install a named native backend once CPU is active', async () => {
+    await assert.rejects(loadTfBackend('tfjs-node'), /npm install @tensorflow\/tfjs-node@/);
+  });
+
+  it('rejects an unknown MLOPS_TF_BACKEND value', async () => {
+    process.env.MLOPS_TF_BACKEND = 'tpu';
+    try {
+      await assert.rejects(
+        loadTfBackend(),
+        /MLOPS_TF_BACKEND must be one of auto, tfjs-node-gpu, tfjs-node, cpu; got 'tpu'/,
+      );
+    } finally {
+      delete process.env.MLOPS_TF_BACKEND;
+    }
+  });
+
+  it('computes conv filter gradients exactly as the stock CPU kernel does', () => {
+    assert.notEqual(tf.getKernel(tf.Conv2DBackpropFilter, 'cpu')?.kernelFunc, stockKernel, 'kernel replaced');
+    const fast = convFilterGradients();
+    fast.forEach((gradient, i) => assert.deepEqual(gradient, stockGradients[i], `case ${i}`));
+  });
+});

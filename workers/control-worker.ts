@@ -1,0 +1,48 @@
+/** The control worker: runs workflows and light activities on the `ml-control` task queue. */
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { createControlActivities, type ActivityDeps } from '../activities';
+import { readWorkerEnv, temporalConnectionOptions } from '../lib/worker-env';
+
+export interface ControlWorkerOptions {
+  connection: NativeConnection;
+  namespace: string;
+  taskQueue: string;
+  deps: ActivityDeps;
+  /** A prebuilt bundle saves the few seconds webpack takes; tests share one. */
+  workflowBundle?: WorkerOptions['workflowBundle'];
+}
+
+/** Creates (does not run) a control worker. */
+export async function createControlWorker(options: ControlWorkerOptions): Promise<Worker> {
+  return Worker.create({
+    connection: options.connection,
+    namespace: options.namespace,
+    taskQueue: options.taskQueue,
+    ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: require.resolve('../workflows') }),
+    activities: createControlActivities(options.deps),
+  });
+}
+
+async function main(): Promise<void> {
+  const env = readWorkerEnv();
+  const connection = await NativeConnection.connect(temporalConnectionOptions(env));
+  try {
+    const worker = await createControlWorker({
+      connection,
+      namespace: env.TEMPORAL_NAMESPACE,
+      taskQueue: env.MLOPS_CONTROL_QUEUE,
+      deps: { storeUri: env.MLOPS_STORE, servingUrls: env.MLOPS_SERVING_URLS, adminToken: env.MLOPS_ADMIN_TOKEN },
+    });
+    // Worker.run() drains in-flight tasks on SIGINT/SIGTERM before resolving.
+    await worker.run();
+  } finally {
+    await connection.close();
+  }
+}
+
+if (require.main === module) {
+  main().catch((err) => {
+    console.error(err);
+    process.exit(1);
+  });
+}

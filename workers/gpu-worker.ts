@@ -1,0 +1,50 @@
+/** The GPU worker: trains and evaluates on the `ml-gpu` task queue, one training per GPU by default. */
+import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { createGpuActivities } from '../activities';
+import { loadTfBackend } from '../lib/model';
+import { readWorkerEnv, temporalConnectionOptions } from '../lib/worker-env';
+
+export interface GpuWorkerOptions {
+  connection: NativeConnection;
+  namespace: string;
+  taskQueue: string;
+  storeUri: string;
+  concurrency: number;
+}
+
+/** Loads the best TensorFlow backend available, logs it, and creates (does not run) the worker. */
+export async function createGpuWorker(options: GpuWorkerOptions): Promise<Worker> {
+  const { backend, device } = await loadTfBackend();
+  Runtime.instance().logger.info(`GPU worker trains on backend ${backend}, device ${device}`, { backend, device });
+  return Worker.create({
+    connection: options.connection,
+    namespace: options.namespace,
+    taskQueue: options.taskQueue,
+    activities: createGpuActivities({ storeUri: options.storeUri }),
+    maxConcurrentActivityTaskExecutions: options.concurrency,
+  });
+}
+
+async function main(): Promise<void> {
+  const env = readWorkerEnv();
+  const connection = await NativeConnection.connect(temporalConnectionOptions(env));
+  try {
+    const worker = await createGpuWorker({
+      connection,
+      namespace: env.TEMPORAL_NAMESPACE,
+      taskQueue: env.MLOPS_GPU_QUEUE,
+      storeUri: env.MLOPS_STORE,
+      concurrency: env.MLOPS_GPU_CONCURRENCY,
+    });
+    await worker.run();
+  } finally {
+    await connection.close();
+  }
+}
+
+if (require.main === module) {
+  main().catch((err) => {
+    console.error(err);
+    process.exit(1);
+  });
+}

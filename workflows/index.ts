@@ -1,0 +1,3 @@
+/** Workflow bundle entry: re-exports only. */
+export { modelPipeline } from './model-pipeline';
+export { canaryRollout } from './canary-rollout';
