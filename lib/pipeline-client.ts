@@ -1,6 +1,6 @@
 /** Client-side operations on pipelines, shared by the CLI, the demo and tests. */
 import type { Client, WorkflowHandle } from '@temporalio/client';
-import { pipelineConfigSchema, type PipelineConfig, type PipelineConfigInput } from './config-schema';
+import { pipelineConfigSchema, type PipelineConfig } from './config-schema';
 import {
   ML_MODEL,
   ML_STAGE,
@@ -14,7 +14,8 @@ import {
 export interface StartPipelineOptions {
   modelName: string;
   dataUri: string;
-  config?: PipelineConfigInput;
+  /** Validated here against the pipeline configuration schema (a PipelineConfigInput). */
+  config?: unknown;
   approvalRequired?: boolean;
   taskQueue: string;
   workflowId?: string;

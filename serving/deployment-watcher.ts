@@ -167,11 +167,17 @@ export class DeploymentWatcher {
     const versions = new Map<string, LoadedVersion>();
     const table: RoutingTable = {};
     if (state.stable) {
-      versions.set(state.stable.version, await this.loadCached(model, state.stable.version, state.stable.modelUri));
+      versions.set(
+        state.stable.version,
+        await this.loadCached(model, state.stable.version, state.stable.modelUri),
+      );
       table.stable = { version: state.stable.version };
     }
     if (state.canary) {
-      versions.set(state.canary.version, await this.loadCached(model, state.canary.version, state.canary.modelUri));
+      versions.set(
+        state.canary.version,
+        await this.loadCached(model, state.canary.version, state.canary.modelUri),
+      );
       table.canary = { version: state.canary.version, weight: state.canary.weight };
     }
     return { model, revision: state.revision, table, versions };
@@ -191,7 +197,8 @@ export class DeploymentWatcher {
 
   private retireUnreferenced(model: string, desired: DeploymentState): void {
     const keep = new Set<string>();
-    for (const loaded of this.served.get(model)?.versions.values() ?? []) keep.add(cacheKey(loaded.version, loaded.modelUri));
+    for (const loaded of this.served.get(model)?.versions.values() ?? [])
+      keep.add(cacheKey(loaded.version, loaded.modelUri));
     for (const deployed of [desired.stable, desired.canary]) {
       if (deployed) keep.add(cacheKey(deployed.version, deployed.modelUri));
     }

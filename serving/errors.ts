@@ -57,7 +57,8 @@ export function describeError(error: unknown): { status: number; body: ErrorBody
 export function handleError(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   const { status, body } = describeError(error);
   if (status >= 500 && !(error instanceof HttpError)) request.log.error({ err: error }, 'request failed');
-  else if (status >= 500) request.log.warn({ code: body.error.code, reason: body.error.message }, 'request failed');
+  else if (status >= 500)
+    request.log.warn({ code: body.error.code, reason: body.error.message }, 'request failed');
   else request.log.info({ code: body.error.code, reason: body.error.message }, 'request rejected');
   if (status === 401) void reply.header('www-authenticate', 'Bearer');
   return reply.code(status).send(body);
@@ -66,6 +67,9 @@ export function handleError(error: unknown, request: FastifyRequest, reply: Fast
 /** Fastify not-found handler: unknown routes answer in the same error shape. */
 export function handleNotFound(request: FastifyRequest, reply: FastifyReply): FastifyReply {
   return reply.code(404).send({
-    error: { code: 'route_not_found', message: `no route ${request.method} ${request.url.split('?')[0] ?? ''}` },
+    error: {
+      code: 'route_not_found',
+      message: `no route ${request.method} ${request.url.split('?')[0] ?? ''}`,
+    },
   } satisfies ErrorBody);
 }

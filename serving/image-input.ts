@@ -31,7 +31,8 @@ export async function decodeInstanceImage(
   try {
     return await decodeAdImage(bytes, size);
   } catch (err) {
-    if (err instanceof ImageDecodeError) throw new HttpError(400, 'invalid_image', `${where}: ${err.message}`);
+    if (err instanceof ImageDecodeError)
+      throw new HttpError(400, 'invalid_image', `${where}: ${err.message}`);
     throw err;
   }
 }
@@ -57,8 +58,10 @@ async function readImageUri(uri: string, where: string, roots: readonly string[]
   try {
     return await storageFor(uri).read(uri);
   } catch (err) {
-    if (err instanceof NotFoundError) throw new HttpError(400, 'image_not_found', `${where}.image_uri: no such image`);
-    if (schemeOf(uri) === 'gs') throw new HttpError(400, 'image_uri_not_supported', `${where}: ${(err as Error).message}`);
+    if (err instanceof NotFoundError)
+      throw new HttpError(400, 'image_not_found', `${where}.image_uri: no such image`);
+    if (schemeOf(uri) === 'gs')
+      throw new HttpError(400, 'image_uri_not_supported', `${where}: ${(err as Error).message}`);
     throw err;
   }
 }

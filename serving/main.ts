@@ -60,7 +60,9 @@ async function main(): Promise<void> {
     logger: { level: env.LOG_LEVEL },
   });
   if (env.MLOPS_ADMIN_TOKEN === undefined) {
-    server.app.log.warn(`MLOPS_ADMIN_TOKEN is not set: admin routes accept the development token "${DEV_ADMIN_TOKEN}"`);
+    server.app.log.warn(
+      `MLOPS_ADMIN_TOKEN is not set: admin routes accept the development token "${DEV_ADMIN_TOKEN}"`,
+    );
   }
   // The fastest backend that loads (tfjs-node-gpu first, MLOPS_TF_BACKEND overrides), chosen before any model loads.
   const backend = await loadTfBackend();
@@ -78,7 +80,10 @@ async function main(): Promise<void> {
   process.once('SIGINT', shutdown);
   process.once('SIGTERM', shutdown);
   const { url } = await server.start();
-  server.app.log.info({ url, models: env.MLOPS_MODELS, store: env.MLOPS_STORE }, 'prediction server listening');
+  server.app.log.info(
+    { url, models: env.MLOPS_MODELS, store: env.MLOPS_STORE },
+    'prediction server listening',
+  );
 }
 
 if (require.main === module) {

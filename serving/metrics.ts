@@ -8,8 +8,8 @@ export type PredictionOutcome = 'success' | 'error';
 
 /** Latency buckets in seconds: fine from 1 ms so canary analysis can compare quantiles of fast models. */
 export const LATENCY_BUCKETS = [
-  0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1, 1.5,
-  2, 3, 5,
+  0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1,
+  1.5, 2, 3, 5,
 ];
 
 /** The registry and the instruments the predict route records into. */

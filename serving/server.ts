@@ -82,6 +82,17 @@ export function createPredictionServer(options: PredictionServerOptions): Predic
     void reply.header('x-request-id', request.id);
     done();
   });
+  // Answers finishing during close drop their keep-alive connection; otherwise the connection would hold
+  // close() open until the client's keep-alive ends (fastify only closes connections idle when close starts).
+  let closing = false;
+  app.addHook('preClose', (done) => {
+    closing = true;
+    done();
+  });
+  app.addHook('onSend', (_request, reply, payload, done) => {
+    if (closing) void reply.header('connection', 'close');
+    done(null, payload);
+  });
   // onClose runs after in-flight requests have drained, so no request loses its model.
   app.addHook('onClose', async () => {
     await watcher.stop();

@@ -35,7 +35,12 @@ export async function loadVersion(
     }
   } catch (err) {
     bundle.model.dispose();
-    throw new Error(`model ${model} version ${version} at ${modelUri} cannot predict: ${(err as Error).message}`);
+    throw new Error(
+      `model ${model} version ${version} at ${modelUri} cannot predict: ${(err as Error).message}`,
+      {
+        cause: err,
+      },
+    );
   }
   return new LoadedVersion(model, version, modelUri, bundle);
 }

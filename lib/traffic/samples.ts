@@ -11,7 +11,10 @@ export interface TrafficSample {
 
 /** Reads up to `limit` valid rows of `dataDir/ads.csv` with their images; bad rows are skipped. */
 export async function loadTrafficSamples(dataDir: string, limit = 64): Promise<TrafficSample[]> {
-  const records = parse(await fs.readFile(path.join(dataDir, 'ads.csv')), { columns: true, relax_column_count: true }) as Record<string, string>[];
+  const records = parse<Record<string, string>>(await fs.readFile(path.join(dataDir, 'ads.csv')), {
+    columns: true,
+    relax_column_count: true,
+  });
   const samples: TrafficSample[] = [];
   for (const record of records) {
     if (samples.length >= limit) break;

@@ -40,7 +40,7 @@ export function startTraffic(options: TrafficOptions): RunningTraffic {
           body: JSON.stringify({ instances: [sample.instance] }),
         })),
       },
-      (err, result) => (err ? reject(err) : resolve(result)),
+      (err: Error | null, result) => (err ? reject(err) : resolve(result)),
     );
     stopInstance = () => instance.stop();
   });

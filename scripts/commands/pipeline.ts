@@ -14,12 +14,12 @@ async function readConfigFile(file: string): Promise<unknown> {
   try {
     text = await fs.readFile(file, 'utf8');
   } catch (err) {
-    throw new Error(`cannot read config file ${file}: ${(err as Error).message}`);
+    throw new Error(`cannot read config file ${file}: ${(err as Error).message}`, { cause: err });
   }
   try {
     return JSON.parse(text);
   } catch (err) {
-    throw new Error(`config file ${file} is not valid JSON: ${(err as Error).message}`);
+    throw new Error(`config file ${file} is not valid JSON: ${(err as Error).message}`, { cause: err });
   }
 }
 
@@ -45,7 +45,7 @@ async function followPipeline(client: Client, workflowId: string): Promise<void>
       const training = description.raw.pendingActivities?.find((activity) => activity.activityType?.name === 'trainModel');
       const payload = training?.heartbeatDetails?.payloads?.[0];
       const progress = payload
-        ? (client.options.loadedDataConverter.payloadConverter.fromPayload(payload) as TrainHeartbeat)
+        ? client.options.loadedDataConverter.payloadConverter.fromPayload<TrainHeartbeat>(payload)
         : undefined;
       line = `[${status.stage}]${progress ? ` epoch ${progress.epoch} batch ${progress.batch}/${progress.batchesPerEpoch} loss ${progress.loss.toFixed(4)} (${progress.backend})` : ''}${
         status.rollout ? ` canary ${status.rollout.weight}% ${status.rollout.phase}` : ''
@@ -73,7 +73,7 @@ async function withClient<T>(action: (client: Client, namespace: string, env: Aw
   try {
     return await action(connected.client, connected.env.TEMPORAL_NAMESPACE, connected.env);
   } catch (err) {
-    if (err instanceof WorkflowNotFoundError) throw new Error(`no such pipeline: ${err.workflowId}`);
+    if (err instanceof WorkflowNotFoundError) throw new Error(`no such pipeline: ${err.workflowId}`, { cause: err });
     throw err;
   } finally {
     await connected.close();
@@ -94,12 +94,12 @@ export function registerPipelineCommands(program: Command): void {
     .option('--id <workflowId>', 'workflow id (default: pipeline-<model>-<timestamp>)')
     .action(async (raw: unknown) => {
       const options = startOptionsSchema.parse(raw);
-      const config = options.config ? await readConfigFile(options.config) : {};
+      const config: unknown = options.config ? await readConfigFile(options.config) : {};
       await withClient(async (client, namespace, env) => {
         const handle = await startPipeline(client, {
           modelName: options.model,
           dataUri: options.data,
-          config: config as never,
+          config,
           approvalRequired: options.approval,
           taskQueue: env.MLOPS_CONTROL_QUEUE,
           ...(options.id ? { workflowId: options.id } : {}),

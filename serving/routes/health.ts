@@ -12,7 +12,9 @@ export function registerHealthRoutes(app: FastifyInstance, context: ServingConte
     if (!context.watcher.isReady()) {
       const waiting = models.filter((model) => {
         const status = context.watcher.status(model);
-        return !status?.checked || (status.desiredRevision !== undefined && !context.watcher.servedModel(model));
+        return (
+          !status?.checked || (status.desiredRevision !== undefined && !context.watcher.servedModel(model))
+        );
       });
       throw new HttpError(503, 'not_ready', `not serving yet: ${waiting.join(', ')}`);
     }

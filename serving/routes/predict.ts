@@ -36,6 +36,8 @@ export function registerPredictRoute(app: FastifyInstance, context: ServingConte
       if (!choice || !loaded) throw notServing(request.params.model);
       // Acquired in the same tick as the table was read, so a concurrent reload cannot dispose it under us.
       const release = loaded.acquire();
+      // Set before any failure too, so an error answer still tells which version produced it.
+      void reply.header('x-model-version', choice.version);
       const labels = { model: served.model, version: choice.version, role: choice.role };
       const started = process.hrtime.bigint();
       const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;
@@ -44,7 +46,9 @@ export function registerPredictRoute(app: FastifyInstance, context: ServingConte
         const { instances } = request.body;
         // Malformed images are the client's fault, not the version's: rejected before any outcome is counted.
         const pixels = await Promise.all(
-          instances.map((instance, index) => decodeInstanceImage(instance, index, size, context.imageUriRoots)),
+          instances.map((instance, index) =>
+            decodeInstanceImage(instance, index, size, context.imageUriRoots),
+          ),
         );
         try {
           await context.faults.apply(served.model, choice.version);
@@ -62,9 +66,11 @@ export function registerPredictRoute(app: FastifyInstance, context: ServingConte
             })),
           );
           recordPrediction(context.metrics, labels, 'success', seconds());
-          void reply.header('x-model-version', choice.version);
           return {
-            predictions: Array.from(probabilities, (p) => ({ click_probability: p, prediction_id: randomUUID() })),
+            predictions: Array.from(probabilities, (p) => ({
+              click_probability: p,
+              prediction_id: randomUUID(),
+            })),
             model_version: choice.version,
           };
         } catch (err) {

@@ -66,10 +66,10 @@ describe('modelPipeline end to end', { timeout: 600_000 }, () => {
     assert.ok(waiting.candidateMetrics && waiting.candidateMetrics.count > 0);
 
     // What the Web UI's "Send a Signal" dialog lists comes from the workflow metadata query.
-    const metadata = (await handle.query('__temporal_workflow_metadata')) as {
+    const metadata = await handle.query<{
       definition: { signalDefinitions: Array<{ name: string; description?: string }> };
       currentDetails?: string;
-    };
+    }>('__temporal_workflow_metadata');
     const signals = Object.fromEntries(metadata.definition.signalDefinitions.map((s) => [s.name, s.description]));
     assert.match(signals.approve ?? '', /"by"/);
     assert.match(signals.reject ?? '', /"by"/);

@@ -36,7 +36,10 @@ describe('admin routes', () => {
       assert.equal(missing.status, 401, `${method} ${path}`);
       assert.equal(missing.body.error.code, 'unauthorized');
       assert.equal(missing.headers.get('www-authenticate'), 'Bearer');
-      const wrong = await request<ErrorBody>(`${url}${path}`, { method, headers: { authorization: 'Bearer nope' } });
+      const wrong = await request<ErrorBody>(`${url}${path}`, {
+        method,
+        headers: { authorization: 'Bearer nope' },
+      });
       assert.equal(wrong.status, 403, `${method} ${path}`);
       assert.equal(wrong.body.error.code, 'forbidden');
     }
@@ -57,7 +60,10 @@ describe('admin routes', () => {
   });
 
   it('keeps serving the old version when the new one cannot load, and says so on reload', async () => {
-    await fixture.deploy({ revision: 3, stable: { version: '9', modelUri: `${fixture.storeUri}/models/ctr/missing` } });
+    await fixture.deploy({
+      revision: 3,
+      stable: { version: '9', modelUri: `${fixture.storeUri}/models/ctr/missing` },
+    });
     const reload = await request<ErrorBody & { revisions: Record<string, number> }>(`${url}/admin/reload`, {
       method: 'POST',
       headers: ADMIN,
@@ -66,7 +72,9 @@ describe('admin routes', () => {
     assert.equal(reload.body.error.code, 'reload_failed');
     assert.deepEqual(reload.body.revisions, { ctr: 2 });
     assert.equal((await predict()).body.model_version, '2');
-    const status = await request<{ deployment_revision: number; desired_revision: number }>(`${url}/v1/models/ctr`);
+    const status = await request<{ deployment_revision: number; desired_revision: number }>(
+      `${url}/v1/models/ctr`,
+    );
     assert.equal(status.body.deployment_revision, 2);
     assert.equal(status.body.desired_revision, 3);
     await fixture.deploy({ revision: 4, stable: { version: '2', modelUri: v2 } });
@@ -107,11 +115,18 @@ describe('admin routes', () => {
     const failed = await predict();
     assert.equal(failed.status, 500);
     assert.equal(failed.body.error.code, 'injected_fault');
+    assert.equal(failed.headers.get('x-model-version'), '2');
     assert.ok(Date.now() - started >= 20);
     const metrics = await request<string>(`${url}/metrics`);
-    assert.match(metrics.body, /mlops_prediction_requests_total\{model="ctr",version="2",role="stable",outcome="error"\} 1\b/);
+    assert.match(
+      metrics.body,
+      /mlops_prediction_requests_total\{model="ctr",version="2",role="stable",outcome="error"\} 1\b/,
+    );
 
-    const cleared = await request<{ faults: unknown[] }>(`${url}/admin/faults`, { method: 'DELETE', headers: ADMIN });
+    const cleared = await request<{ faults: unknown[] }>(`${url}/admin/faults`, {
+      method: 'DELETE',
+      headers: ADMIN,
+    });
     assert.deepEqual(cleared.body.faults, []);
     assert.equal((await predict()).status, 200);
   });

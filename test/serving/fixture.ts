@@ -7,7 +7,11 @@ import { pipelineConfigSchema } from '../../lib/config-schema';
 import type { AdExample } from '../../lib/dataset/schema';
 import { writeDeployment, type DeploymentState } from '../../lib/deployment';
 import { createModel, fitPreprocessing, saveModelBundle } from '../../lib/model';
-import { createPredictionServer, type PredictionServer, type PredictionServerOptions } from '../../serving/server';
+import {
+  createPredictionServer,
+  type PredictionServer,
+  type PredictionServerOptions,
+} from '../../serving/server';
 
 /** Token the fixture's servers accept on admin routes. */
 export const ADMIN_TOKEN = 'test-admin-token';
@@ -107,7 +111,9 @@ export async function pngBase64(): Promise<string> {
 }
 
 /** A valid prediction instance; override fields to break it. */
-export async function validInstance(overrides: Record<string, unknown> = {}): Promise<Record<string, unknown>> {
+export async function validInstance(
+  overrides: Record<string, unknown> = {},
+): Promise<Record<string, unknown>> {
   return {
     advertiser: 'acme',
     category: 'shoes',
@@ -140,7 +146,11 @@ export async function request<T = unknown>(
     body = JSON.stringify(init.body);
     headers['content-type'] ??= 'application/json';
   }
-  const response = await fetch(url, { method: init.method ?? (body === undefined ? 'GET' : 'POST'), headers, body });
+  const response = await fetch(url, {
+    method: init.method ?? (body === undefined ? 'GET' : 'POST'),
+    headers,
+    body,
+  });
   const text = await response.text();
   let parsed: unknown = text;
   try {

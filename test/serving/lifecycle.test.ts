@@ -2,9 +2,18 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { loadModelBundle } from '../../lib/model';
+import type { ErrorBody } from '../../serving/errors';
 import { LoadedVersion } from '../../serving/loaded-version';
 import type { PredictResponse } from '../../serving/routes/predict';
-import { ADMIN, createServingFixture, request, validInstance, type ServingFixture } from './fixture';
+import { createPredictionServer } from '../../serving/server';
+import {
+  ADMIN,
+  ADMIN_TOKEN,
+  createServingFixture,
+  request,
+  validInstance,
+  type ServingFixture,
+} from './fixture';
 
 describe('server lifecycle', () => {
   let fixture: ServingFixture;
@@ -48,21 +57,39 @@ describe('server lifecycle', () => {
     await assert.rejects(request(`${url}/healthz`));
   });
 
-  it('is not ready until a deployed model has loaded, and listens meanwhile', async () => {
+  it('listens at once but is not ready, and answers model_loading, until the deployed model has loaded', async () => {
     let releaseLoad: () => void = () => undefined;
     const gate = new Promise<void>((resolve) => (releaseLoad = resolve));
-    const { server } = { server: undefined as unknown };
-    void server;
-    const started = fixture.start({
+    const server = createPredictionServer({
+      storeUri: fixture.storeUri,
+      models: ['ctr'],
+      adminToken: ADMIN_TOKEN,
+      port: 0,
       loadBundle: async (uri) => {
         await gate;
         return loadModelBundle(uri);
       },
     });
-    // start() resolves after the first load, so probe through the app while it is blocked.
-    await sleep(100);
-    releaseLoad();
-    const { url } = await started;
-    assert.equal((await request(`${url}/readyz`)).status, 200);
+    try {
+      const started = server.start();
+      await sleep(100);
+      assert.equal((await server.app.inject({ url: '/healthz' })).statusCode, 200);
+      const notReady = await server.app.inject({ url: '/readyz' });
+      assert.equal(notReady.statusCode, 503);
+      assert.equal(notReady.json<ErrorBody>().error.code, 'not_ready');
+      const loading = await server.app.inject({
+        method: 'POST',
+        url: '/v1/models/ctr:predict',
+        payload: { instances: [await validInstance()] },
+      });
+      assert.equal(loading.statusCode, 503);
+      assert.equal(loading.json<ErrorBody>().error.code, 'model_loading');
+      releaseLoad();
+      const { url } = await started;
+      assert.equal((await request(`${url}/readyz`)).status, 200);
+    } finally {
+      releaseLoad();
+      await server.stop();
+    }
   });
 });

@@ -51,39 +51,146 @@ describe('prediction API', () => {
 
   it('reads image_uri under an allowed root and refuses paths outside it', async () => {
     const inside = await request<PredictResponse>(predictUrl, {
-      body: { instances: [await validInstance({ image_b64: undefined, image_uri: path.join(imageDir, 'ad.png') })] },
+      body: {
+        instances: [await validInstance({ image_b64: undefined, image_uri: path.join(imageDir, 'ad.png') })],
+      },
     });
     assert.equal(inside.status, 200);
     const outside = await request<ErrorBody>(predictUrl, {
-      body: { instances: [await validInstance({ image_b64: undefined, image_uri: path.join(imageDir, '../x.png') })] },
+      body: {
+        instances: [
+          await validInstance({ image_b64: undefined, image_uri: path.join(imageDir, '../x.png') }),
+        ],
+      },
     });
     assert.equal(outside.status, 400);
     assert.equal(outside.body.error.code, 'image_uri_not_allowed');
     const missing = await request<ErrorBody>(predictUrl, {
-      body: { instances: [await validInstance({ image_b64: undefined, image_uri: path.join(imageDir, 'no.png') })] },
+      body: {
+        instances: [await validInstance({ image_b64: undefined, image_uri: path.join(imageDir, 'no.png') })],
+      },
     });
     assert.equal(missing.status, 400);
     assert.equal(missing.body.error.code, 'image_not_found');
   });
 
   describe('rejects every malformed request with a 4xx and a reason', () => {
-    const cases: Array<{ name: string; status: number; code: string; reason: RegExp; send: () => Promise<unknown> }> = [
-      { name: 'no body', status: 400, code: 'invalid_request', reason: /body must be object/, send: async () => undefined },
-      { name: 'invalid JSON', status: 400, code: 'invalid_json', reason: /not valid JSON/, send: async () => '{"instances": [' },
-      { name: 'missing instances', status: 400, code: 'invalid_request', reason: /instances/, send: async () => ({}) },
-      { name: 'empty instances', status: 400, code: 'invalid_request', reason: /body\.instances must NOT have fewer than 1/, send: async () => ({ instances: [] }) },
-      { name: 'instances not an array', status: 400, code: 'invalid_request', reason: /body\.instances must be array/, send: async () => ({ instances: 'x' }) },
-      { name: 'too many instances', status: 400, code: 'invalid_request', reason: /more than 256/, send: async () => ({ instances: Array.from({ length: 257 }, () => ({})) }) },
-      { name: 'missing field', status: 400, code: 'invalid_request', reason: /body\.instances\[0\] must have required property 'device'/, send: async () => ({ instances: [await validInstance({ device: undefined })] }) },
-      { name: 'hour as string', status: 400, code: 'invalid_request', reason: /body\.instances\[0\]\.hour must be integer/, send: async () => ({ instances: [await validInstance({ hour: '5' })] }) },
-      { name: 'hour out of range', status: 400, code: 'invalid_request', reason: /hour must be <= 23/, send: async () => ({ instances: [await validInstance({ hour: 24 })] }) },
-      { name: 'headline_length fractional', status: 400, code: 'invalid_request', reason: /headline_length must be integer/, send: async () => ({ instances: [await validInstance({ headline_length: 1.5 })] }) },
-      { name: 'advertiser as number', status: 400, code: 'invalid_request', reason: /advertiser must be string/, send: async () => ({ instances: [await validInstance({ advertiser: 7 })] }) },
-      { name: 'no image', status: 400, code: 'invalid_request', reason: /instances\[0\] needs exactly one of image_b64 or image_uri/, send: async () => ({ instances: [await validInstance({ image_b64: undefined })] }) },
-      { name: 'bad base64', status: 400, code: 'invalid_image', reason: /instances\[1\]\.image_b64 is not valid base64/, send: async () => ({ instances: [await validInstance(), await validInstance({ image_b64: 'not*base64!' })] }) },
-      { name: 'non-image bytes', status: 400, code: 'invalid_image', reason: /instances\[0\]: unreadable image/, send: async () => ({ instances: [await validInstance({ image_b64: Buffer.from('hello, not a png').toString('base64') })] }) },
-      { name: 'image_uri when not allowed (relative path)', status: 400, code: 'image_uri_not_allowed', reason: /outside the allowed image roots/, send: async () => ({ instances: [await validInstance({ image_b64: undefined, image_uri: '/etc/passwd' })] }) },
-    ];
+    const cases: Array<{ name: string; status: number; code: string; reason: RegExp; send: () => unknown }> =
+      [
+        {
+          name: 'no body',
+          status: 400,
+          code: 'invalid_request',
+          reason: /body must be object/,
+          send: () => undefined,
+        },
+        {
+          name: 'invalid JSON',
+          status: 400,
+          code: 'invalid_json',
+          reason: /not valid JSON/,
+          send: () => '{"instances": [',
+        },
+        {
+          name: 'missing instances',
+          status: 400,
+          code: 'invalid_request',
+          reason: /instances/,
+          send: () => ({}),
+        },
+        {
+          name: 'empty instances',
+          status: 400,
+          code: 'invalid_request',
+          reason: /body\.instances must NOT have fewer than 1/,
+          send: () => ({ instances: [] }),
+        },
+        {
+          name: 'instances not an array',
+          status: 400,
+          code: 'invalid_request',
+          reason: /body\.instances must be array/,
+          send: () => ({ instances: 'x' }),
+        },
+        {
+          name: 'too many instances',
+          status: 400,
+          code: 'invalid_request',
+          reason: /more than 256/,
+          send: () => ({ instances: Array.from({ length: 257 }, () => ({})) }),
+        },
+        {
+          name: 'missing field',
+          status: 400,
+          code: 'invalid_request',
+          reason: /body\.instances\[0\] must have required property 'device'/,
+          send: async () => ({ instances: [await validInstance({ device: undefined })] }),
+        },
+        {
+          name: 'hour as string',
+          status: 400,
+          code: 'invalid_request',
+          reason: /body\.instances\[0\]\.hour must be integer/,
+          send: async () => ({ instances: [await validInstance({ hour: '5' })] }),
+        },
+        {
+          name: 'hour out of range',
+          status: 400,
+          code: 'invalid_request',
+          reason: /hour must be <= 23/,
+          send: async () => ({ instances: [await validInstance({ hour: 24 })] }),
+        },
+        {
+          name: 'headline_length fractional',
+          status: 400,
+          code: 'invalid_request',
+          reason: /headline_length must be integer/,
+          send: async () => ({ instances: [await validInstance({ headline_length: 1.5 })] }),
+        },
+        {
+          name: 'advertiser as number',
+          status: 400,
+          code: 'invalid_request',
+          reason: /advertiser must be string/,
+          send: async () => ({ instances: [await validInstance({ advertiser: 7 })] }),
+        },
+        {
+          name: 'no image',
+          status: 400,
+          code: 'invalid_request',
+          reason: /instances\[0\] needs exactly one of image_b64 or image_uri/,
+          send: async () => ({ instances: [await validInstance({ image_b64: undefined })] }),
+        },
+        {
+          name: 'bad base64',
+          status: 400,
+          code: 'invalid_image',
+          reason: /instances\[1\]\.image_b64 is not valid base64/,
+          send: async () => ({
+            instances: [await validInstance(), await validInstance({ image_b64: 'not*base64!' })],
+          }),
+        },
+        {
+          name: 'non-image bytes',
+          status: 400,
+          code: 'invalid_image',
+          reason: /instances\[0\]: unreadable image/,
+          send: async () => ({
+            instances: [
+              await validInstance({ image_b64: Buffer.from('hello, not a png').toString('base64') }),
+            ],
+          }),
+        },
+        {
+          name: 'image_uri when not allowed (relative path)',
+          status: 400,
+          code: 'image_uri_not_allowed',
+          reason: /outside the allowed image roots/,
+          send: async () => ({
+            instances: [await validInstance({ image_b64: undefined, image_uri: '/etc/passwd' })],
+          }),
+        },
+      ];
     for (const testCase of cases) {
       it(`${testCase.name} → ${testCase.status} ${testCase.code}`, async () => {
         const payload = await testCase.send();
@@ -100,19 +207,26 @@ describe('prediction API', () => {
 
     it('too large a body → 413 payload_too_large', async () => {
       const big = 'A'.repeat(17 * 1024 * 1024);
-      const res = await request<ErrorBody>(predictUrl, { body: { instances: [await validInstance({ image_b64: big })] } });
+      const res = await request<ErrorBody>(predictUrl, {
+        body: { instances: [await validInstance({ image_b64: big })] },
+      });
       assert.equal(res.status, 413);
       assert.equal(res.body.error.code, 'payload_too_large');
     });
 
     it('an unsupported content type → 415', async () => {
-      const res = await request<ErrorBody>(predictUrl, { body: '<xml/>', headers: { 'content-type': 'application/xml' } });
+      const res = await request<ErrorBody>(predictUrl, {
+        body: '<xml/>',
+        headers: { 'content-type': 'application/xml' },
+      });
       assert.equal(res.status, 415);
       assert.equal(res.body.error.code, 'unsupported_media_type');
     });
 
     it('an unknown model → 404 model_not_found', async () => {
-      const res = await request<ErrorBody>(`${url}/v1/models/nope:predict`, { body: { instances: [await validInstance()] } });
+      const res = await request<ErrorBody>(`${url}/v1/models/nope:predict`, {
+        body: { instances: [await validInstance()] },
+      });
       assert.equal(res.status, 404);
       assert.equal(res.body.error.code, 'model_not_found');
     });
@@ -125,7 +239,9 @@ describe('prediction API', () => {
   });
 
   it('answers 503 model_not_deployed for a configured model without a deployment', async () => {
-    const res = await request<ErrorBody>(`${url}/v1/models/other:predict`, { body: { instances: [await validInstance()] } });
+    const res = await request<ErrorBody>(`${url}/v1/models/other:predict`, {
+      body: { instances: [await validInstance()] },
+    });
     assert.equal(res.status, 503);
     assert.equal(res.body.error.code, 'model_not_deployed');
   });
@@ -135,7 +251,13 @@ describe('prediction API', () => {
     assert.equal(res.status, 200);
     assert.equal(res.body.deployment_revision, 7);
     assert.deepEqual(res.body.model_version_status, [
-      { version: '3', state: 'AVAILABLE', role: 'stable', weight: 100, status: { error_code: 'OK', error_message: '' } },
+      {
+        version: '3',
+        state: 'AVAILABLE',
+        role: 'stable',
+        weight: 100,
+        status: { error_code: 'OK', error_message: '' },
+      },
     ]);
     const unknown = await request<ErrorBody>(`${url}/v1/models/nope`);
     assert.equal(unknown.status, 404);
@@ -143,14 +265,22 @@ describe('prediction API', () => {
 
   it('answers health, readiness and Prometheus metrics', async () => {
     assert.equal((await request(`${url}/healthz`)).status, 200);
-    const ready = await request<{ status: string; revisions: Record<string, number | null> }>(`${url}/readyz`);
+    const ready = await request<{ status: string; revisions: Record<string, number | null> }>(
+      `${url}/readyz`,
+    );
     assert.equal(ready.status, 200);
     assert.deepEqual(ready.body.revisions, { ctr: 7, other: null });
     const metrics = await request<string>(`${url}/metrics`);
     assert.equal(metrics.status, 200);
     assert.match(metrics.headers.get('content-type') ?? '', /text\/plain/);
-    assert.match(metrics.body, /mlops_prediction_requests_total\{model="ctr",version="3",role="stable",outcome="success"\} \d+/);
-    assert.match(metrics.body, /mlops_prediction_latency_seconds_bucket\{le="0.001",model="ctr",version="3",role="stable"\}/);
+    assert.match(
+      metrics.body,
+      /mlops_prediction_requests_total\{model="ctr",version="3",role="stable",outcome="success"\} \d+/,
+    );
+    assert.match(
+      metrics.body,
+      /mlops_prediction_latency_seconds_bucket\{le="0.001",model="ctr",version="3",role="stable"\}/,
+    );
     assert.match(metrics.body, /process_cpu_user_seconds_total/);
   });
 });

@@ -56,13 +56,19 @@ describe('reloading under load', () => {
     const versions = new Set(results.map((result) => result.version));
     assert.deepEqual([...versions].sort(), ['1', '2']);
     // After the reload answered, every new request is served by version 2.
-    assert.equal((await request<PredictResponse>(predictUrl, { body: { instances: [instance] } })).body.model_version, '2');
+    assert.equal(
+      (await request<PredictResponse>(predictUrl, { body: { instances: [instance] } })).body.model_version,
+      '2',
+    );
     assert.ok(results.length > CONCURRENCY * 2, `only ${results.length} requests completed`);
   });
 
   it('picks up a new deployment by polling, without /admin/reload', async () => {
     const poller = await fixture.start({ pollIntervalMs: 50 });
-    await fixture.deploy({ revision: 3, stable: { version: '1', modelUri: `${fixture.storeUri}/models/ctr/1` } });
+    await fixture.deploy({
+      revision: 3,
+      stable: { version: '1', modelUri: `${fixture.storeUri}/models/ctr/1` },
+    });
     const deadline = Date.now() + 5_000;
     let version = '';
     while (Date.now() < deadline && version !== '1') {

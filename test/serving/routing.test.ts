@@ -10,7 +10,7 @@ describe('chooseRoute', () => {
   it('splits random traffic roughly by weight', () => {
     let state = 1;
     // A seeded generator keeps the test deterministic.
-    const random = () => ((state = (state * 48271) % 2147483647) / 2147483647);
+    const random = () => (state = (state * 48271) % 2147483647) / 2147483647;
     let canary = 0;
     for (let i = 0; i < 10_000; i++) if (chooseRoute(table, undefined, random)?.role === 'canary') canary++;
     assert.ok(canary > 1_700 && canary < 2_300, `canary got ${canary} of 10000`);
@@ -39,7 +39,10 @@ describe('chooseRoute', () => {
   it('handles tables with only one side', () => {
     assert.deepEqual(chooseRoute({ stable: { version: '1' } }), { version: '1', role: 'stable' });
     assert.deepEqual(chooseRoute({ canary: { version: '2', weight: 10 } }), { version: '2', role: 'canary' });
-    assert.deepEqual(chooseRoute({ ...table, canary: { version: '2', weight: 0 } }), { version: '1', role: 'stable' });
+    assert.deepEqual(chooseRoute({ ...table, canary: { version: '2', weight: 0 } }), {
+      version: '1',
+      role: 'stable',
+    });
     assert.equal(chooseRoute({}), undefined);
   });
 });
@@ -80,16 +83,17 @@ describe('weighted routing over HTTP', () => {
           body: { instances: [instance] },
           headers: { 'x-routing-key': key },
         });
-        const viaBody = await request<PredictResponse>(predictUrl, { body: { instances: [instance], routing_key: key } });
+        const viaBody = await request<PredictResponse>(predictUrl, {
+          body: { instances: [instance], routing_key: key },
+        });
         seen.add(viaHeader.body.model_version).add(viaBody.body.model_version);
       }
       assert.equal(seen.size, 1, `${key} saw versions ${[...seen].join(', ')}`);
     }
 
-    const status = await request<{ model_version_status: Array<{ version: string; role: string; weight: number }> }>(
-      predictUrl.replace(':predict', ''),
-      { headers: ADMIN },
-    );
+    const status = await request<{
+      model_version_status: Array<{ version: string; role: string; weight: number }>;
+    }>(predictUrl.replace(':predict', ''), { headers: ADMIN });
     assert.deepEqual(
       status.body.model_version_status.map(({ version, role, weight }) => ({ version, role, weight })),
       [

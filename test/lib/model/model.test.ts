@@ -58,7 +58,7 @@ function makeExamples(count: number, seed: number): AdExample[] {
 
 const examples = makeExamples(64, 1);
 
-describe('model library', () => {
+void describe('model library', () => {
   let trained: ModelBundle;
   let lossHistory: number[];
   const progress: TrainProgress[] = [];
@@ -88,7 +88,7 @@ describe('model library', () => {
     await fs.rm(dir, { recursive: true, force: true });
   });
 
-  it('reduces loss and separates the classes on its training data', async () => {
+  void it('reduces loss and separates the classes on its training data', async () => {
     assert.equal(lossHistory.length, CONFIG.epochs);
     assert.ok(lossHistory.at(-1)! < lossHistory[0]!, `loss did not fall: ${lossHistory.join(', ')}`);
     const scores = await predictProbabilities(trained, examples);
@@ -99,7 +99,7 @@ describe('model library', () => {
     assert.ok(auc > 0.7, `training AUC ${auc}`);
   });
 
-  it('reports progress after every batch and each epoch, numbered from 1', () => {
+  void it('reports progress after every batch and each epoch, numbered from 1', () => {
     const batchesPerEpoch = Math.ceil(examples.length / CONFIG.batchSize);
     assert.equal(progress.length, CONFIG.epochs * batchesPerEpoch);
     assert.deepEqual(progress[0], { ...progress[0], epoch: 1, batch: 1, batchesPerEpoch });
@@ -107,7 +107,7 @@ describe('model library', () => {
     assert.deepEqual(epochsEnded, [1, 2, 3, 4, 5, 6]);
   });
 
-  it('predicts the same after save and load', async () => {
+  void it('predicts the same after save and load', async () => {
     const uri = path.join(dir, 'bundle');
     await saveModelBundle(trained, uri);
     assert.deepEqual((await fs.readdir(uri)).sort(), ['model.json', 'preprocessing.json', 'weights.bin']);
@@ -123,7 +123,7 @@ describe('model library', () => {
     }
   });
 
-  it('names the URI when a bundle is missing or corrupt', async () => {
+  void it('names the URI when a bundle is missing or corrupt', async () => {
     const missing = path.join(dir, 'nothing-here');
     await assert.rejects(loadModelBundle(missing), (err: Error) => {
       assert.ok(err instanceof ModelBundleError);
@@ -139,7 +139,7 @@ describe('model library', () => {
     await assert.rejects(loadModelBundle(corrupt), /corrupt: cannot rebuild the model/);
   });
 
-  it('maps unknown categories to the out-of-vocabulary index without throwing', async () => {
+  void it('maps unknown categories to the out-of-vocabulary index without throwing', async () => {
     const stranger = { ...examples[0]!, advertiser: 'never-seen', device: 'smart-fridge' };
     const encoded = encodeBatch(trained.preprocessing, [stranger]);
     assert.equal(encoded.categorical[0]![0], OOV_INDEX);
@@ -148,12 +148,12 @@ describe('model library', () => {
     assert.ok(p! > 0 && p! < 1);
   });
 
-  it('rejects an image of the wrong size with a reason', async () => {
+  void it('rejects an image of the wrong size with a reason', async () => {
     const wrong = { ...examples[0]!, pixels: new Uint8Array(12) };
     await assert.rejects(predictProbabilities(trained, [wrong]), /12 bytes, expected 192/);
   });
 
-  it('gives the same predictions for the same seed', async () => {
+  void it('gives the same predictions for the same seed', async () => {
     const config = { ...CONFIG, epochs: 2 };
     const runs = [];
     for (let i = 0; i < 2; i++) {
@@ -164,7 +164,7 @@ describe('model library', () => {
     assert.deepEqual(runs[0], runs[1]);
   });
 
-  it('stops promptly with an AbortError when the signal aborts', async () => {
+  void it('stops promptly with an AbortError when the signal aborts', async () => {
     const controller = new AbortController();
     let batches = 0;
     const before = tf.memory().numTensors;
@@ -185,7 +185,7 @@ describe('model library', () => {
     assert.equal(tf.memory().numTensors, before, 'an aborted run leaks no tensors');
   });
 
-  it('resumes from a checkpoint at the next epoch with its preprocessing', async () => {
+  void it('resumes from a checkpoint at the next epoch with its preprocessing', async () => {
     const epochs: number[] = [];
     const checkpoint = await loadModelBundle(path.join(dir, 'bundle'));
     const { bundle, lossHistory: resumed } = await trainModel({
@@ -204,7 +204,7 @@ describe('model library', () => {
     disposeModel(bundle.model);
   });
 
-  it('builds a model whose weights depend only on the seed', () => {
+  void it('builds a model whose weights depend only on the seed', () => {
     const preprocessing = fitPreprocessing(examples, IMAGE_SIZE);
     const weights = [7, 7, 8].map((seed) => {
       const model = createModel({ ...CONFIG, seed }, preprocessing);
