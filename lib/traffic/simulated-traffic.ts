@@ -26,6 +26,7 @@ export interface RunningTraffic {
 
 export function startTraffic(options: TrafficOptions): RunningTraffic {
   const path = `/v1/models/${encodeURIComponent(options.model)}:predict`;
+  let stopInstance: () => void = () => undefined;
   const done = new Promise<autocannon.Result>((resolve, reject) => {
     const instance = autocannon(
       {
@@ -44,7 +45,6 @@ export function startTraffic(options: TrafficOptions): RunningTraffic {
     );
     stopInstance = () => instance.stop();
   });
-  let stopInstance: () => void = () => undefined;
   return {
     async stop() {
       stopInstance();
