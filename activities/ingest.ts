@@ -136,7 +136,33 @@ export function createIngestActivities(deps: ActivityDeps) {
         (isEvalExample(row.ad_id, input.evalFraction) ? evaluation : train).push(example);
       };
 
-      const parser = csvStream.pipe(parse({ relax_column_count: true, skip_empty_lines: true, bom: true, info: true }));
+      // A record csv-parse cannot read (a stray or unclosed quote) is quarantined, not fatal. The
+      // parser reports it by the line it gave up on; every line since the last good record went
+      // into it, and each is quarantined so the bad-row count stays honest.
+      let parsedThroughLine = 0;
+      const parser = csvStream.pipe(
+        parse({
+          relax_column_count: true,
+          skip_empty_lines: true,
+          bom: true,
+          info: true,
+          skip_records_with_error: true,
+          on_record: (record: unknown, { lines }: { lines: number }) => {
+            parsedThroughLine = lines;
+            return record;
+          },
+        }),
+      );
+      parser.on('skip', (err: Error & { lines?: number }) => {
+        const from = parsedThroughLine + 1;
+        const to = Math.max(err.lines ?? from, from);
+        parsedThroughLine = to;
+        const span = to > from ? ` (lines ${from}-${to} were read as one record)` : '';
+        for (let line = from; line <= to; line++) {
+          rowsRead += 1;
+          quarantine.push({ line, reason: `malformed CSV: ${err.message}${span}` });
+        }
+      });
       csvStream.on('data', (chunk: Buffer) => csvHash.update(chunk));
       let header: string[] | undefined;
       let pending: PendingRow[] = [];
@@ -152,11 +178,12 @@ export function createIngestActivities(deps: ActivityDeps) {
           header = record.map((name) => name.trim());
           const missing = AD_COLUMNS.filter((column) => !header!.includes(column));
           if (missing.length > 0 || header.length !== AD_COLUMNS.length) {
+            const delimiter = header.length === 1 ? [';', '\t', '|'].find((char) => header![0]!.includes(char)) : undefined;
             throw ApplicationFailure.create({
               nonRetryable: true,
               message: `${csvUri} has the wrong header: expected "${AD_COLUMNS.join(',')}", got "${header.join(',')}"${
                 missing.length ? ` (missing: ${missing.join(', ')})` : ''
-              }`,
+              }${delimiter ? `; the file looks ${JSON.stringify(delimiter)}-delimited, but ads.csv must be comma-separated` : ''}`,
             });
           }
           continue;

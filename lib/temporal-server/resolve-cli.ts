@@ -156,7 +156,8 @@ function run(command: string, args: string[]): Promise<void> {
     child.on('error', reject);
     child.on('exit', (code, signal) => {
       if (code === 0) resolve();
-      else reject(new Error(`${command} ${args.slice(0, 3).join(' ')} exited with ${signal ?? `code ${code}`}`));
+      else
+        reject(new Error(`${command} ${args.slice(0, 3).join(' ')} exited with ${signal ?? `code ${code}`}`));
     });
   });
 }

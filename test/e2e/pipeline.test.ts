@@ -3,6 +3,8 @@
  * decided by signals, with a rejection and an automatic rollback.
  */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { WorkflowFailedError } from '@temporalio/client';
 import { readDeployment } from '../../lib/deployment';
@@ -14,6 +16,15 @@ import { startTraffic } from '../../lib/traffic/simulated-traffic';
 import { approveSignal, rejectSignal, statusQuery, type PipelineResult } from '../../workflows/definitions';
 import { startPipelineEnv, TEST_ADMIN_TOKEN, TEST_CONTROL_QUEUE, TEST_GPU_QUEUE, TEST_MODEL, type PipelineEnv } from '../helpers/pipeline-env';
 import { makeTinyDataset } from '../helpers/tiny-dataset';
+import { resolveTemporalCli } from '../../lib/temporal-server';
+
+/** Sends a signal the way an operator would, with the official `temporal` CLI. */
+async function signalWithTemporalCli(address: string, workflowId: string, name: string, input: string): Promise<void> {
+  const cli = await resolveTemporalCli({ log: () => undefined });
+  assert.equal(cli.kind, 'executable', 'the temporal CLI is installed');
+  if (cli.kind !== 'executable') return;
+  await promisify(execFile)(cli.path, ['workflow', 'signal', '--address', address, '--workflow-id', workflowId, '--name', name, '--input', input]);
+}
 
 const CONFIG: PipelineConfigInput = {
   taskQueues: { gpu: TEST_GPU_QUEUE },
@@ -92,15 +103,16 @@ describe('modelPipeline end to end', { timeout: 600_000 }, () => {
     assert.equal(record?.training.backend, 'cpu');
   });
 
-  it('rolls the second version out through a canary under live traffic without failed requests', async () => {
+  it('rolls the second version out through a canary under live traffic, approved with the temporal CLI', async () => {
     const handle = await start('e2e-second');
     await waitForStage(env.client, handle.workflowId, ['awaiting-approval'], { timeoutMs: 300_000 });
     const traffic = startTraffic({ baseUrl: env.servingUrl, model: TEST_MODEL, samples, rate: 40 });
-    await handle.signal(approveSignal, { by: 'bob' });
+    await signalWithTemporalCli(env.devServer.address, handle.workflowId, 'approve', '{"by": "bob"}');
     const result = (await handle.result()) as PipelineResult;
     const report = await traffic.stop();
     assert.equal(result.outcome, 'production');
     assert.equal(result.version, '2');
+    assert.equal(result.decision?.by, 'bob', 'approved through `temporal workflow signal --name approve`');
     assert.equal(report.failed + report.errors, 0, `no failed requests (${JSON.stringify(report)})`);
     const canary = (await env.client.workflow.getHandle('e2e-second-canary').result()) as { comparisons: Array<{ canary: { requests: number } }> };
     assert.ok(canary.comparisons[0]!.canary.requests >= 5, 'the canary step saw real traffic');

@@ -48,7 +48,8 @@ describe('Temporal dev server', { timeout: 180_000 }, () => {
     const server = await startTestDevServer();
     try {
       const attributes = await customSearchAttributes(server.address, server.namespace);
-      for (const name of SEARCH_ATTRIBUTE_NAMES) assert.equal(attributes[name], KEYWORD, `${name} is a Keyword`);
+      for (const name of SEARCH_ATTRIBUTE_NAMES)
+        assert.equal(attributes[name], KEYWORD, `${name} is a Keyword`);
     } finally {
       await server.stop();
     }
@@ -61,8 +62,13 @@ describe('Temporal dev server', { timeout: 180_000 }, () => {
     try {
       const connection = await Connection.connect({ address: first.address });
       try {
-        await connection.operatorService.removeSearchAttributes({ namespace: first.namespace, searchAttributes: [ML_STAGE.name] });
-        const { customAttributes } = await connection.operatorService.listSearchAttributes({ namespace: first.namespace });
+        await connection.operatorService.removeSearchAttributes({
+          namespace: first.namespace,
+          searchAttributes: [ML_STAGE.name],
+        });
+        const { customAttributes } = await connection.operatorService.listSearchAttributes({
+          namespace: first.namespace,
+        });
         assert.equal(customAttributes[ML_STAGE.name], undefined, 'the attribute was removed');
       } finally {
         await connection.close();
@@ -123,7 +129,10 @@ describe('Temporal dev server', { timeout: 180_000 }, () => {
     const running = await startTestDevServer();
     try {
       const port = Number(running.address.split(':').at(-1));
-      await assert.rejects(startDevServer({ port, uiPort: false, log: () => undefined }), /gRPC port 127\.0\.0\.1:\d+ is in use/);
+      await assert.rejects(
+        startDevServer({ port, uiPort: false, log: () => undefined }),
+        /gRPC port 127\.0\.0\.1:\d+ is in use/,
+      );
     } finally {
       await running.stop();
     }
