@@ -2,7 +2,18 @@
 import eslint from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
-const NODE_BUILTINS = ['fs', 'path', 'os', 'child_process', 'http', 'https', 'net', 'crypto', 'stream', 'worker_threads'];
+const NODE_BUILTINS = [
+  'fs',
+  'path',
+  'os',
+  'child_process',
+  'http',
+  'https',
+  'net',
+  'crypto',
+  'stream',
+  'worker_threads',
+];
 
 export default tseslint.config(
   { ignores: ['dist/', 'node_modules/', '.mlops/', 'bin/', 'scripts/run-tests.mjs', 'eslint.config.mjs'] },
@@ -14,7 +25,11 @@ export default tseslint.config(
       '@typescript-eslint/no-floating-promises': [
         'error',
         // node:test's describe/it return promises the runner itself awaits.
-        { allowForKnownSafeCalls: [{ from: 'package', name: ['describe', 'it', 'test', 'suite'], package: 'node:test' }] },
+        {
+          allowForKnownSafeCalls: [
+            { from: 'package', name: ['describe', 'it', 'test', 'suite'], package: 'node:test' },
+          ],
+        },
       ],
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
     },
@@ -37,8 +52,16 @@ export default tseslint.config(
             '@google-cloud/storage',
           ],
           patterns: [
-            { group: ['../activities', '../activities/*'], allowTypeImports: true, message: 'workflows import activities as types only' },
-            { group: ['../lib/*', '!../lib/config-schema'], allowTypeImports: true, message: 'lib/ does I/O; workflows may import its types only' },
+            {
+              group: ['../activities', '../activities/*'],
+              allowTypeImports: true,
+              message: 'workflows import activities as types only',
+            },
+            {
+              group: ['../lib/*', '!../lib/config-schema'],
+              allowTypeImports: true,
+              message: 'lib/ does I/O; workflows may import its types only',
+            },
             { group: ['../serving/*'], message: 'serving code does I/O' },
           ],
         },

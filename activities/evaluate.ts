@@ -32,7 +32,11 @@ async function scoreModel(modelUri: string, evalUri: string): Promise<ModelMetri
   try {
     const scores = await predictProbabilities(bundle, examples);
     const labels = examples.map((example) => example.clicked);
-    return { auc: computeAuc(labels, scores), logLoss: computeLogLoss(labels, scores), count: examples.length };
+    return {
+      auc: computeAuc(labels, scores),
+      logLoss: computeLogLoss(labels, scores),
+      count: examples.length,
+    };
   } finally {
     bundle.model.dispose();
   }
@@ -46,11 +50,16 @@ export function createEvaluateActivities(deps: ActivityDeps) {
       let production: EvaluationResult['production'];
       if (input.production) {
         try {
-          production = { ...(await scoreModel(input.production.modelUri, input.evalUri)), version: input.production.version };
+          production = {
+            ...(await scoreModel(input.production.modelUri, input.evalUri)),
+            version: input.production.version,
+          };
         } catch (err) {
           // A production model we cannot score (other image size, deleted files) must not block a
           // new candidate forever; the reviewer sees that no comparison was made.
-          log.warn('could not score the production model on this eval split', { error: (err as Error).message });
+          log.warn('could not score the production model on this eval split', {
+            error: (err as Error).message,
+          });
         }
       }
       const { minAuc, maxAucDropVsProduction } = input.thresholds;

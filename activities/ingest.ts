@@ -98,7 +98,10 @@ export function createIngestActivities(deps: ActivityDeps) {
 
       const decodeRow = async ({ line, record }: PendingRow): Promise<void> => {
         if (record.length !== AD_COLUMNS.length) {
-          quarantine.push({ line, reason: `field count: expected ${AD_COLUMNS.length} fields, got ${record.length}` });
+          quarantine.push({
+            line,
+            reason: `field count: expected ${AD_COLUMNS.length} fields, got ${record.length}`,
+          });
           return;
         }
         const raw = Object.fromEntries(AD_COLUMNS.map((column, i) => [column, record[i] ?? '']));
@@ -110,7 +113,11 @@ export function createIngestActivities(deps: ActivityDeps) {
         }
         const row = parsed.data;
         if (seenIds.has(row.ad_id)) {
-          quarantine.push({ line, adId: row.ad_id, reason: `duplicate ad_id: ${row.ad_id} appeared earlier` });
+          quarantine.push({
+            line,
+            adId: row.ad_id,
+            reason: `duplicate ad_id: ${row.ad_id} appeared earlier`,
+          });
           return;
         }
         seenIds.add(row.ad_id);
@@ -119,7 +126,10 @@ export function createIngestActivities(deps: ActivityDeps) {
         try {
           bytes = await storageFor(imageUri).read(imageUri);
         } catch (err) {
-          const reason = err instanceof NotFoundError ? `missing image: ${row.image}` : `unreadable image file: ${(err as Error).message}`;
+          const reason =
+            err instanceof NotFoundError
+              ? `missing image: ${row.image}`
+              : `unreadable image file: ${(err as Error).message}`;
           quarantine.push({ line, adId: row.ad_id, reason });
           return;
         }
@@ -127,7 +137,11 @@ export function createIngestActivities(deps: ActivityDeps) {
         try {
           pixels = await decodeAdImage(bytes, input.imageSize);
         } catch (err) {
-          quarantine.push({ line, adId: row.ad_id, reason: `corrupt image: ${row.image}: ${(err as Error).message}` });
+          quarantine.push({
+            line,
+            adId: row.ad_id,
+            reason: `corrupt image: ${row.image}: ${(err as Error).message}`,
+          });
           return;
         }
         imageHashes.push(`${row.ad_id}:${createHash('sha256').update(bytes).digest('hex')}`);
@@ -173,12 +187,16 @@ export function createIngestActivities(deps: ActivityDeps) {
         pending = [];
         Context.current().heartbeat({ rowsRead });
       };
-      for await (const { record, info } of parser as AsyncIterable<{ record: string[]; info: { lines: number } }>) {
+      for await (const { record, info } of parser as AsyncIterable<{
+        record: string[];
+        info: { lines: number };
+      }>) {
         if (!header) {
           header = record.map((name) => name.trim());
           const missing = AD_COLUMNS.filter((column) => !header!.includes(column));
           if (missing.length > 0 || header.length !== AD_COLUMNS.length) {
-            const delimiter = header.length === 1 ? [';', '\t', '|'].find((char) => header![0]!.includes(char)) : undefined;
+            const delimiter =
+              header.length === 1 ? [';', '\t', '|'].find((char) => header![0]!.includes(char)) : undefined;
             throw ApplicationFailure.create({
               nonRetryable: true,
               message: `${csvUri} has the wrong header: expected "${AD_COLUMNS.join(',')}", got "${header.join(',')}"${
@@ -189,13 +207,19 @@ export function createIngestActivities(deps: ActivityDeps) {
           continue;
         }
         rowsRead += 1;
-        const ordered = header.length === record.length ? AD_COLUMNS.map((column) => record[header!.indexOf(column)] ?? '') : record;
+        const ordered =
+          header.length === record.length
+            ? AD_COLUMNS.map((column) => record[header!.indexOf(column)] ?? '')
+            : record;
         pending.push({ line: info.lines, record: ordered });
         if (pending.length >= DECODE_BATCH) await flush();
       }
       await flush();
       if (!header) {
-        throw ApplicationFailure.create({ nonRetryable: true, message: `${csvUri} is empty: no header, no rows` });
+        throw ApplicationFailure.create({
+          nonRetryable: true,
+          message: `${csvUri} is empty: no header, no rows`,
+        });
       }
 
       // Decoding is concurrent within a batch; sort so the shard order never depends on timing.

@@ -1,5 +1,10 @@
 /** Registry activities: record a candidate, move it through its statuses, look up production. */
-import { ModelRegistry, type ModelVersionRecord, type ModelVersionStatus, type NewModelVersion } from '../lib/registry';
+import {
+  ModelRegistry,
+  type ModelVersionRecord,
+  type ModelVersionStatus,
+  type NewModelVersion,
+} from '../lib/registry';
 import type { ActivityDeps } from './deps';
 
 export interface SetStatusInput {

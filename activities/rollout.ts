@@ -3,9 +3,20 @@
  * and read the replicas' traffic counters for canary analysis.
  */
 import { Context, sleep } from '@temporalio/activity';
-import { type DeployedVersion, type DeploymentState, readDeployment, writeDeployment } from '../lib/deployment';
+import {
+  type DeployedVersion,
+  type DeploymentState,
+  readDeployment,
+  writeDeployment,
+} from '../lib/deployment';
 import type { ActivityDeps } from './deps';
-import { readReplicaTraffic, reloadReplica, servedRevision, sumSnapshots, type TrafficSnapshot } from './serving-client';
+import {
+  readReplicaTraffic,
+  reloadReplica,
+  servedRevision,
+  sumSnapshots,
+  type TrafficSnapshot,
+} from './serving-client';
 
 export interface ApplyDeploymentInput {
   model: string;
@@ -44,7 +55,9 @@ export function createRolloutActivities(deps: ActivityDeps) {
         });
       }
       const lagging = new Set(deps.servingUrls);
-      await Promise.all(deps.servingUrls.map((url) => reloadReplica(url, deps.adminToken).catch(() => undefined)));
+      await Promise.all(
+        deps.servingUrls.map((url) => reloadReplica(url, deps.adminToken).catch(() => undefined)),
+      );
       for (;;) {
         for (const url of [...lagging]) {
           const served = await servedRevision(url, input.model).catch(() => 0);

@@ -15,12 +15,17 @@ async function fetchOk(url: string, init: RequestInit = {}): Promise<Response> {
 
 /** Asks a replica to re-read deployments now instead of at its next poll. */
 export async function reloadReplica(baseUrl: string, adminToken: string): Promise<void> {
-  await fetchOk(`${baseUrl}/admin/reload`, { method: 'POST', headers: { authorization: `Bearer ${adminToken}` } });
+  await fetchOk(`${baseUrl}/admin/reload`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${adminToken}` },
+  });
 }
 
 /** The deployment revision a replica currently serves for a model (0 when none). */
 export async function servedRevision(baseUrl: string, model: string): Promise<number> {
-  const response = await fetch(`${baseUrl}/v1/models/${encodeURIComponent(model)}`, { signal: AbortSignal.timeout(5_000) });
+  const response = await fetch(`${baseUrl}/v1/models/${encodeURIComponent(model)}`, {
+    signal: AbortSignal.timeout(5_000),
+  });
   if (response.status === 404 || response.status === 503) return 0;
   if (!response.ok) throw new Error(`GET ${baseUrl}/v1/models/${model} answered ${response.status}`);
   const body = (await response.json()) as { deployment_revision?: number };

@@ -59,7 +59,9 @@ export function createTrainActivities(deps: ActivityDeps) {
 
       const pointerUri = joinUri(outUri, 'checkpoints', 'latest.json');
       const pointer = await readJsonIfExists<CheckpointPointer>(pointerUri);
-      const resumeFrom = pointer ? { bundle: await loadModelBundle(pointer.uri), epochsDone: pointer.epoch } : undefined;
+      const resumeFrom = pointer
+        ? { bundle: await loadModelBundle(pointer.uri), epochsDone: pointer.epoch }
+        : undefined;
       if (pointer) log.info('resuming training from checkpoint', { epoch: pointer.epoch, uri: pointer.uri });
       let lastCheckpoint = pointer ? { epoch: pointer.epoch, uri: pointer.uri } : undefined;
       const lossHistory = pointer ? [...pointer.lossHistory] : [];
@@ -71,7 +73,12 @@ export function createTrainActivities(deps: ActivityDeps) {
         resumeFrom,
         signal: context.cancellationSignal,
         onProgress: async (progress) => {
-          context.heartbeat({ ...progress, checkpoint: lastCheckpoint, backend, device } satisfies TrainHeartbeat);
+          context.heartbeat({
+            ...progress,
+            checkpoint: lastCheckpoint,
+            backend,
+            device,
+          } satisfies TrainHeartbeat);
           // Yield so the heartbeat and any cancellation actually reach the server mid-epoch.
           await new Promise((resolve) => setImmediate(resolve));
         },

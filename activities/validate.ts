@@ -76,14 +76,17 @@ export function createValidateActivities(deps: ActivityDeps) {
           `${ingest.quarantinedRows} rows quarantined (${describeReasons(ingest.quarantineReasons)}); see ${ingest.quarantineUri}`,
         );
       }
-      if (rows.length < minRows) problems.push(`only ${rows.length} valid rows; at least ${minRows} are needed (data.minRows)`);
+      if (rows.length < minRows)
+        problems.push(`only ${rows.length} valid rows; at least ${minRows} are needed (data.minRows)`);
       for (const [split, examples] of [
         ['train', train.examples],
         ['eval', evaluation.examples],
       ] as const) {
         const clicks = examples.filter((example) => example.clicked === 1).length;
         if (examples.length > 0 && (clicks === 0 || clicks === examples.length)) {
-          problems.push(`the ${split} split has only one label (${clicks} clicks in ${examples.length} rows)`);
+          problems.push(
+            `the ${split} split has only one label (${clicks} clicks in ${examples.length} rows)`,
+          );
         }
       }
 
@@ -93,8 +96,12 @@ export function createValidateActivities(deps: ActivityDeps) {
         badRows: ingest.quarantinedRows,
         badRowFraction,
         clickRate: rows.filter((example) => example.clicked === 1).length / Math.max(rows.length, 1),
-        numeric: Object.fromEntries(NUMERIC_FEATURES.map((name) => [name, numericStats(rows.map((row) => row[name]))])),
-        vocabularies: Object.fromEntries(CATEGORICAL_FEATURES.map((name) => [name, countValues(rows.map((row) => row[name]))])),
+        numeric: Object.fromEntries(
+          NUMERIC_FEATURES.map((name) => [name, numericStats(rows.map((row) => row[name]))]),
+        ),
+        vocabularies: Object.fromEntries(
+          CATEGORICAL_FEATURES.map((name) => [name, countValues(rows.map((row) => row[name]))]),
+        ),
         warnings,
       };
       await writeJson(report.reportUri, { ...report, problems });

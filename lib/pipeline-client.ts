@@ -25,13 +25,16 @@ export interface StartPipelineOptions {
 export async function startPipeline(client: Client, options: StartPipelineOptions): Promise<WorkflowHandle> {
   const parsed = pipelineConfigSchema.safeParse(options.config ?? {});
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => `  ${issue.path.join('.') || '(root)'}: ${issue.message}`);
+    const problems = parsed.error.issues.map(
+      (issue) => `  ${issue.path.join('.') || '(root)'}: ${issue.message}`,
+    );
     throw new Error(`Invalid pipeline configuration:\n${problems.join('\n')}`);
   }
   const config: PipelineConfig = parsed.data;
   if (options.approvalRequired === false) config.approval.required = false;
   const input: PipelineInput = { modelName: options.modelName, dataUri: options.dataUri, config };
-  const workflowId = options.workflowId ?? `pipeline-${options.modelName}-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+  const workflowId =
+    options.workflowId ?? `pipeline-${options.modelName}-${new Date().toISOString().replace(/[:.]/g, '-')}`;
   return client.workflow.start(PIPELINE_WORKFLOW_TYPE, {
     taskQueue: options.taskQueue,
     workflowId,
@@ -59,8 +62,12 @@ export async function waitForStage(
   for (;;) {
     const status = await queryPipelineStatus(client, workflowId);
     if (stages.includes(status.stage)) return status;
-    if (status.stage === 'failed') throw new Error(`pipeline ${workflowId} failed: ${status.message ?? 'unknown reason'}`);
-    if (Date.now() > deadline) throw new Error(`pipeline ${workflowId} did not reach ${stages.join('/')} in time (at ${status.stage})`);
+    if (status.stage === 'failed')
+      throw new Error(`pipeline ${workflowId} failed: ${status.message ?? 'unknown reason'}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `pipeline ${workflowId} did not reach ${stages.join('/')} in time (at ${status.stage})`,
+      );
     await new Promise((resolve) => setTimeout(resolve, pollMs));
   }
 }

@@ -5,13 +5,7 @@
 import { joinUri, readJsonIfExists, storageFor, writeJson } from './storage';
 
 export type ModelVersionStatus =
-  | 'candidate'
-  | 'approved'
-  | 'rejected'
-  | 'canary'
-  | 'production'
-  | 'rolled-back'
-  | 'archived';
+  'candidate' | 'approved' | 'rejected' | 'canary' | 'production' | 'rolled-back' | 'archived';
 
 export interface StatusChange {
   status: ModelVersionStatus;
@@ -81,7 +75,12 @@ export class ModelRegistry {
         history: [{ status: 'candidate', at: createdAt }],
       };
       // An exclusive create claims the number; a concurrent pipeline that lost the race tries the next.
-      if (await storage.writeIfAbsent(this.versionUri(entry.model, record.version), JSON.stringify(record, null, 2))) {
+      if (
+        await storage.writeIfAbsent(
+          this.versionUri(entry.model, record.version),
+          JSON.stringify(record, null, 2),
+        )
+      ) {
         return record;
       }
       next += 1;
@@ -89,7 +88,12 @@ export class ModelRegistry {
   }
 
   /** Records a status change; setting the current status again is a no-op, so retries are safe. */
-  async setStatus(model: string, version: string, status: ModelVersionStatus, note?: string): Promise<ModelVersionRecord> {
+  async setStatus(
+    model: string,
+    version: string,
+    status: ModelVersionStatus,
+    note?: string,
+  ): Promise<ModelVersionRecord> {
     const record = await this.getVersion(model, version);
     if (!record) throw new Error(`model ${model} has no version ${version}`);
     if (record.status === status) return record;
@@ -110,7 +114,10 @@ export class ModelRegistry {
   async setProduction(model: string, version: string): Promise<ModelAliases> {
     const aliases = await this.getAliases(model);
     if (aliases.production === version) return aliases;
-    const updated: ModelAliases = { production: version, ...(aliases.production ? { previous: aliases.production } : {}) };
+    const updated: ModelAliases = {
+      production: version,
+      ...(aliases.production ? { previous: aliases.production } : {}),
+    };
     await writeJson(joinUri(this.modelRoot(model), 'aliases.json'), updated);
     return updated;
   }

@@ -15,6 +15,10 @@ export async function connectClient(env: WorkerEnv = readWorkerEnv()): Promise<C
 }
 
 /** The Web UI page of a workflow; MLOPS_UI_URL points elsewhere than the dev server's UI. */
-export function workflowUiUrl(namespace: string, workflowId: string, uiBase = process.env.MLOPS_UI_URL ?? 'http://localhost:8233'): string {
+export function workflowUiUrl(
+  namespace: string,
+  workflowId: string,
+  uiBase = process.env.MLOPS_UI_URL ?? 'http://localhost:8233',
+): string {
   return `${uiBase}/namespaces/${encodeURIComponent(namespace)}/workflows/${encodeURIComponent(workflowId)}`;
 }

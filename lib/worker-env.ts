@@ -2,16 +2,22 @@
 import path from 'node:path';
 import { z } from 'zod';
 
-const commaList = z
-  .string()
-  .transform((value) => value.split(',').map((item) => item.trim()).filter(Boolean));
+const commaList = z.string().transform((value) =>
+  value
+    .split(',')
+    .map((item) => item.trim())
+    .filter(Boolean),
+);
 
 export const workerEnvSchema = z.object({
   TEMPORAL_ADDRESS: z.string().min(1).default('localhost:7233'),
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   /** Temporal Cloud or any TLS endpoint: an API key turns TLS on. */
   TEMPORAL_API_KEY: z.string().min(1).optional(),
-  TEMPORAL_TLS: z.enum(['true', 'false']).default('false').transform((value) => value === 'true'),
+  TEMPORAL_TLS: z
+    .enum(['true', 'false'])
+    .default('false')
+    .transform((value) => value === 'true'),
   MLOPS_STORE: z.string().min(1).default('.mlops/store'),
   MLOPS_CONTROL_QUEUE: z.string().min(1).default('ml-control'),
   MLOPS_GPU_QUEUE: z.string().min(1).default('ml-gpu'),
@@ -39,6 +45,10 @@ export function readWorkerEnv(env: NodeJS.ProcessEnv = process.env): WorkerEnv {
 export function temporalConnectionOptions(env: WorkerEnv) {
   return {
     address: env.TEMPORAL_ADDRESS,
-    ...(env.TEMPORAL_API_KEY ? { apiKey: env.TEMPORAL_API_KEY, tls: true } : env.TEMPORAL_TLS ? { tls: true } : {}),
+    ...(env.TEMPORAL_API_KEY
+      ? { apiKey: env.TEMPORAL_API_KEY, tls: true }
+      : env.TEMPORAL_TLS
+        ? { tls: true }
+        : {}),
   };
 }

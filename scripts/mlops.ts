@@ -20,7 +20,9 @@ async function main(): Promise<void> {
 main().catch((err: unknown) => {
   if (err instanceof CommanderError) process.exit(err.exitCode);
   if (err instanceof ZodError) {
-    console.error(`error: ${err.issues.map((issue) => `--${issue.path.join('.')}: ${issue.message}`).join('; ')}`);
+    console.error(
+      `error: ${err.issues.map((issue) => `--${issue.path.join('.')}: ${issue.message}`).join('; ')}`,
+    );
   } else {
     console.error(`error: ${err instanceof Error ? err.message : String(err)}`);
     if (process.env.MLOPS_DEBUG) console.error(err);

@@ -18,7 +18,9 @@ export async function createControlWorker(options: ControlWorkerOptions): Promis
     connection: options.connection,
     namespace: options.namespace,
     taskQueue: options.taskQueue,
-    ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: require.resolve('../workflows') }),
+    ...(options.workflowBundle
+      ? { workflowBundle: options.workflowBundle }
+      : { workflowsPath: require.resolve('../workflows') }),
     activities: createControlActivities(options.deps),
   });
 }
@@ -31,7 +33,11 @@ async function main(): Promise<void> {
       connection,
       namespace: env.TEMPORAL_NAMESPACE,
       taskQueue: env.MLOPS_CONTROL_QUEUE,
-      deps: { storeUri: env.MLOPS_STORE, servingUrls: env.MLOPS_SERVING_URLS, adminToken: env.MLOPS_ADMIN_TOKEN },
+      deps: {
+        storeUri: env.MLOPS_STORE,
+        servingUrls: env.MLOPS_SERVING_URLS,
+        adminToken: env.MLOPS_ADMIN_TOKEN,
+      },
     });
     // Worker.run() drains in-flight tasks on SIGINT/SIGTERM before resolving.
     await worker.run();

@@ -15,7 +15,10 @@ export interface GpuWorkerOptions {
 /** Loads the best TensorFlow backend available, logs it, and creates (does not run) the worker. */
 export async function createGpuWorker(options: GpuWorkerOptions): Promise<Worker> {
   const { backend, device } = await loadTfBackend();
-  Runtime.instance().logger.info(`GPU worker trains on backend ${backend}, device ${device}`, { backend, device });
+  Runtime.instance().logger.info(`GPU worker trains on backend ${backend}, device ${device}`, {
+    backend,
+    device,
+  });
   return Worker.create({
     connection: options.connection,
     namespace: options.namespace,

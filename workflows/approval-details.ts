@@ -24,7 +24,9 @@ export function approvalDetailsMarkdown(input: ApprovalDetailsInput): string {
     `| log loss | ${fixed(candidate.logLoss)} | ${fixed(production?.logLoss)} |`,
     `| eval rows | ${candidate.count} | ${production?.count ?? '—'} |`,
     '',
-    input.warnings.length > 0 ? `**Data warnings:**\n${input.warnings.map((w) => `- ${w}`).join('\n')}` : 'No data warnings.',
+    input.warnings.length > 0
+      ? `**Data warnings:**\n${input.warnings.map((w) => `- ${w}`).join('\n')}`
+      : 'No data warnings.',
     '',
     `Decide before ${input.deadline} (then it is rejected). Evaluation report: \`${input.reportUri}\``,
     '',

@@ -2,10 +2,22 @@
  * canaryRollout: shift traffic to the candidate step by step, compare it with stable at each
  * step, and send every request back to stable the moment it regresses.
  */
-import { ApplicationFailure, proxyActivities, setCurrentDetails, setHandler, sleep } from '@temporalio/workflow';
+import {
+  ApplicationFailure,
+  proxyActivities,
+  setCurrentDetails,
+  setHandler,
+  sleep,
+} from '@temporalio/workflow';
 import type { ControlActivities } from '../activities';
 import { compareCanary } from './canary-analysis';
-import { rolloutStatusQuery, type CanaryComparison, type RolloutInput, type RolloutResult, type RolloutStatus } from './definitions';
+import {
+  rolloutStatusQuery,
+  type CanaryComparison,
+  type RolloutInput,
+  type RolloutResult,
+  type RolloutStatus,
+} from './definitions';
 
 const { applyDeployment, snapshotTraffic } = proxyActivities<ControlActivities>({
   startToCloseTimeout: '2 minutes',
@@ -33,14 +45,18 @@ function comparisonMarkdown(input: RolloutInput, status: RolloutStatus): string 
 
 export async function canaryRollout(input: RolloutInput): Promise<RolloutResult> {
   const status: RolloutStatus = { phase: 'shifting', step: 0, weight: 0, comparisons: [] };
-  setHandler(rolloutStatusQuery, () => status, { description: 'Current step, traffic weight and canary comparisons.' });
+  setHandler(rolloutStatusQuery, () => status, {
+    description: 'Current step, traffic weight and canary comparisons.',
+  });
   const candidate = { version: input.candidateVersion, modelUri: input.candidateModelUri };
 
   if (!input.stableVersion || !input.stableModelUri) {
     // The first version of a model has nothing to be compared with: it takes all traffic at once.
     await applyDeployment({ model: input.modelName, stable: candidate });
     Object.assign(status, { phase: 'promoted', step: input.rollout.steps.length, weight: 100 });
-    setCurrentDetails(`${input.modelName} v${input.candidateVersion} deployed as the first version (no stable to compare with).`);
+    setCurrentDetails(
+      `${input.modelName} v${input.candidateVersion} deployed as the first version (no stable to compare with).`,
+    );
     return { outcome: 'promoted', comparisons: [] };
   }
   const stable = { version: input.stableVersion, modelUri: input.stableModelUri };

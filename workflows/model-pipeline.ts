@@ -60,12 +60,22 @@ export async function modelPipeline(input: PipelineInput): Promise<PipelineResul
     status.ignoredSignals.push({ name, reason, at: new Date().toISOString() });
   };
   const decide = (kind: 'approved' | 'rejected', by: string, note: string | undefined) => {
-    if (!awaitingDecision) return ignoreSignal(kind === 'approved' ? 'approve' : 'reject', `nothing is waiting for a decision (stage ${status.stage})`);
-    if (decision) return ignoreSignal(kind === 'approved' ? 'approve' : 'reject', `already ${decision.kind} by ${decision.by}`);
+    if (!awaitingDecision)
+      return ignoreSignal(
+        kind === 'approved' ? 'approve' : 'reject',
+        `nothing is waiting for a decision (stage ${status.stage})`,
+      );
+    if (decision)
+      return ignoreSignal(
+        kind === 'approved' ? 'approve' : 'reject',
+        `already ${decision.kind} by ${decision.by}`,
+      );
     decision = { kind, by, ...(note ? { note } : {}), at: new Date().toISOString() };
   };
 
-  setHandler(statusQuery, () => status, { description: 'Stage, candidate and production metrics, decision and rollout progress.' });
+  setHandler(statusQuery, () => status, {
+    description: 'Stage, candidate and production metrics, decision and rollout progress.',
+  });
   setHandler(
     approveSignal,
     (payload: unknown) => {
@@ -73,7 +83,10 @@ export async function modelPipeline(input: PipelineInput): Promise<PipelineResul
       if (!checked.ok) return ignoreSignal('approve', checked.reason);
       decide('approved', checked.value.by, checked.value.comment);
     },
-    { description: 'Approve the candidate model for a canary rollout. Payload: {"by": "your name", "comment": "optional"}' },
+    {
+      description:
+        'Approve the candidate model for a canary rollout. Payload: {"by": "your name", "comment": "optional"}',
+    },
   );
   setHandler(
     rejectSignal,
@@ -82,7 +95,10 @@ export async function modelPipeline(input: PipelineInput): Promise<PipelineResul
       if (!checked.ok) return ignoreSignal('reject', checked.reason);
       decide('rejected', checked.value.by, checked.value.reason);
     },
-    { description: 'Reject the candidate model; nothing is deployed. Payload: {"by": "your name", "reason": "optional"}' },
+    {
+      description:
+        'Reject the candidate model; nothing is deployed. Payload: {"by": "your name", "reason": "optional"}',
+    },
   );
 
   try {
@@ -102,7 +118,11 @@ export async function modelPipeline(input: PipelineInput): Promise<PipelineResul
 
     enterStage('train');
     const production = await control.getProductionVersion({ model: modelName });
-    const trained = await gpu.trainModel({ trainUri: ingest.trainUri, imageSize: ingest.imageSize, train: config.train });
+    const trained = await gpu.trainModel({
+      trainUri: ingest.trainUri,
+      imageSize: ingest.imageSize,
+      train: config.train,
+    });
 
     enterStage('evaluate');
     const evaluation = await gpu.evaluateModel({
@@ -162,19 +182,41 @@ export async function modelPipeline(input: PipelineInput): Promise<PipelineResul
         decision = { kind: 'timed-out', by: 'approval timeout', at: new Date().toISOString() };
       }
     } else {
-      decision = { kind: 'approved', by: 'automatic (approval.required=false)', at: new Date().toISOString() };
+      decision = {
+        kind: 'approved',
+        by: 'automatic (approval.required=false)',
+        at: new Date().toISOString(),
+      };
     }
     status.decision = decision;
     const finalDecision = decision!;
-    setCurrentDetails(`${modelName} v${version}: ${finalDecision.kind} by ${finalDecision.by}${finalDecision.note ? ` — ${finalDecision.note}` : ''}`);
+    setCurrentDetails(
+      `${modelName} v${version}: ${finalDecision.kind} by ${finalDecision.by}${finalDecision.note ? ` — ${finalDecision.note}` : ''}`,
+    );
 
     if (finalDecision.kind !== 'approved') {
-      await control.setModelVersionStatus({ model: modelName, version, status: 'rejected', note: `${finalDecision.kind} by ${finalDecision.by}` });
+      await control.setModelVersionStatus({
+        model: modelName,
+        version,
+        status: 'rejected',
+        note: `${finalDecision.kind} by ${finalDecision.by}`,
+      });
       enterStage('rejected', `${finalDecision.kind} by ${finalDecision.by}`);
-      return { modelName, version, outcome: 'rejected', metrics: evaluation.candidate, decision: finalDecision };
+      return {
+        modelName,
+        version,
+        outcome: 'rejected',
+        metrics: evaluation.candidate,
+        decision: finalDecision,
+      };
     }
 
-    await control.setModelVersionStatus({ model: modelName, version, status: 'approved', note: `by ${finalDecision.by}` });
+    await control.setModelVersionStatus({
+      model: modelName,
+      version,
+      status: 'approved',
+      note: `by ${finalDecision.by}`,
+    });
     enterStage('canary');
     await control.setModelVersionStatus({ model: modelName, version, status: 'canary' });
     try {
@@ -194,19 +236,37 @@ export async function modelPipeline(input: PipelineInput): Promise<PipelineResul
       const reason = err instanceof Error && err.cause instanceof Error ? err.cause.message : String(err);
       await control.setModelVersionStatus({ model: modelName, version, status: 'rolled-back', note: reason });
       enterStage('rolled-back', reason);
-      throw ApplicationFailure.create({ nonRetryable: true, type: 'RolledBack', message: `${modelName} v${version} was rolled back: ${reason}` });
+      throw ApplicationFailure.create({
+        nonRetryable: true,
+        type: 'RolledBack',
+        message: `${modelName} v${version} was rolled back: ${reason}`,
+      });
     }
 
     await control.setProductionAlias({ model: modelName, version });
     await control.setModelVersionStatus({ model: modelName, version, status: 'production' });
     if (production) {
-      await control.setModelVersionStatus({ model: modelName, version: production.version, status: 'archived', note: `replaced by v${version}` });
+      await control.setModelVersionStatus({
+        model: modelName,
+        version: production.version,
+        status: 'archived',
+        note: `replaced by v${version}`,
+      });
     }
     enterStage('production');
-    setCurrentDetails(`${modelName} v${version} is in production (AUC ${evaluation.candidate.auc.toFixed(4)}).`);
-    return { modelName, version, outcome: 'production', metrics: evaluation.candidate, decision: finalDecision };
+    setCurrentDetails(
+      `${modelName} v${version} is in production (AUC ${evaluation.candidate.auc.toFixed(4)}).`,
+    );
+    return {
+      modelName,
+      version,
+      outcome: 'production',
+      metrics: evaluation.candidate,
+      decision: finalDecision,
+    };
   } catch (err) {
-    if (status.stage !== 'rolled-back') enterStage('failed', err instanceof Error ? err.message : String(err));
+    if (status.stage !== 'rolled-back')
+      enterStage('failed', err instanceof Error ? err.message : String(err));
     throw err;
   }
 }

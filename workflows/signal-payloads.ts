@@ -3,18 +3,31 @@ import type { ApprovePayload, RejectPayload } from './definitions';
 
 export type Checked<T> = { ok: true; value: T } | { ok: false; reason: string };
 
-function checkDecision(payload: unknown, optionalText: 'comment' | 'reason'): Checked<{ by: string; text?: string }> {
-  if (payload === undefined || payload === null) return { ok: false, reason: 'empty payload; expected {"by": "name"}' };
+function checkDecision(
+  payload: unknown,
+  optionalText: 'comment' | 'reason',
+): Checked<{ by: string; text?: string }> {
+  if (payload === undefined || payload === null)
+    return { ok: false, reason: 'empty payload; expected {"by": "name"}' };
   if (typeof payload !== 'object' || Array.isArray(payload)) {
-    return { ok: false, reason: `payload must be a JSON object like {"by": "name"}, got ${JSON.stringify(payload)}` };
+    return {
+      ok: false,
+      reason: `payload must be a JSON object like {"by": "name"}, got ${JSON.stringify(payload)}`,
+    };
   }
   const record = payload as Record<string, unknown>;
   if (typeof record.by !== 'string' || record.by.trim() === '') {
-    return { ok: false, reason: `"by" must be a non-empty string naming who decides, got ${JSON.stringify(record.by)}` };
+    return {
+      ok: false,
+      reason: `"by" must be a non-empty string naming who decides, got ${JSON.stringify(record.by)}`,
+    };
   }
   const text = record[optionalText];
   if (text !== undefined && typeof text !== 'string') {
-    return { ok: false, reason: `"${optionalText}" must be a string when given, got ${JSON.stringify(text)}` };
+    return {
+      ok: false,
+      reason: `"${optionalText}" must be a string when given, got ${JSON.stringify(text)}`,
+    };
   }
   return { ok: true, value: { by: record.by.trim(), ...(text ? { text } : {}) } };
 }

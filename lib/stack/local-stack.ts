@@ -36,25 +36,42 @@ async function assertPortFree(port: number, what: string): Promise<void> {
   await new Promise<void>((resolve, reject) => {
     const server = net.createServer();
     server.once('error', () =>
-      reject(new Error(`port ${port} (${what}) is in use: is another 'mlops dev' running? Stop it or choose another port.`)),
+      reject(
+        new Error(
+          `port ${port} (${what}) is in use: is another 'mlops dev' running? Stop it or choose another port.`,
+        ),
+      ),
     );
     server.listen(port, '127.0.0.1', () => server.close(() => resolve()));
   });
 }
 
-async function waitFor(what: string, check: () => Promise<boolean>, process: ManagedProcess, timeoutMs = 120_000): Promise<void> {
+async function waitFor(
+  what: string,
+  check: () => Promise<boolean>,
+  process: ManagedProcess,
+  timeoutMs = 120_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (process.child.exitCode !== null) {
-      throw new Error(`${process.name} exited with code ${process.child.exitCode}:\n${await tailLog(process.logFile)}`);
+      throw new Error(
+        `${process.name} exited with code ${process.child.exitCode}:\n${await tailLog(process.logFile)}`,
+      );
     }
     if (await check().catch(() => false)) return;
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
-  throw new Error(`${what} did not become ready in ${timeoutMs / 1000}s; see ${process.logFile}:\n${await tailLog(process.logFile)}`);
+  throw new Error(
+    `${what} did not become ready in ${timeoutMs / 1000}s; see ${process.logFile}:\n${await tailLog(process.logFile)}`,
+  );
 }
 
-async function hasPollers(client: Client, taskQueue: string, type: temporal.api.enums.v1.TaskQueueType): Promise<boolean> {
+async function hasPollers(
+  client: Client,
+  taskQueue: string,
+  type: temporal.api.enums.v1.TaskQueueType,
+): Promise<boolean> {
   const response = await client.workflowService.describeTaskQueue({
     namespace: client.options.namespace,
     taskQueue: { name: taskQueue, kind: temporal.api.enums.v1.TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
@@ -68,8 +85,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const stateDir = path.resolve(options.stateDir);
   const logDir = path.join(stateDir, 'logs');
   const storeUri = path.join(stateDir, 'store');
-  await assertPortFree(options.temporalPort, 'Temporal frontend');
-  await assertPortFree(options.uiPort, 'Temporal Web UI');
+  // startDevServer checks its own ports; the prediction server's is ours to check.
   await assertPortFree(options.servingPort, 'prediction server');
 
   const started: Array<{ stop(): Promise<void> }> = [];
@@ -82,6 +98,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       dbFile: path.join(stateDir, 'temporal.sqlite'),
       port: options.temporalPort,
       uiPort: options.uiPort,
+      logFile: path.join(logDir, 'temporal.log'),
     });
     started.push(devServer);
     const servingUrl = `http://127.0.0.1:${options.servingPort}`;
@@ -106,7 +123,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       startEntryPoint({ name: 'gpu-worker', entry: 'workers/gpu-worker.ts', env, logDir }),
     ]);
     started.push(serving, controlWorker, gpuWorker);
-    const { TASK_QUEUE_TYPE_WORKFLOW: WORKFLOW, TASK_QUEUE_TYPE_ACTIVITY: ACTIVITY } = temporal.api.enums.v1.TaskQueueType;
+    const { TASK_QUEUE_TYPE_WORKFLOW: WORKFLOW, TASK_QUEUE_TYPE_ACTIVITY: ACTIVITY } =
+      temporal.api.enums.v1.TaskQueueType;
     await Promise.all([
       waitFor('prediction server', async () => (await fetch(`${servingUrl}/healthz`)).ok, serving),
       waitFor('control worker', () => hasPollers(client, CONTROL_TASK_QUEUE, WORKFLOW), controlWorker),

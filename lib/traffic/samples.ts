@@ -25,7 +25,15 @@ export async function loadTrafficSamples(dataDir: string, limit = 64): Promise<T
     const { advertiser, category, placement, device, hour, headline_length } = row.data;
     samples.push({
       adId: row.data.ad_id,
-      instance: { advertiser, category, placement, device, hour, headline_length, image_b64: image.toString('base64') },
+      instance: {
+        advertiser,
+        category,
+        placement,
+        device,
+        hour,
+        headline_length,
+        image_b64: image.toString('base64'),
+      },
     });
   }
   if (samples.length === 0) throw new Error(`no usable rows for traffic in ${dataDir}/ads.csv`);

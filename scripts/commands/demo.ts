@@ -15,7 +15,12 @@ import { startLocalStack, type LocalStack } from '../../lib/stack/local-stack';
 import { workflowUiUrl } from '../../lib/temporal-client';
 import { loadTrafficSamples } from '../../lib/traffic/samples';
 import { startTraffic, type TrafficReport } from '../../lib/traffic/simulated-traffic';
-import { approveSignal, CONTROL_TASK_QUEUE, type PipelineResult, type RolloutResult } from '../../workflows/definitions';
+import {
+  approveSignal,
+  CONTROL_TASK_QUEUE,
+  type PipelineResult,
+  type RolloutResult,
+} from '../../workflows/definitions';
 
 const MODEL = 'ctr';
 const ADMIN_TOKEN = 'demo-admin-token';
@@ -35,16 +40,25 @@ const DEMO_CONFIG: PipelineConfigInput = {
   },
 };
 /** The baseline the demo's candidate is compared with, when no model is in production yet. */
-const BASELINE_CONFIG: PipelineConfigInput = { ...DEMO_CONFIG, train: { ...DEMO_CONFIG.train, epochs: 1 }, evaluate: { minAuc: 0 } };
+const BASELINE_CONFIG: PipelineConfigInput = {
+  ...DEMO_CONFIG,
+  train: { ...DEMO_CONFIG.train, epochs: 1 },
+  evaluate: { minAuc: 0 },
+};
 
 const say = (line: string) => console.log(`[demo] ${line}`);
 
 async function ensureDataset(dir: string, rows: number): Promise<void> {
-  const exists = await fs.access(path.join(dir, 'ads.csv')).then(() => true, () => false);
+  const exists = await fs.access(path.join(dir, 'ads.csv')).then(
+    () => true,
+    () => false,
+  );
   if (exists) return say(`using the dataset in ${dir}`);
   say(`generating ${rows} synthetic ads in ${dir}`);
   const result = await generateDataset({ outDir: dir, rows, seed: 7 });
-  say(`click rate ${(result.clickRate * 100).toFixed(1)}%, AUC of the true click probabilities ${result.trueAuc.toFixed(3)} (the best any model can do)`);
+  say(
+    `click rate ${(result.clickRate * 100).toFixed(1)}%, AUC of the true click probabilities ${result.trueAuc.toFixed(3)} (the best any model can do)`,
+  );
 }
 
 async function runBaseline(client: Client, dataDir: string): Promise<void> {
@@ -72,7 +86,9 @@ async function runCandidate(stack: LocalStack, dataDir: string) {
   });
   say(`started pipeline ${handle.workflowId}`);
   say(`watch it in the Web UI: ${workflowUiUrl(stack.namespace, handle.workflowId, stack.uiUrl)}`);
-  const waiting = await waitForStage(client, handle.workflowId, ['awaiting-approval'], { timeoutMs: 900_000 });
+  const waiting = await waitForStage(client, handle.workflowId, ['awaiting-approval'], {
+    timeoutMs: 900_000,
+  });
   say(
     `candidate v${waiting.candidateVersion} (AUC ${waiting.candidateMetrics?.auc.toFixed(4)}) waits for approval; ` +
       `production v${waiting.productionVersion ?? '—'} has AUC ${waiting.productionMetrics?.auc.toFixed(4) ?? '—'}`,
@@ -95,7 +111,10 @@ async function runCandidate(stack: LocalStack, dataDir: string) {
   return { handle, waiting, result, report, rollout };
 }
 
-async function predictOnce(stack: LocalStack, dataDir: string): Promise<{ version: string; probability: number }> {
+async function predictOnce(
+  stack: LocalStack,
+  dataDir: string,
+): Promise<{ version: string; probability: number }> {
   const [sample] = await loadTrafficSamples(dataDir, 1);
   const response = await fetch(`${stack.servingUrl}/v1/models/${MODEL}:predict`, {
     method: 'POST',
@@ -103,14 +122,19 @@ async function predictOnce(stack: LocalStack, dataDir: string): Promise<{ versio
     body: JSON.stringify({ instances: [sample!.instance] }),
   });
   if (!response.ok) throw new Error(`prediction failed: ${response.status} ${await response.text()}`);
-  const body = (await response.json()) as { predictions: Array<{ click_probability: number }>; model_version: string };
+  const body = (await response.json()) as {
+    predictions: Array<{ click_probability: number }>;
+    model_version: string;
+  };
   return { version: body.model_version, probability: body.predictions[0]!.click_probability };
 }
 
 export function registerDemoCommand(program: Command): void {
   program
     .command('demo')
-    .description('generate data, start the stack, run a full pipeline with canary traffic, approve, summarise, stop')
+    .description(
+      'generate data, start the stack, run a full pipeline with canary traffic, approve, summarise, stop',
+    )
     .option('--state-dir <dir>', 'where the SQLite database, store and logs live', '.mlops')
     .option('--rows <n>', 'rows of synthetic data to generate when there is none', '1200')
     .action(async (options: { stateDir: string; rows: string }) => {

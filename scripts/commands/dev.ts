@@ -6,7 +6,9 @@ import { readWorkerEnv } from '../../lib/worker-env';
 export function registerDevCommand(program: Command): void {
   program
     .command('dev')
-    .description('start Temporal (Web UI :8233), both workers and the prediction server (:8080); Ctrl-C stops them')
+    .description(
+      'start Temporal (Web UI :8233), both workers and the prediction server (:8080); Ctrl-C stops them',
+    )
     .option('--state-dir <dir>', 'where the SQLite database, store and logs live', '.mlops')
     .action(async (options: { stateDir: string }) => {
       const env = readWorkerEnv();

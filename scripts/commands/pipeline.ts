@@ -42,7 +42,9 @@ async function followPipeline(client: Client, workflowId: string): Promise<void>
     let line: string;
     try {
       const status: PipelineStatus = await handle.query(statusQuery);
-      const training = description.raw.pendingActivities?.find((activity) => activity.activityType?.name === 'trainModel');
+      const training = description.raw.pendingActivities?.find(
+        (activity) => activity.activityType?.name === 'trainModel',
+      );
       const payload = training?.heartbeatDetails?.payloads?.[0];
       const progress = payload
         ? client.options.loadedDataConverter.payloadConverter.fromPayload<TrainHeartbeat>(payload)
@@ -68,12 +70,19 @@ async function followPipeline(client: Client, workflowId: string): Promise<void>
   }
 }
 
-async function withClient<T>(action: (client: Client, namespace: string, env: Awaited<ReturnType<typeof connectClient>>['env']) => Promise<T>): Promise<T> {
+async function withClient<T>(
+  action: (
+    client: Client,
+    namespace: string,
+    env: Awaited<ReturnType<typeof connectClient>>['env'],
+  ) => Promise<T>,
+): Promise<T> {
   const connected = await connectClient();
   try {
     return await action(connected.client, connected.env.TEMPORAL_NAMESPACE, connected.env);
   } catch (err) {
-    if (err instanceof WorkflowNotFoundError) throw new Error(`no such pipeline: ${err.workflowId}`, { cause: err });
+    if (err instanceof WorkflowNotFoundError)
+      throw new Error(`no such pipeline: ${err.workflowId}`, { cause: err });
     throw err;
   } finally {
     await connected.close();
@@ -128,7 +137,12 @@ export function registerPipelineCommands(program: Command): void {
     .option('--comment <text>')
     .action(async (id: string, options: { by: string; comment?: string }) => {
       await withClient(async (client) => {
-        await client.workflow.getHandle(id).signal(approveSignal, { by: options.by, ...(options.comment ? { comment: options.comment } : {}) });
+        await client.workflow
+          .getHandle(id)
+          .signal(approveSignal, {
+            by: options.by,
+            ...(options.comment ? { comment: options.comment } : {}),
+          });
         console.log(`Sent approve to ${id} (by ${options.by}). Check with: mlops pipeline status ${id}`);
       });
     });
@@ -140,7 +154,9 @@ export function registerPipelineCommands(program: Command): void {
     .option('--reason <text>')
     .action(async (id: string, options: { by: string; reason?: string }) => {
       await withClient(async (client) => {
-        await client.workflow.getHandle(id).signal(rejectSignal, { by: options.by, ...(options.reason ? { reason: options.reason } : {}) });
+        await client.workflow
+          .getHandle(id)
+          .signal(rejectSignal, { by: options.by, ...(options.reason ? { reason: options.reason } : {}) });
         console.log(`Sent reject to ${id} (by ${options.by}). Check with: mlops pipeline status ${id}`);
       });
     });

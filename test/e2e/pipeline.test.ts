@@ -14,16 +14,39 @@ import { ModelRegistry } from '../../lib/registry';
 import { loadTrafficSamples, type TrafficSample } from '../../lib/traffic/samples';
 import { startTraffic } from '../../lib/traffic/simulated-traffic';
 import { approveSignal, rejectSignal, statusQuery, type PipelineResult } from '../../workflows/definitions';
-import { startPipelineEnv, TEST_ADMIN_TOKEN, TEST_CONTROL_QUEUE, TEST_GPU_QUEUE, TEST_MODEL, type PipelineEnv } from '../helpers/pipeline-env';
+import {
+  startPipelineEnv,
+  TEST_ADMIN_TOKEN,
+  TEST_CONTROL_QUEUE,
+  TEST_GPU_QUEUE,
+  TEST_MODEL,
+  type PipelineEnv,
+} from '../helpers/pipeline-env';
 import { makeTinyDataset } from '../helpers/tiny-dataset';
 import { resolveTemporalCli } from '../../lib/temporal-server';
 
 /** Sends a signal the way an operator would, with the official `temporal` CLI. */
-async function signalWithTemporalCli(address: string, workflowId: string, name: string, input: string): Promise<void> {
+async function signalWithTemporalCli(
+  address: string,
+  workflowId: string,
+  name: string,
+  input: string,
+): Promise<void> {
   const cli = await resolveTemporalCli({ log: () => undefined });
   assert.equal(cli.kind, 'executable', 'the temporal CLI is installed');
   if (cli.kind !== 'executable') return;
-  await promisify(execFile)(cli.path, ['workflow', 'signal', '--address', address, '--workflow-id', workflowId, '--name', name, '--input', input]);
+  await promisify(execFile)(cli.path, [
+    'workflow',
+    'signal',
+    '--address',
+    address,
+    '--workflow-id',
+    workflowId,
+    '--name',
+    name,
+    '--input',
+    input,
+  ]);
 }
 
 const CONFIG: PipelineConfigInput = {
@@ -55,7 +78,13 @@ describe('modelPipeline end to end', { timeout: 600_000 }, () => {
   });
 
   const start = (id: string) =>
-    startPipeline(env.client, { modelName: TEST_MODEL, dataUri: dataset.dir, config: CONFIG, taskQueue: TEST_CONTROL_QUEUE, workflowId: id });
+    startPipeline(env.client, {
+      modelName: TEST_MODEL,
+      dataUri: dataset.dir,
+      config: CONFIG,
+      taskQueue: TEST_CONTROL_QUEUE,
+      workflowId: id,
+    });
 
   const predictVersion = async (): Promise<string> => {
     const response = await fetch(`${env.servingUrl}/v1/models/${TEST_MODEL}:predict`, {
@@ -64,7 +93,10 @@ describe('modelPipeline end to end', { timeout: 600_000 }, () => {
       body: JSON.stringify({ instances: [samples[0]!.instance] }),
     });
     assert.equal(response.status, 200);
-    const body = (await response.json()) as { predictions: Array<{ click_probability: number }>; model_version: string };
+    const body = (await response.json()) as {
+      predictions: Array<{ click_probability: number }>;
+      model_version: string;
+    };
     const probability = body.predictions[0]!.click_probability;
     assert.ok(probability > 0 && probability < 1, `probability ${probability} is in (0, 1)`);
     return body.model_version;
@@ -72,7 +104,9 @@ describe('modelPipeline end to end', { timeout: 600_000 }, () => {
 
   it('deploys the first version once approved by signal, ignoring malformed payloads', async () => {
     const handle = await start('e2e-first');
-    const waiting = await waitForStage(env.client, handle.workflowId, ['awaiting-approval'], { timeoutMs: 300_000 });
+    const waiting = await waitForStage(env.client, handle.workflowId, ['awaiting-approval'], {
+      timeoutMs: 300_000,
+    });
     assert.equal(waiting.candidateVersion, '1');
     assert.ok(waiting.candidateMetrics && waiting.candidateMetrics.count > 0);
 
@@ -81,7 +115,9 @@ describe('modelPipeline end to end', { timeout: 600_000 }, () => {
       definition: { signalDefinitions: Array<{ name: string; description?: string }> };
       currentDetails?: string;
     }>('__temporal_workflow_metadata');
-    const signals = Object.fromEntries(metadata.definition.signalDefinitions.map((s) => [s.name, s.description]));
+    const signals = Object.fromEntries(
+      metadata.definition.signalDefinitions.map((s) => [s.name, s.description]),
+    );
     assert.match(signals.approve ?? '', /"by"/);
     assert.match(signals.reject ?? '', /"by"/);
     assert.match(metadata.currentDetails ?? '', /waiting for approval/);
@@ -114,7 +150,9 @@ describe('modelPipeline end to end', { timeout: 600_000 }, () => {
     assert.equal(result.version, '2');
     assert.equal(result.decision?.by, 'bob', 'approved through `temporal workflow signal --name approve`');
     assert.equal(report.failed + report.errors, 0, `no failed requests (${JSON.stringify(report)})`);
-    const canary = (await env.client.workflow.getHandle('e2e-second-canary').result()) as { comparisons: Array<{ canary: { requests: number } }> };
+    const canary = (await env.client.workflow.getHandle('e2e-second-canary').result()) as {
+      comparisons: Array<{ canary: { requests: number } }>;
+    };
     assert.ok(canary.comparisons[0]!.canary.requests >= 5, 'the canary step saw real traffic');
     assert.equal(await predictVersion(), '2');
     assert.equal((await readDeployment(env.storeUri, TEST_MODEL))?.stable?.version, '2');
@@ -122,8 +160,14 @@ describe('modelPipeline end to end', { timeout: 600_000 }, () => {
 
   it('rejects by signal and leaves production untouched', async () => {
     const handle = await start('e2e-rejected');
-    const waiting = await waitForStage(env.client, handle.workflowId, ['awaiting-approval'], { timeoutMs: 300_000 });
-    assert.equal(waiting.productionVersion, '2', 'the reviewer sees the production model beside the candidate');
+    const waiting = await waitForStage(env.client, handle.workflowId, ['awaiting-approval'], {
+      timeoutMs: 300_000,
+    });
+    assert.equal(
+      waiting.productionVersion,
+      '2',
+      'the reviewer sees the production model beside the candidate',
+    );
     await handle.signal(rejectSignal, { by: 'carol', reason: 'not convinced' });
     await handle.signal(approveSignal, { by: 'late' });
     const result = (await handle.result()) as PipelineResult;
@@ -131,14 +175,23 @@ describe('modelPipeline end to end', { timeout: 600_000 }, () => {
     assert.equal(result.decision?.note, 'not convinced');
     const status = await handle.query(statusQuery);
     assert.equal(status.stage, 'rejected');
-    assert.ok(status.ignoredSignals.some((s) => s.name === 'approve' && /already rejected|nothing is waiting/.test(s.reason)));
-    assert.equal((await new ModelRegistry(env.storeUri).getVersion(TEST_MODEL, waiting.candidateVersion!))?.status, 'rejected');
+    assert.ok(
+      status.ignoredSignals.some(
+        (s) => s.name === 'approve' && /already rejected|nothing is waiting/.test(s.reason),
+      ),
+    );
+    assert.equal(
+      (await new ModelRegistry(env.storeUri).getVersion(TEST_MODEL, waiting.candidateVersion!))?.status,
+      'rejected',
+    );
     assert.equal(await predictVersion(), '2');
   });
 
   it('rolls back automatically when the canary error rate exceeds stable', async () => {
     const handle = await start('e2e-rollback');
-    const waiting = await waitForStage(env.client, handle.workflowId, ['awaiting-approval'], { timeoutMs: 300_000 });
+    const waiting = await waitForStage(env.client, handle.workflowId, ['awaiting-approval'], {
+      timeoutMs: 300_000,
+    });
     const candidate = waiting.candidateVersion!;
     const fault = await fetch(`${env.servingUrl}/admin/faults`, {
       method: 'PUT',
@@ -158,7 +211,10 @@ describe('modelPipeline end to end', { timeout: 600_000 }, () => {
     assert.equal((await handle.query(statusQuery)).stage, 'rolled-back');
     assert.equal((await readDeployment(env.storeUri, TEST_MODEL))?.stable?.version, '2');
     assert.equal((await readDeployment(env.storeUri, TEST_MODEL))?.canary, undefined);
-    assert.equal((await new ModelRegistry(env.storeUri).getVersion(TEST_MODEL, candidate))?.status, 'rolled-back');
+    assert.equal(
+      (await new ModelRegistry(env.storeUri).getVersion(TEST_MODEL, candidate))?.status,
+      'rolled-back',
+    );
     assert.equal(await predictVersion(), '2');
   });
 });

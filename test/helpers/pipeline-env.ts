@@ -42,7 +42,10 @@ export async function startPipelineEnv(): Promise<PipelineEnv> {
   const connection = await Connection.connect({ address: devServer.address });
   const client = new Client({ connection, namespace: devServer.namespace });
   const workerConnection = await NativeConnection.connect({ address: devServer.address });
-  const workflowBundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: quietLogger });
+  const workflowBundle = await bundleWorkflowCode({
+    workflowsPath: require.resolve('../../workflows'),
+    logger: quietLogger,
+  });
   const workers: Worker[] = [
     await createControlWorker({
       connection: workerConnection,

@@ -4,8 +4,14 @@ import { checkApprovePayload, checkRejectPayload } from '../../workflows/signal-
 
 describe('decision payloads', () => {
   it('accepts {"by": "name"} with an optional comment or reason', () => {
-    assert.deepEqual(checkApprovePayload({ by: ' alice ', comment: 'ok' }), { ok: true, value: { by: 'alice', comment: 'ok' } });
-    assert.deepEqual(checkRejectPayload({ by: 'bob', reason: 'worse' }), { ok: true, value: { by: 'bob', reason: 'worse' } });
+    assert.deepEqual(checkApprovePayload({ by: ' alice ', comment: 'ok' }), {
+      ok: true,
+      value: { by: 'alice', comment: 'ok' },
+    });
+    assert.deepEqual(checkRejectPayload({ by: 'bob', reason: 'worse' }), {
+      ok: true,
+      value: { by: 'bob', reason: 'worse' },
+    });
     assert.deepEqual(checkApprovePayload({ by: 'carol' }), { ok: true, value: { by: 'carol' } });
   });
 
