@@ -60,7 +60,8 @@ export function createValidateActivities(deps: ActivityDeps) {
     async validateDataset({ ingest, maxBadRowFraction, minRows }: ValidateInput): Promise<ValidationReport> {
       const [train, evaluation] = await Promise.all([readShard(ingest.trainUri), readShard(ingest.evalUri)]);
       const rows: AdExample[] = [...train.examples, ...evaluation.examples];
-      const badRowFraction = ingest.rowsRead === 0 ? 1 : ingest.quarantinedRows / ingest.rowsRead;
+      // A header-only CSV has no bad rows either; it fails below for having no rows, not for a fraction.
+      const badRowFraction = ingest.rowsRead === 0 ? 0 : ingest.quarantinedRows / ingest.rowsRead;
       const problems: string[] = [];
       const warnings: string[] = [];
 

@@ -112,6 +112,8 @@ export class ModelRegistry {
 
   /** Points `production` at a version and `previous` at the one it replaces. */
   async setProduction(model: string, version: string): Promise<ModelAliases> {
+    // An alias to a version that does not exist would make serving and rollback fail later, far from the cause.
+    if (!(await this.getVersion(model, version))) throw new Error(`model ${model} has no version ${version}`);
     const aliases = await this.getAliases(model);
     if (aliases.production === version) return aliases;
     const updated: ModelAliases = {

@@ -28,8 +28,8 @@ const ADMIN_TOKEN = 'demo-admin-token';
 /** Small enough for a 2-core CPU in a few minutes, big enough for the image signal to matter. */
 const DEMO_CONFIG: PipelineConfigInput = {
   data: { imageSize: 24 },
-  train: { epochs: 3, batchSize: 32, conv: { filters: [8, 16], denseUnits: 16 } },
-  evaluate: { minAuc: 0.6 },
+  train: { epochs: 8, batchSize: 32, conv: { filters: [8, 16], denseUnits: 32 } },
+  evaluate: { minAuc: 0.65 },
   rollout: {
     steps: [
       { weight: 20, bakeSeconds: 8, minRequests: 30 },
@@ -136,7 +136,7 @@ export function registerDemoCommand(program: Command): void {
       'generate data, start the stack, run a full pipeline with canary traffic, approve, summarise, stop',
     )
     .option('--state-dir <dir>', 'where the SQLite database, store and logs live', '.mlops')
-    .option('--rows <n>', 'rows of synthetic data to generate when there is none', '1200')
+    .option('--rows <n>', 'rows of synthetic data to generate when there is none', '3000')
     .action(async (options: { stateDir: string; rows: string }) => {
       const started = Date.now();
       const dataDir = path.resolve(options.stateDir, 'data', 'demo-ads');

@@ -61,7 +61,7 @@ async function followPipeline(client: Client, workflowId: string): Promise<void>
     await new Promise((resolve) => setTimeout(resolve, 1000));
   }
   try {
-    const result = await handle.result();
+    const result: unknown = await handle.result();
     console.log(`Finished: ${JSON.stringify(result)}`);
   } catch (err) {
     const cause = (err as Error & { cause?: Error }).cause;
