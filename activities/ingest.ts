@@ -161,7 +161,7 @@ export function createIngestActivities(deps: ActivityDeps) {
           bom: true,
           info: true,
           skip_records_with_error: true,
-          on_record: (record: unknown, { lines }: { lines: number }) => {
+          on_record: (record: string[], { lines }) => {
             parsedThroughLine = lines;
             return record;
           },

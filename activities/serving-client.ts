@@ -1,9 +1,15 @@
 /** Talks to prediction server replicas: reload them, ask what they serve, read their metrics. */
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
-import { PREDICTION_REQUESTS_METRIC } from '../lib/deployment';
+import {
+  FEEDBACK_LOG_LOSS_SUM_METRIC,
+  FEEDBACK_TOTAL_METRIC,
+  PREDICTION_LATENCY_METRIC,
+  PREDICTION_REQUESTS_METRIC,
+  PREDICTION_SCORE_METRIC,
+} from '../lib/deployment';
+import { addBuckets, addTraffic, emptyTraffic, type TrafficSnapshot } from '../workflows/traffic-window';
 
-/** Requests and errors per model version, summed over every replica. */
-export type TrafficSnapshot = Record<string, { requests: number; errors: number }>;
+export type { TrafficSnapshot } from '../workflows/traffic-window';
 
 async function fetchOk(url: string, init: RequestInit = {}): Promise<Response> {
   const response = await fetch(url, { ...init, signal: AbortSignal.timeout(5_000) });
@@ -32,18 +38,38 @@ export async function servedRevision(baseUrl: string, model: string): Promise<nu
   return body.deployment_revision ?? 0;
 }
 
-/** Reads one replica's request counters for a model from its Prometheus endpoint. */
+/** Reads one replica's counters and histograms for a model from its Prometheus endpoint. */
 export async function readReplicaTraffic(baseUrl: string, model: string): Promise<TrafficSnapshot> {
   const text = await (await fetchOk(`${baseUrl}/metrics`)).text();
-  const family = parsePrometheusTextFormat(text).find((metric) => metric.name === PREDICTION_REQUESTS_METRIC);
   const snapshot: TrafficSnapshot = {};
-  for (const sample of family?.metrics ?? []) {
-    const labels = sample.labels ?? {};
-    if (labels.model !== model || labels.version === undefined) continue;
-    const entry = (snapshot[labels.version] ??= { requests: 0, errors: 0 });
-    const value = Number(sample.value ?? 0);
-    entry.requests += value;
-    if (labels.outcome === 'error') entry.errors += value;
+  for (const family of parsePrometheusTextFormat(text)) {
+    for (const sample of family.metrics) {
+      const labels = sample.labels ?? {};
+      if (labels.model !== model || labels.version === undefined) continue;
+      const entry = (snapshot[labels.version] ??= emptyTraffic());
+      const value = Number(sample.value ?? 0);
+      const buckets = Object.fromEntries(
+        Object.entries(sample.buckets ?? {}).map(([le, count]) => [le, Number(count)]),
+      );
+      switch (family.name) {
+        case PREDICTION_REQUESTS_METRIC:
+          entry.requests += value;
+          if (labels.outcome === 'error') entry.errors += value;
+          break;
+        case PREDICTION_LATENCY_METRIC:
+          entry.latencyBuckets = addBuckets(entry.latencyBuckets, buckets);
+          break;
+        case PREDICTION_SCORE_METRIC:
+          entry.scoreBuckets = addBuckets(entry.scoreBuckets, buckets);
+          break;
+        case FEEDBACK_TOTAL_METRIC:
+          entry.feedback += value;
+          break;
+        case FEEDBACK_LOG_LOSS_SUM_METRIC:
+          entry.logLossSum += value;
+          break;
+      }
+    }
   }
   return snapshot;
 }
@@ -52,10 +78,8 @@ export async function readReplicaTraffic(baseUrl: string, model: string): Promis
 export function sumSnapshots(snapshots: TrafficSnapshot[]): TrafficSnapshot {
   const total: TrafficSnapshot = {};
   for (const snapshot of snapshots) {
-    for (const [version, counts] of Object.entries(snapshot)) {
-      const entry = (total[version] ??= { requests: 0, errors: 0 });
-      entry.requests += counts.requests;
-      entry.errors += counts.errors;
+    for (const [version, traffic] of Object.entries(snapshot)) {
+      total[version] = addTraffic(total[version] ?? emptyTraffic(), traffic);
     }
   }
   return total;

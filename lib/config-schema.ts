@@ -57,7 +57,8 @@ export const pipelineConfigSchema = z
           .array(rolloutStepSchema)
           .min(1)
           .default([
-            { weight: 20, bakeSeconds: 10, minRequests: 20 },
+            { weight: 10, bakeSeconds: 10, minRequests: 20 },
+            { weight: 50, bakeSeconds: 10, minRequests: 20 },
             { weight: 100, bakeSeconds: 0, minRequests: 0 },
           ])
           .refine((steps) => steps.at(-1)?.weight === 100, 'the last rollout step must send 100% of traffic')
@@ -65,8 +66,26 @@ export const pipelineConfigSchema = z
             (steps) => steps.every((step, i) => i === 0 || step.weight > steps[i - 1]!.weight),
             'rollout step weights must increase',
           ),
-        /** Canary fails when its error rate exceeds stable's by more than this (absolute). */
-        maxErrorRateIncrease: z.number().min(0).max(1).default(0.01),
+        /** How often a baking step compares canary with stable: bounds the time to detect a regression. */
+        analysisIntervalSeconds: z.number().min(0.2).max(60).default(1),
+        thresholds: z
+          .object({
+            /** Canary fails when its error rate exceeds stable's by more than this (absolute). */
+            maxErrorRateIncrease: z.number().min(0).max(1).default(0.01),
+            /** Canary fails when its p99 latency exceeds stable's times this ratio… */
+            maxP99LatencyRatio: z.number().min(1).default(1.5),
+            /** …and by at least this many milliseconds (tiny latencies are noisy). */
+            minP99LatencyIncreaseMs: z.number().min(0).default(20),
+            /** Canary fails when its score distribution diverges from stable's (Jensen-Shannon, base 2, 0..1). */
+            maxScoreDivergence: z.number().min(0).max(1).default(0.15),
+            /** Observations each side needs before latency and score checks count. */
+            minSamples: z.number().int().min(1).default(20),
+            /** Canary fails when its online log loss from feedback exceeds stable's by more than this. */
+            maxLogLossIncrease: z.number().min(0).default(0.05),
+            /** Feedback labels each side needs before the log-loss check counts. */
+            minFeedback: z.number().int().min(1).default(30),
+          })
+          .prefault({}),
         /** How long a step may wait for its minimum number of canary requests before rolling back. */
         maxWaitSeconds: z.number().positive().default(300),
       })

@@ -33,3 +33,11 @@ export async function writeDeployment(storeUri: string, state: DeploymentState):
 /** Prometheus metric names shared by the prediction server (writer) and canary analysis (reader). */
 export const PREDICTION_REQUESTS_METRIC = 'mlops_prediction_requests_total';
 export const PREDICTION_LATENCY_METRIC = 'mlops_prediction_latency_seconds';
+/** Histogram of predicted click probabilities per version, for the score-distribution shift check. */
+export const PREDICTION_SCORE_METRIC = 'mlops_prediction_score';
+/** Buckets of the score histogram: 20 equal bins over [0, 1]. */
+export const SCORE_BUCKETS = Array.from({ length: 19 }, (_, i) => Number(((i + 1) * 0.05).toFixed(2)));
+/** Feedback labels joined to a prediction, per version; with the log-loss sum gives online log loss. */
+export const FEEDBACK_TOTAL_METRIC = 'mlops_feedback_total';
+/** Sum over joined feedback of the prediction's log loss against the observed click. */
+export const FEEDBACK_LOG_LOSS_SUM_METRIC = 'mlops_feedback_log_loss_sum';

@@ -2,12 +2,14 @@
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { pipelineConfigSchema, type PipelineConfig } from './config-schema';
 import {
+  canaryWorkflowId,
   ML_MODEL,
   ML_STAGE,
   PIPELINE_WORKFLOW_TYPE,
   type PipelineInput,
   type PipelineResult,
   type PipelineStatus,
+  rolloutStatusQuery,
   statusQuery,
 } from '../workflows/definitions';
 
@@ -21,16 +23,21 @@ export interface StartPipelineOptions {
   workflowId?: string;
 }
 
-/** Validates the configuration and starts a `modelPipeline` workflow; returns its handle. */
-export async function startPipeline(client: Client, options: StartPipelineOptions): Promise<WorkflowHandle> {
-  const parsed = pipelineConfigSchema.safeParse(options.config ?? {});
+/** Validates a pipeline configuration (a PipelineConfigInput), throwing one error that lists every problem. */
+export function parsePipelineConfig(config: unknown): PipelineConfig {
+  const parsed = pipelineConfigSchema.safeParse(config ?? {});
   if (!parsed.success) {
     const problems = parsed.error.issues.map(
       (issue) => `  ${issue.path.join('.') || '(root)'}: ${issue.message}`,
     );
     throw new Error(`Invalid pipeline configuration:\n${problems.join('\n')}`);
   }
-  const config: PipelineConfig = parsed.data;
+  return parsed.data;
+}
+
+/** Validates the configuration and starts a `modelPipeline` workflow; returns its handle. */
+export async function startPipeline(client: Client, options: StartPipelineOptions): Promise<WorkflowHandle> {
+  const config = parsePipelineConfig(options.config);
   if (options.approvalRequired === false) config.approval.required = false;
   const input: PipelineInput = { modelName: options.modelName, dataUri: options.dataUri, config };
   const workflowId =
@@ -47,8 +54,16 @@ export async function startPipeline(client: Client, options: StartPipelineOption
   });
 }
 
+/** The pipeline's status, with its canary child's progress while a rollout runs. */
 export async function queryPipelineStatus(client: Client, workflowId: string): Promise<PipelineStatus> {
-  return client.workflow.getHandle(workflowId).query(statusQuery);
+  const status = await client.workflow.getHandle(workflowId).query(statusQuery);
+  if (status.stage !== 'canary') return status;
+  try {
+    const rollout = await client.workflow.getHandle(canaryWorkflowId(workflowId)).query(rolloutStatusQuery);
+    return { ...status, rollout };
+  } catch {
+    return status; // the child has not started yet
+  }
 }
 
 /** Waits, polling the status query, until a pipeline reaches a stage (or ends). */

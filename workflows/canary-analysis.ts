@@ -1,7 +1,17 @@
-/** Pure canary analysis: compare the canary's traffic window against stable's. Workflow-safe. */
-import type { CanaryComparison } from './definitions';
+/** Pure canary analysis: compare the canary's traffic window against stable's, metric by metric. Workflow-safe. */
+import type { PipelineConfig } from '../lib/config-schema';
+import type { CanaryComparison, MetricCheck, VersionWindowSummary } from './definitions';
+import {
+  histogramCount,
+  histogramQuantile,
+  jensenShannonDivergence,
+  trafficWindow,
+  type TrafficSnapshot,
+  type VersionTraffic,
+} from './traffic-window';
 
-export type TrafficSnapshot = Record<string, { requests: number; errors: number }>;
+export type { TrafficSnapshot } from './traffic-window';
+export type AnalysisThresholds = PipelineConfig['rollout']['thresholds'];
 
 export interface CompareCanaryInput {
   baseline: TrafficSnapshot;
@@ -11,25 +21,150 @@ export interface CompareCanaryInput {
   step: number;
   weight: number;
   minRequests: number;
-  maxErrorRateIncrease: number;
-}
-
-/** Requests and errors in the window between two cumulative snapshots; a replica restart resets to zero. */
-export function windowCounts(baseline: TrafficSnapshot, current: TrafficSnapshot, version: string) {
-  const before = baseline[version] ?? { requests: 0, errors: 0 };
-  const after = current[version] ?? { requests: 0, errors: 0 };
-  const requests = Math.max(0, after.requests - before.requests);
-  const errors = Math.min(requests, Math.max(0, after.errors - before.errors));
-  return { requests, errors, errorRate: requests === 0 ? 0 : errors / requests };
+  thresholds: AnalysisThresholds;
 }
 
 const percent = (rate: number) => `${(rate * 100).toFixed(2)}%`;
 
-/** Verdict for one rollout step: fail on an error-rate regression, wait while traffic is too thin. */
+function summarise(window: VersionTraffic): VersionWindowSummary {
+  const p99 = histogramQuantile(window.latencyBuckets, 0.99);
+  return {
+    requests: window.requests,
+    errors: window.errors,
+    errorRate: window.requests === 0 ? 0 : window.errors / window.requests,
+    ...(p99 === undefined ? {} : { p99LatencyMs: p99 * 1000 }),
+    feedback: window.feedback,
+    ...(window.feedback > 0 ? { onlineLogLoss: window.logLossSum / window.feedback } : {}),
+  };
+}
+
+function checkErrorRate(
+  canary: VersionWindowSummary,
+  stable: VersionWindowSummary,
+  t: AnalysisThresholds,
+): MetricCheck {
+  const limit = stable.errorRate + t.maxErrorRateIncrease;
+  return {
+    metric: 'error rate',
+    verdict: canary.errorRate > limit ? 'fail' : 'pass',
+    detail:
+      `canary ${percent(canary.errorRate)} (${canary.errors}/${canary.requests}) vs stable ${percent(stable.errorRate)} ` +
+      `(${stable.errors}/${stable.requests}); threshold is stable + ${percent(t.maxErrorRateIncrease)} (thresholds.maxErrorRateIncrease)`,
+  };
+}
+
+function checkLatency(canary: VersionTraffic, stable: VersionTraffic, t: AnalysisThresholds): MetricCheck {
+  const canaryP99 = histogramQuantile(canary.latencyBuckets, 0.99);
+  const stableP99 = histogramQuantile(stable.latencyBuckets, 0.99);
+  if (
+    canaryP99 === undefined ||
+    stableP99 === undefined ||
+    histogramCount(canary.latencyBuckets) < t.minSamples ||
+    histogramCount(stable.latencyBuckets) < t.minSamples
+  ) {
+    return {
+      metric: 'p99 latency',
+      verdict: 'not enough data',
+      detail: `fewer than ${t.minSamples} requests on a side`,
+    };
+  }
+  const [canaryMs, stableMs] = [canaryP99 * 1000, stableP99 * 1000];
+  const fails = canaryMs > stableMs * t.maxP99LatencyRatio && canaryMs - stableMs > t.minP99LatencyIncreaseMs;
+  return {
+    metric: 'p99 latency',
+    verdict: fails ? 'fail' : 'pass',
+    detail:
+      `canary ${canaryMs.toFixed(1)} ms vs stable ${stableMs.toFixed(1)} ms; threshold is stable × ${t.maxP99LatencyRatio} ` +
+      `(thresholds.maxP99LatencyRatio) and at least +${t.minP99LatencyIncreaseMs} ms (thresholds.minP99LatencyIncreaseMs)`,
+  };
+}
+
+function checkScores(
+  canary: VersionTraffic,
+  stable: VersionTraffic,
+  t: AnalysisThresholds,
+): [MetricCheck, number?] {
+  if (
+    histogramCount(canary.scoreBuckets) < t.minSamples ||
+    histogramCount(stable.scoreBuckets) < t.minSamples
+  ) {
+    return [
+      {
+        metric: 'score distribution',
+        verdict: 'not enough data',
+        detail: `fewer than ${t.minSamples} scores on a side`,
+      },
+    ];
+  }
+  const divergence = jensenShannonDivergence(canary.scoreBuckets, stable.scoreBuckets);
+  return [
+    {
+      metric: 'score distribution',
+      verdict: divergence > t.maxScoreDivergence ? 'fail' : 'pass',
+      detail: `Jensen-Shannon divergence ${divergence.toFixed(3)} between canary and stable scores; threshold is ${t.maxScoreDivergence} (thresholds.maxScoreDivergence)`,
+    },
+    divergence,
+  ];
+}
+
+function checkLogLoss(
+  canary: VersionWindowSummary,
+  stable: VersionWindowSummary,
+  t: AnalysisThresholds,
+): MetricCheck {
+  if (
+    canary.onlineLogLoss === undefined ||
+    stable.onlineLogLoss === undefined ||
+    canary.feedback < t.minFeedback ||
+    stable.feedback < t.minFeedback
+  ) {
+    return {
+      metric: 'online log loss',
+      verdict: 'not enough data',
+      detail: `feedback labels: canary ${canary.feedback}, stable ${stable.feedback}; ${t.minFeedback} needed on each side`,
+    };
+  }
+  return {
+    metric: 'online log loss',
+    verdict: canary.onlineLogLoss > stable.onlineLogLoss + t.maxLogLossIncrease ? 'fail' : 'pass',
+    detail:
+      `canary ${canary.onlineLogLoss.toFixed(4)} (${canary.feedback} labels) vs stable ${stable.onlineLogLoss.toFixed(4)} ` +
+      `(${stable.feedback} labels); threshold is stable + ${t.maxLogLossIncrease} (thresholds.maxLogLossIncrease)`,
+  };
+}
+
+/**
+ * Verdict for one rollout step. Fails as soon as any metric regresses, even before the canary has
+ * its minimum number of requests, so a broken model is caught within seconds; passes only with
+ * enough traffic.
+ */
 export function compareCanary(input: CompareCanaryInput): CanaryComparison {
-  const stable = windowCounts(input.baseline, input.current, input.stableVersion);
-  const canary = windowCounts(input.baseline, input.current, input.canaryVersion);
-  const base = { step: input.step, weight: input.weight, stable, canary };
+  const canaryWindow = trafficWindow(input.baseline, input.current, input.canaryVersion);
+  const stableWindow = trafficWindow(input.baseline, input.current, input.stableVersion);
+  const canary = summarise(canaryWindow);
+  const stable = summarise(stableWindow);
+  const [scoreCheck, scoreDivergence] = checkScores(canaryWindow, stableWindow, input.thresholds);
+  const errorCheck = checkErrorRate(canary, stable, input.thresholds);
+  // Error rates over a handful of requests are noise; judge them once the step's minimum is met,
+  // unless every canary request failed.
+  const errorRateJudged =
+    canary.requests >= input.minRequests || (canary.requests >= 3 && canary.errors === canary.requests);
+  const checks: MetricCheck[] = [
+    errorRateJudged ? errorCheck : { ...errorCheck, verdict: 'not enough data' },
+    checkLatency(canaryWindow, stableWindow, input.thresholds),
+    scoreCheck,
+    checkLogLoss(canary, stable, input.thresholds),
+  ];
+  const base = {
+    step: input.step,
+    weight: input.weight,
+    stable,
+    canary,
+    checks,
+    ...(scoreDivergence === undefined ? {} : { scoreDivergence }),
+  };
+  const failed = checks.find((check) => check.verdict === 'fail');
+  if (failed) return { ...base, verdict: 'fail', reason: `${failed.metric}: ${failed.detail}` };
   if (canary.requests < input.minRequests) {
     return {
       ...base,
@@ -37,20 +172,9 @@ export function compareCanary(input: CompareCanaryInput): CanaryComparison {
       reason: `canary v${input.canaryVersion} received ${canary.requests} requests; ${input.minRequests} are needed`,
     };
   }
-  const limit = stable.errorRate + input.maxErrorRateIncrease;
-  if (canary.errorRate > limit) {
-    return {
-      ...base,
-      verdict: 'fail',
-      reason:
-        `error rate: canary v${input.canaryVersion} ${percent(canary.errorRate)} (${canary.errors}/${canary.requests}) ` +
-        `vs stable v${input.stableVersion} ${percent(stable.errorRate)} (${stable.errors}/${stable.requests}); ` +
-        `threshold is stable + ${percent(input.maxErrorRateIncrease)} (rollout.maxErrorRateIncrease)`,
-    };
-  }
   return {
     ...base,
     verdict: 'pass',
-    reason: `error rate ${percent(canary.errorRate)} within stable ${percent(stable.errorRate)} + ${percent(input.maxErrorRateIncrease)}`,
+    reason: checks.map((check) => `${check.metric}: ${check.verdict}`).join(', '),
   };
 }

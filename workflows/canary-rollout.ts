@@ -1,23 +1,31 @@
 /**
  * canaryRollout: shift traffic to the candidate step by step, compare it with stable at each
- * step, and send every request back to stable the moment it regresses.
+ * step, and send every request back to stable the moment it regresses. Operators can pause,
+ * resume, promote or abort it by signal.
  */
 import {
   ApplicationFailure,
+  condition,
   proxyActivities,
   setCurrentDetails,
   setHandler,
-  sleep,
 } from '@temporalio/workflow';
 import type { ControlActivities } from '../activities';
 import { compareCanary } from './canary-analysis';
 import {
+  abortRolloutSignal,
+  pauseRolloutSignal,
+  promoteRolloutSignal,
+  resumeRolloutSignal,
   rolloutStatusQuery,
   type CanaryComparison,
+  type RolloutCommand,
   type RolloutInput,
   type RolloutResult,
   type RolloutStatus,
 } from './definitions';
+import { rolloutDetailsMarkdown } from './rollout-details';
+import { checkRolloutCommandPayload } from './signal-payloads';
 
 const { applyDeployment, snapshotTraffic } = proxyActivities<ControlActivities>({
   startToCloseTimeout: '2 minutes',
@@ -25,29 +33,61 @@ const { applyDeployment, snapshotTraffic } = proxyActivities<ControlActivities>(
   retry: { maximumAttempts: 10, initialInterval: '500 milliseconds', maximumInterval: '5 seconds' },
 });
 
-/** How often a baking step re-reads the replicas' counters: this bounds the time to detect a regression. */
-const ANALYSIS_INTERVAL_MS = 1_000;
-
-function comparisonMarkdown(input: RolloutInput, status: RolloutStatus): string {
-  const rows = status.comparisons.map(
-    (c) =>
-      `| ${c.step} | ${c.weight}% | ${c.stable.requests} / ${(c.stable.errorRate * 100).toFixed(2)}% | ` +
-      `${c.canary.requests} / ${(c.canary.errorRate * 100).toFixed(2)}% | ${c.verdict} |`,
-  );
-  return [
-    `## Canary ${input.modelName} v${input.candidateVersion} vs stable v${input.stableVersion ?? '—'}: ${status.phase}, ${status.weight}% of traffic`,
-    '',
-    '| step | weight | stable requests / errors | canary requests / errors | verdict |',
-    '|---|---|---|---|---|',
-    ...rows,
-  ].join('\n');
-}
-
 export async function canaryRollout(input: RolloutInput): Promise<RolloutResult> {
-  const status: RolloutStatus = { phase: 'shifting', step: 0, weight: 0, comparisons: [] };
+  const status: RolloutStatus = { phase: 'shifting', step: 0, weight: 0, comparisons: [], commands: [] };
+  let paused = false;
+  let promoteRequested: string | undefined;
+  let abortRequested: string | undefined;
+
   setHandler(rolloutStatusQuery, () => status, {
     description: 'Current step, traffic weight and canary comparisons.',
   });
+  const onCommand =
+    (command: RolloutCommand, apply: (by: string, reason?: string) => string) => (payload: unknown) => {
+      const at = new Date().toISOString();
+      const checked = checkRolloutCommandPayload(payload);
+      if (!checked.ok) {
+        status.commands.push({ command, by: '?', at, outcome: `refused: ${checked.reason}` });
+        return;
+      }
+      const { by, reason } = checked.value;
+      const outcome = ['promoted', 'rolled-back', 'aborted'].includes(status.phase)
+        ? `ignored: rollout already ${status.phase}`
+        : apply(by, reason);
+      status.commands.push({ command, by, ...(reason ? { reason } : {}), at, outcome });
+    };
+  const payloadHelp = 'Payload: {"by": "your name", "reason": "optional"}';
+  setHandler(
+    pauseRolloutSignal,
+    onCommand('pause', () => ((paused = true), 'paused: weights hold, analysis goes on')),
+    { description: `Hold the canary at its current weight (regressions still roll back). ${payloadHelp}` },
+  );
+  setHandler(
+    resumeRolloutSignal,
+    onCommand('resume', () => ((paused = false), 'resumed')),
+    {
+      description: `Continue a paused canary. ${payloadHelp}`,
+    },
+  );
+  setHandler(
+    promoteRolloutSignal,
+    onCommand('promote', (by) => ((promoteRequested = by), 'promoting to 100%')),
+    {
+      description: `Skip the remaining steps and send 100% of traffic to the candidate. ${payloadHelp}`,
+    },
+  );
+  setHandler(
+    abortRolloutSignal,
+    onCommand(
+      'abort',
+      (by, reason) => ((abortRequested = `${by}${reason ? `: ${reason}` : ''}`), 'aborting'),
+    ),
+    {
+      description: `Send all traffic back to stable and fail the rollout. ${payloadHelp}`,
+    },
+  );
+
+  const showDetails = () => setCurrentDetails(rolloutDetailsMarkdown(input, status));
   const candidate = { version: input.candidateVersion, modelUri: input.candidateModelUri };
 
   if (!input.stableVersion || !input.stableModelUri) {
@@ -61,32 +101,45 @@ export async function canaryRollout(input: RolloutInput): Promise<RolloutResult>
   }
   const stable = { version: input.stableVersion, modelUri: input.stableModelUri };
 
-  const rollBack = async (comparison: CanaryComparison): Promise<never> => {
+  /** Compensation: all traffic back to stable first, then explain. */
+  const rollBack = async (reason: string, type: string, comparison?: CanaryComparison): Promise<never> => {
     await applyDeployment({ model: input.modelName, stable });
-    status.phase = 'rolled-back';
+    status.phase = type === 'RolloutAborted' ? 'aborted' : 'rolled-back';
     status.weight = 0;
-    setCurrentDetails(comparisonMarkdown(input, status));
+    showDetails();
     throw ApplicationFailure.create({
       nonRetryable: true,
-      type: 'CanaryRegression',
-      message: `canary v${input.candidateVersion} failed at step ${comparison.step} (${comparison.weight}%): ${comparison.reason}`,
-      details: [comparison],
+      type,
+      message: reason,
+      details: comparison ? [comparison] : [],
     });
   };
+  const intervalMs = input.rollout.analysisIntervalSeconds * 1000;
 
   for (const [index, step] of input.rollout.steps.entries()) {
+    if (step.weight === 100 || promoteRequested) break;
     status.step = index + 1;
     status.weight = step.weight;
     status.phase = 'shifting';
-    if (step.weight === 100) break;
+    status.live = undefined;
     await applyDeployment({ model: input.modelName, stable, canary: { ...candidate, weight: step.weight } });
     const baseline = await snapshotTraffic({ model: input.modelName });
-    status.phase = 'baking';
-    setCurrentDetails(comparisonMarkdown(input, status));
+    status.phase = paused ? 'paused' : 'baking';
+    showDetails();
 
     const started = Date.now();
+    let bakedMs = 0;
     for (;;) {
-      await sleep(ANALYSIS_INTERVAL_MS);
+      const tickStart = Date.now();
+      // Wakes early for a manual command, so abort and promote act within one analysis interval.
+      await condition(() => abortRequested !== undefined || promoteRequested !== undefined, intervalMs);
+      if (abortRequested) {
+        return rollBack(
+          `canary v${candidate.version} aborted by ${abortRequested} at step ${status.step} (${step.weight}%)`,
+          'RolloutAborted',
+          status.live,
+        );
+      }
       const comparison = compareCanary({
         baseline,
         current: await snapshotTraffic({ model: input.modelName }),
@@ -95,33 +148,49 @@ export async function canaryRollout(input: RolloutInput): Promise<RolloutResult>
         step: status.step,
         weight: step.weight,
         minRequests: step.minRequests,
-        maxErrorRateIncrease: input.rollout.maxErrorRateIncrease,
+        thresholds: input.rollout.thresholds,
       });
-      const elapsedSeconds = (Date.now() - started) / 1000;
+      status.live = comparison;
+      status.phase = paused ? 'paused' : 'baking';
+      if (!paused) bakedMs += Date.now() - tickStart;
+      showDetails();
       if (comparison.verdict === 'fail') {
         status.comparisons.push(comparison);
-        await rollBack(comparison);
+        return rollBack(
+          `canary v${candidate.version} failed at step ${comparison.step} (${comparison.weight}%): ${comparison.reason}`,
+          'CanaryRegression',
+          comparison,
+        );
       }
-      if (comparison.verdict === 'pass' && elapsedSeconds >= step.bakeSeconds) {
+      if (promoteRequested) break;
+      if (paused) continue;
+      if (comparison.verdict === 'pass' && bakedMs >= step.bakeSeconds * 1000) {
         status.comparisons.push(comparison);
         break;
       }
-      if (comparison.verdict === 'insufficient-traffic' && elapsedSeconds >= input.rollout.maxWaitSeconds) {
-        const inconclusive = {
-          ...comparison,
-          verdict: 'fail' as const,
-          reason: `${comparison.reason} within rollout.maxWaitSeconds (${input.rollout.maxWaitSeconds}s); not enough evidence to promote`,
-        };
-        status.comparisons.push(inconclusive);
-        await rollBack(inconclusive);
+      if (
+        comparison.verdict === 'insufficient-traffic' &&
+        Date.now() - started >= input.rollout.maxWaitSeconds * 1000
+      ) {
+        status.comparisons.push(comparison);
+        return rollBack(
+          `canary v${candidate.version} failed at step ${comparison.step} (${comparison.weight}%): ${comparison.reason} ` +
+            `within rollout.maxWaitSeconds (${input.rollout.maxWaitSeconds}s); not enough evidence to promote`,
+          'CanaryInconclusive',
+          comparison,
+        );
       }
     }
-    setCurrentDetails(comparisonMarkdown(input, status));
   }
 
   await applyDeployment({ model: input.modelName, stable: candidate });
   status.phase = 'promoted';
   status.weight = 100;
-  setCurrentDetails(comparisonMarkdown(input, status));
-  return { outcome: 'promoted', comparisons: status.comparisons };
+  status.live = undefined;
+  showDetails();
+  return {
+    outcome: 'promoted',
+    comparisons: status.comparisons,
+    ...(promoteRequested ? { promotedBy: promoteRequested } : {}),
+  };
 }

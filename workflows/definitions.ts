@@ -15,6 +15,11 @@ export const GPU_TASK_QUEUE = 'ml-gpu';
 export const PIPELINE_WORKFLOW_TYPE = 'modelPipeline';
 export const CANARY_WORKFLOW_TYPE = 'canaryRollout';
 
+/** The canary child's workflow id, derived from its pipeline's so clients can find it. */
+export function canaryWorkflowId(pipelineWorkflowId: string): string {
+  return `${pipelineWorkflowId}-canary`;
+}
+
 /** Custom search attributes so the Web UI's list can be filtered by model and stage. */
 export const ML_MODEL = defineSearchAttributeKey('MlModel', SearchAttributeType.KEYWORD);
 export const ML_MODEL_VERSION = defineSearchAttributeKey('MlModelVersion', SearchAttributeType.KEYWORD);
@@ -35,6 +40,18 @@ export interface RejectPayload {
 
 export const approveSignal = defineSignal<[ApprovePayload]>('approve');
 export const rejectSignal = defineSignal<[RejectPayload]>('reject');
+/** Manual control of a running canary: who asks, and why. */
+export interface RolloutCommandPayload {
+  by: string;
+  reason?: string;
+}
+export const pauseRolloutSignal = defineSignal<[RolloutCommandPayload]>('pause');
+export const resumeRolloutSignal = defineSignal<[RolloutCommandPayload]>('resume');
+export const promoteRolloutSignal = defineSignal<[RolloutCommandPayload]>('promote');
+export const abortRolloutSignal = defineSignal<[RolloutCommandPayload]>('abort');
+export const ROLLOUT_COMMANDS = ['pause', 'resume', 'promote', 'abort'] as const;
+export type RolloutCommand = (typeof ROLLOUT_COMMANDS)[number];
+
 export const statusQuery = defineQuery<PipelineStatus>('status');
 export const rolloutStatusQuery = defineQuery<RolloutStatus>('status');
 
@@ -110,23 +127,50 @@ export interface RolloutInput {
   rollout: PipelineConfig['rollout'];
 }
 
+/** What one version did during a rollout step's window. */
+export interface VersionWindowSummary {
+  requests: number;
+  errors: number;
+  errorRate: number;
+  p99LatencyMs?: number;
+  feedback: number;
+  onlineLogLoss?: number;
+}
+
+/** One metric compared between canary and stable. */
+export interface MetricCheck {
+  metric: 'error rate' | 'p99 latency' | 'score distribution' | 'online log loss';
+  verdict: 'pass' | 'fail' | 'not enough data';
+  detail: string;
+}
+
 export interface CanaryComparison {
   step: number;
   weight: number;
-  stable: { requests: number; errors: number; errorRate: number };
-  canary: { requests: number; errors: number; errorRate: number };
+  stable: VersionWindowSummary;
+  canary: VersionWindowSummary;
+  /** Jensen-Shannon divergence between canary and stable score distributions, when both have samples. */
+  scoreDivergence?: number;
+  checks: MetricCheck[];
   verdict: 'pass' | 'fail' | 'insufficient-traffic';
   reason: string;
 }
 
 export interface RolloutStatus {
-  phase: 'shifting' | 'baking' | 'promoted' | 'rolled-back';
+  phase: 'shifting' | 'baking' | 'paused' | 'promoted' | 'rolled-back' | 'aborted';
   step: number;
   weight: number;
+  /** The latest comparison of the step in progress, refreshed at every analysis. */
+  live?: CanaryComparison;
+  /** The final comparison of each finished step. */
   comparisons: CanaryComparison[];
+  /** Manual commands received, in order, including refused ones. */
+  commands: Array<{ command: RolloutCommand; by: string; reason?: string; at: string; outcome: string }>;
 }
 
 export interface RolloutResult {
   outcome: 'promoted';
   comparisons: CanaryComparison[];
+  /** Who skipped the remaining steps with the `promote` signal, if anyone. */
+  promotedBy?: string;
 }

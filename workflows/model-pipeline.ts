@@ -17,6 +17,7 @@ import { approvalDetailsMarkdown } from './approval-details';
 import { canaryRollout } from './canary-rollout';
 import {
   approveSignal,
+  canaryWorkflowId,
   ML_MODEL,
   ML_MODEL_VERSION,
   ML_STAGE,
@@ -221,7 +222,7 @@ export async function modelPipeline(input: PipelineInput): Promise<PipelineResul
     await control.setModelVersionStatus({ model: modelName, version, status: 'canary' });
     try {
       await executeChild(canaryRollout, {
-        workflowId: `${workflowInfo().workflowId}-canary`,
+        workflowId: canaryWorkflowId(workflowInfo().workflowId),
         args: [
           {
             modelName,

@@ -1,5 +1,5 @@
 /** Validation of decision payloads typed by people into the Web UI or CLI. Workflow-safe, pure. */
-import type { ApprovePayload, RejectPayload } from './definitions';
+import type { ApprovePayload, RejectPayload, RolloutCommandPayload } from './definitions';
 
 export type Checked<T> = { ok: true; value: T } | { ok: false; reason: string };
 
@@ -44,4 +44,9 @@ export function checkRejectPayload(payload: unknown): Checked<RejectPayload> {
   if (!checked.ok) return checked;
   const { by, text } = checked.value;
   return { ok: true, value: { by, ...(text ? { reason: text } : {}) } };
+}
+
+/** Payload of the rollout commands pause/resume/promote/abort: {"by": "name", "reason": "optional"}. */
+export function checkRolloutCommandPayload(payload: unknown): Checked<RolloutCommandPayload> {
+  return checkRejectPayload(payload);
 }

@@ -3,9 +3,10 @@ import fs from 'node:fs/promises';
 import type { Command } from 'commander';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { z } from 'zod';
-import { startPipeline } from '../../lib/pipeline-client';
-import { connectClient, workflowUiUrl } from '../../lib/temporal-client';
-import { approveSignal, rejectSignal, statusQuery, type PipelineStatus } from '../../workflows/definitions';
+import { parsePipelineConfig, queryPipelineStatus, startPipeline } from '../../lib/pipeline-client';
+import { connectClient, workflowUiUrl, type ConnectedClient } from '../../lib/temporal-client';
+import { readWorkerEnv } from '../../lib/worker-env';
+import { approveSignal, rejectSignal, type PipelineStatus } from '../../workflows/definitions';
 import type { TrainHeartbeat } from '../../activities/train';
 import { formatStatus } from './format-status';
 
@@ -41,7 +42,7 @@ async function followPipeline(client: Client, workflowId: string): Promise<void>
     const closed = description.status.name !== 'RUNNING';
     let line: string;
     try {
-      const status: PipelineStatus = await handle.query(statusQuery);
+      const status: PipelineStatus = await queryPipelineStatus(client, workflowId);
       const training = description.raw.pendingActivities?.find(
         (activity) => activity.activityType?.name === 'trainModel',
       );
@@ -77,7 +78,17 @@ async function withClient<T>(
     env: Awaited<ReturnType<typeof connectClient>>['env'],
   ) => Promise<T>,
 ): Promise<T> {
-  const connected = await connectClient();
+  const env = readWorkerEnv();
+  let connected: ConnectedClient;
+  try {
+    connected = await connectClient(env);
+  } catch (err) {
+    throw new Error(
+      `cannot reach Temporal at ${env.TEMPORAL_ADDRESS} (TEMPORAL_ADDRESS): ${(err as Error).message}. ` +
+        'Is the server running? Start the local stack with `mlops dev`, or point TEMPORAL_ADDRESS at your cluster.',
+      { cause: err },
+    );
+  }
   try {
     return await action(connected.client, connected.env.TEMPORAL_NAMESPACE, connected.env);
   } catch (err) {
@@ -103,7 +114,8 @@ export function registerPipelineCommands(program: Command): void {
     .option('--id <workflowId>', 'workflow id (default: pipeline-<model>-<timestamp>)')
     .action(async (raw: unknown) => {
       const options = startOptionsSchema.parse(raw);
-      const config: unknown = options.config ? await readConfigFile(options.config) : {};
+      // Checked before connecting, so a bad file fails at once and without a server.
+      const config = parsePipelineConfig(options.config ? await readConfigFile(options.config) : {});
       await withClient(async (client, namespace, env) => {
         const handle = await startPipeline(client, {
           modelName: options.model,
@@ -125,7 +137,7 @@ export function registerPipelineCommands(program: Command): void {
     .option('--json', 'print the raw status as JSON')
     .action(async (id: string, options: { json?: boolean }) => {
       await withClient(async (client) => {
-        const status = await client.workflow.getHandle(id).query(statusQuery);
+        const status = await queryPipelineStatus(client, id);
         console.log(options.json ? JSON.stringify(status, null, 2) : formatStatus(id, status));
       });
     });

@@ -79,13 +79,16 @@ void describe('ModelRegistry', () => {
 
   void it('gives 10 concurrent registrations 10 distinct versions', async () => {
     const registry = freshRegistry();
-    const records = await Promise.all(Array.from({ length: 10 }, (_, i) => registry.register(entry(`c${i}`))));
+    const records = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => registry.register(entry(`c${i}`))),
+    );
     const versions = records.map((record) => Number(record.version)).sort((a, b) => a - b);
     assert.deepEqual(versions, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     const listed = await registry.listVersions('ctr');
     assert.equal(listed.length, 10);
     // Each stored record belongs to the run that claimed it.
-    for (const record of records) assert.equal((await registry.getVersion('ctr', record.version))?.runId, record.runId);
+    for (const record of records)
+      assert.equal((await registry.getVersion('ctr', record.version))?.runId, record.runId);
   });
 
   void it('lists versions past 9 in numeric order', async () => {
@@ -111,7 +114,11 @@ void describe('ModelRegistry', () => {
     );
     const repeated = await registry.setStatus('ctr', version, 'approved', 'retry');
     assert.deepEqual(repeated, approved);
-    assert.deepEqual(await registry.getVersion('ctr', version), approved, 'a no-op leaves the stored record untouched');
+    assert.deepEqual(
+      await registry.getVersion('ctr', version),
+      approved,
+      'a no-op leaves the stored record untouched',
+    );
 
     const canary = await registry.setStatus('ctr', version, 'canary');
     assert.deepEqual(
@@ -142,8 +149,12 @@ void describe('ModelRegistry', () => {
   void it('refuses a status change or production alias for an unknown version with a clear error', async () => {
     const registry = freshRegistry();
     await registry.register(entry('u1'));
-    await assert.rejects(registry.setStatus('ctr', '7', 'approved'), { message: 'model ctr has no version 7' });
-    await assert.rejects(registry.setStatus('nope', '1', 'approved'), { message: 'model nope has no version 1' });
+    await assert.rejects(registry.setStatus('ctr', '7', 'approved'), {
+      message: 'model ctr has no version 7',
+    });
+    await assert.rejects(registry.setStatus('nope', '1', 'approved'), {
+      message: 'model nope has no version 1',
+    });
     await assert.rejects(registry.setProduction('ctr', '7'), { message: 'model ctr has no version 7' });
     assert.deepEqual(await registry.getAliases('ctr'), {}, 'a refused alias change leaves the aliases alone');
     assert.equal(await registry.getVersion('ctr', '7'), undefined);

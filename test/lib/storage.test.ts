@@ -44,7 +44,10 @@ void describe('LocalStorage', () => {
       while (writing) {
         const bytes = await storage.read(uri);
         assert.equal(bytes.length, size, `read ${bytes.length} bytes mid-write`);
-        assert.ok(contents.some((content) => content.equals(bytes)), 'read a mix of two writes');
+        assert.ok(
+          contents.some((content) => content.equals(bytes)),
+          'read a mix of two writes',
+        );
         reads += 1;
       }
     })();
@@ -84,7 +87,10 @@ void describe('LocalStorage', () => {
       assert.match(err.message, new RegExp(`not found: ${uri.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
       return true;
     });
-    await assert.rejects(storage.createReadStream(uri), (err: unknown) => err instanceof NotFoundError && err.uri === uri);
+    await assert.rejects(
+      storage.createReadStream(uri),
+      (err: unknown) => err instanceof NotFoundError && err.uri === uri,
+    );
     assert.equal(await storage.exists(uri), false);
   });
 
@@ -132,7 +138,10 @@ void describe('storage URIs', () => {
     assert.equal(schemeOf('file:///tmp/store'), 'file');
     assert.equal(schemeOf('gs://bucket/store'), 'gs');
     assert.ok(storageFor('/tmp/x') instanceof LocalStorage);
-    assert.throws(() => storageFor('gs://bucket/x'), /gs:\/\/ URIs are not supported yet \(gs:\/\/bucket\/x\)/);
+    assert.throws(
+      () => storageFor('gs://bucket/x'),
+      /gs:\/\/ URIs are not supported yet \(gs:\/\/bucket\/x\)/,
+    );
   });
 
   void it('joins local paths and file:// URIs into absolute local paths', () => {

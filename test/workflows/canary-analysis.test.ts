@@ -1,63 +1,213 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { compareCanary, windowCounts } from '../../workflows/canary-analysis';
+import { compareCanary, type AnalysisThresholds } from '../../workflows/canary-analysis';
+import {
+  emptyTraffic,
+  histogramQuantile,
+  jensenShannonDivergence,
+  trafficWindow,
+  type VersionTraffic,
+} from '../../workflows/traffic-window';
+import { pipelineConfigSchema } from '../../lib/config-schema';
 
-const base = {
-  stableVersion: '1',
-  canaryVersion: '2',
-  step: 1,
-  weight: 20,
-  minRequests: 10,
-  maxErrorRateIncrease: 0.01,
-};
+const thresholds: AnalysisThresholds = pipelineConfigSchema.parse({}).rollout.thresholds;
+const base = { stableVersion: '1', canaryVersion: '2', step: 1, weight: 20, minRequests: 10, thresholds };
+const traffic = (fields: Partial<VersionTraffic>): VersionTraffic => ({ ...emptyTraffic(), ...fields });
 
-describe('canary analysis', () => {
-  it('counts only the window between two cumulative snapshots', () => {
-    const counts = windowCounts(
-      { '2': { requests: 100, errors: 5 } },
-      { '2': { requests: 150, errors: 15 } },
+/** A cumulative histogram with `count` observations all in the bucket ending at `le`. */
+const oneBucket = (bounds: string[], le: string, count: number) =>
+  Object.fromEntries(
+    bounds.map((bound) => [bound, bound === '+Inf' || Number(bound) >= Number(le) ? count : 0]),
+  );
+const LATENCY_BOUNDS = ['0.005', '0.01', '0.05', '0.1', '0.5', '+Inf'];
+const SCORE_BOUNDS = ['0.25', '0.5', '0.75', '+Inf'];
+
+describe('traffic windows', () => {
+  it('counts only what happened between two cumulative snapshots', () => {
+    const window = trafficWindow(
+      {
+        '2': traffic({
+          requests: 100,
+          errors: 5,
+          feedback: 10,
+          logLossSum: 5,
+          latencyBuckets: { '0.01': 90, '+Inf': 100 },
+        }),
+      },
+      {
+        '2': traffic({
+          requests: 150,
+          errors: 15,
+          feedback: 30,
+          logLossSum: 17,
+          latencyBuckets: { '0.01': 120, '+Inf': 150 },
+        }),
+      },
       '2',
     );
-    assert.deepEqual(counts, { requests: 50, errors: 10, errorRate: 0.2 });
+    assert.deepEqual(
+      window,
+      traffic({
+        requests: 50,
+        errors: 10,
+        feedback: 20,
+        logLossSum: 12,
+        latencyBuckets: { '0.01': 30, '+Inf': 50 },
+      }),
+    );
   });
 
   it('treats a counter reset (replica restart) as an empty window, never negative', () => {
-    assert.deepEqual(
-      windowCounts({ '2': { requests: 100, errors: 5 } }, { '2': { requests: 3, errors: 0 } }, '2'),
-      {
-        requests: 0,
-        errors: 0,
-        errorRate: 0,
-      },
+    const window = trafficWindow(
+      { '2': traffic({ requests: 100, errors: 5 }) },
+      { '2': traffic({ requests: 3 }) },
+      '2',
+    );
+    assert.equal(window.requests, 0);
+    assert.equal(window.errors, 0);
+  });
+
+  it('interpolates quantiles within a bucket as Prometheus histogram_quantile does', () => {
+    // 100 observations: 50 in (0, 0.1], 50 in (0.1, 0.2] → p50 = 0.1, p99 = 0.1 + 0.1 × 49/50.
+    const buckets = { '0.1': 50, '0.2': 100, '+Inf': 100 };
+    assert.equal(histogramQuantile(buckets, 0.5), 0.1);
+    assert.ok(Math.abs(histogramQuantile(buckets, 0.99)! - 0.198) < 1e-9);
+    assert.equal(histogramQuantile({ '0.1': 0, '+Inf': 0 }, 0.99), undefined);
+    assert.equal(
+      histogramQuantile({ '0.1': 0, '+Inf': 10 }, 0.99),
+      0.1,
+      'the +Inf bucket answers its lower bound',
     );
   });
 
+  it('measures Jensen-Shannon divergence: ~0 for equal distributions, ~1 for disjoint ones', () => {
+    const low = oneBucket(SCORE_BOUNDS, '0.25', 1000);
+    const high = { '0.25': 0, '0.5': 0, '0.75': 0, '+Inf': 1000 };
+    assert.ok(jensenShannonDivergence(low, low) < 1e-9);
+    assert.ok(jensenShannonDivergence(low, high) > 0.99);
+    const half = { '0.25': 500, '0.5': 500, '0.75': 500, '+Inf': 1000 };
+    // P = (1, 0, 0, 0), Q = (½, 0, 0, ½): JS = 1 − ¾·log2(4/3)·… ≈ 0.311 (smoothing shifts it slightly).
+    assert.ok(Math.abs(jensenShannonDivergence(low, half) - 0.311) < 0.01);
+  });
+});
+
+describe('canary analysis', () => {
   it('waits while the canary has fewer requests than the step needs', () => {
     const result = compareCanary({
       ...base,
       baseline: {},
-      current: { '1': { requests: 50, errors: 0 }, '2': { requests: 9, errors: 9 } },
+      current: { '1': traffic({ requests: 50 }), '2': traffic({ requests: 9, errors: 1 }) },
     });
     assert.equal(result.verdict, 'insufficient-traffic');
   });
 
-  it('fails when the canary error rate exceeds stable plus the threshold, naming both rates', () => {
+  it('fails at once when every one of the first canary requests fails, before the minimum is reached', () => {
     const result = compareCanary({
       ...base,
       baseline: {},
-      current: { '1': { requests: 100, errors: 1 }, '2': { requests: 20, errors: 2 } },
+      current: { '1': traffic({ requests: 50 }), '2': traffic({ requests: 4, errors: 4 }) },
     });
     assert.equal(result.verdict, 'fail');
-    assert.match(result.reason, /canary v2 10\.00% \(2\/20\) vs stable v1 1\.00% \(1\/100\)/);
-    assert.match(result.reason, /rollout\.maxErrorRateIncrease/);
   });
 
-  it('passes when the canary is within the threshold', () => {
+  it('fails on error rate, naming both rates and the threshold', () => {
     const result = compareCanary({
       ...base,
       baseline: {},
-      current: { '1': { requests: 100, errors: 2 }, '2': { requests: 50, errors: 1 } },
+      current: { '1': traffic({ requests: 100, errors: 1 }), '2': traffic({ requests: 20, errors: 2 }) },
+    });
+    assert.equal(result.verdict, 'fail');
+    assert.match(result.reason, /^error rate: canary 10\.00% \(2\/20\) vs stable 1\.00% \(1\/100\)/);
+    assert.match(result.reason, /thresholds\.maxErrorRateIncrease/);
+  });
+
+  it('fails on p99 latency when the canary is both proportionally and absolutely slower', () => {
+    const result = compareCanary({
+      ...base,
+      baseline: {},
+      current: {
+        '1': traffic({ requests: 100, latencyBuckets: oneBucket(LATENCY_BOUNDS, '0.01', 100) }),
+        '2': traffic({ requests: 30, latencyBuckets: oneBucket(LATENCY_BOUNDS, '0.1', 30) }),
+      },
+    });
+    assert.equal(result.verdict, 'fail');
+    assert.match(result.reason, /^p99 latency: canary 99\.\d ms vs stable (9\.9|10\.0) ms/);
+  });
+
+  it('does not fail on a latency difference below the absolute floor', () => {
+    const result = compareCanary({
+      ...base,
+      baseline: {},
+      current: {
+        '1': traffic({ requests: 100, latencyBuckets: oneBucket(LATENCY_BOUNDS, '0.005', 100) }),
+        '2': traffic({ requests: 30, latencyBuckets: oneBucket(LATENCY_BOUNDS, '0.01', 30) }),
+      },
     });
     assert.equal(result.verdict, 'pass');
+  });
+
+  it('fails when the score distribution shifts', () => {
+    const result = compareCanary({
+      ...base,
+      baseline: {},
+      current: {
+        '1': traffic({ requests: 100, scoreBuckets: oneBucket(SCORE_BOUNDS, '0.25', 100) }),
+        '2': traffic({ requests: 30, scoreBuckets: { '0.25': 0, '0.5': 0, '0.75': 30, '+Inf': 30 } }),
+      },
+    });
+    assert.equal(result.verdict, 'fail');
+    assert.match(result.reason, /^score distribution: Jensen-Shannon divergence 0\.9\d\d/);
+  });
+
+  it('fails when the online log loss from feedback is worse than stable', () => {
+    const result = compareCanary({
+      ...base,
+      baseline: {},
+      current: {
+        '1': traffic({ requests: 100, feedback: 50, logLossSum: 25 }),
+        '2': traffic({ requests: 60, feedback: 40, logLossSum: 30 }),
+      },
+    });
+    assert.equal(result.verdict, 'fail');
+    assert.match(
+      result.reason,
+      /^online log loss: canary 0\.7500 \(40 labels\) vs stable 0\.5000 \(50 labels\)/,
+    );
+  });
+
+  it('ignores log loss until both sides have enough feedback', () => {
+    const result = compareCanary({
+      ...base,
+      baseline: {},
+      current: {
+        '1': traffic({ requests: 100, feedback: 50, logLossSum: 25 }),
+        '2': traffic({ requests: 60, feedback: 5, logLossSum: 10 }),
+      },
+    });
+    assert.equal(result.verdict, 'pass');
+    assert.equal(
+      result.checks.find((check) => check.metric === 'online log loss')?.verdict,
+      'not enough data',
+    );
+  });
+
+  it('passes a canary that is as good as stable on every metric', () => {
+    const same = {
+      latencyBuckets: oneBucket(LATENCY_BOUNDS, '0.01', 50),
+      scoreBuckets: oneBucket(SCORE_BOUNDS, '0.5', 50),
+    };
+    const result = compareCanary({
+      ...base,
+      baseline: {},
+      current: {
+        '1': traffic({ requests: 50, errors: 1, feedback: 40, logLossSum: 20, ...same }),
+        '2': traffic({ requests: 50, errors: 1, feedback: 40, logLossSum: 20.5, ...same }),
+      },
+    });
+    assert.equal(result.verdict, 'pass');
+    assert.deepEqual(
+      result.checks.map((check) => check.verdict),
+      ['pass', 'pass', 'pass', 'pass'],
+    );
   });
 });

@@ -1,0 +1,120 @@
+/**
+ * Pure arithmetic over the prediction servers' cumulative Prometheus counters: the traffic of
+ * one version between two snapshots, histogram quantiles and distribution divergence.
+ */
+
+/** Cumulative counters of one model version, summed over replicas. Histograms map `le` to a cumulative count. */
+export interface VersionTraffic {
+  requests: number;
+  errors: number;
+  latencyBuckets: Record<string, number>;
+  scoreBuckets: Record<string, number>;
+  feedback: number;
+  logLossSum: number;
+}
+
+export type TrafficSnapshot = Record<string, VersionTraffic>;
+
+export function emptyTraffic(): VersionTraffic {
+  return { requests: 0, errors: 0, latencyBuckets: {}, scoreBuckets: {}, feedback: 0, logLossSum: 0 };
+}
+
+/** Sums two cumulative histograms bucket by bucket. */
+export function addBuckets(x: Record<string, number>, y: Record<string, number>): Record<string, number> {
+  const sum = { ...x };
+  for (const [le, count] of Object.entries(y)) sum[le] = (sum[le] ?? 0) + count;
+  return sum;
+}
+
+/** Adds `b` into `a` (replicas' counters are summed). */
+export function addTraffic(a: VersionTraffic, b: VersionTraffic): VersionTraffic {
+  return {
+    requests: a.requests + b.requests,
+    errors: a.errors + b.errors,
+    latencyBuckets: addBuckets(a.latencyBuckets, b.latencyBuckets),
+    scoreBuckets: addBuckets(a.scoreBuckets, b.scoreBuckets),
+    feedback: a.feedback + b.feedback,
+    logLossSum: a.logLossSum + b.logLossSum,
+  };
+}
+
+/** What one version did between two snapshots; a counter that went down (replica restart) counts as zero. */
+export function trafficWindow(
+  baseline: TrafficSnapshot,
+  current: TrafficSnapshot,
+  version: string,
+): VersionTraffic {
+  const before = baseline[version] ?? emptyTraffic();
+  const after = current[version] ?? emptyTraffic();
+  const delta = (x: number, y: number) => Math.max(0, y - x);
+  const deltaBuckets = (x: Record<string, number>, y: Record<string, number>) =>
+    Object.fromEntries(Object.entries(y).map(([le, count]) => [le, delta(x[le] ?? 0, count)]));
+  const requests = delta(before.requests, after.requests);
+  return {
+    requests,
+    errors: Math.min(requests, delta(before.errors, after.errors)),
+    latencyBuckets: deltaBuckets(before.latencyBuckets, after.latencyBuckets),
+    scoreBuckets: deltaBuckets(before.scoreBuckets, after.scoreBuckets),
+    feedback: delta(before.feedback, after.feedback),
+    logLossSum: delta(before.logLossSum, after.logLossSum),
+  };
+}
+
+/** Sorted [upper bound, cumulative count] pairs; `+Inf` sorts last. */
+function sortedBuckets(buckets: Record<string, number>): Array<[number, number]> {
+  return Object.entries(buckets)
+    .map(([le, count]): [number, number] => [le === '+Inf' ? Infinity : Number(le), count])
+    .filter(([le]) => !Number.isNaN(le))
+    .sort((a, b) => a[0] - b[0]);
+}
+
+/** The q-quantile of a cumulative histogram, interpolated within a bucket as Prometheus does; undefined when empty. */
+export function histogramQuantile(buckets: Record<string, number>, q: number): number | undefined {
+  const sorted = sortedBuckets(buckets);
+  const total = sorted.at(-1)?.[1] ?? 0;
+  if (total === 0) return undefined;
+  const rank = q * total;
+  let previousBound = 0;
+  let previousCount = 0;
+  for (const [bound, count] of sorted) {
+    if (count >= rank) {
+      if (bound === Infinity) return previousBound;
+      const inBucket = count - previousCount;
+      return inBucket === 0
+        ? bound
+        : previousBound + (bound - previousBound) * ((rank - previousCount) / inBucket);
+    }
+    previousBound = bound;
+    previousCount = count;
+  }
+  return previousBound;
+}
+
+/** Per-bin probabilities of a cumulative histogram, lightly smoothed so empty bins do not divide by zero. */
+function binProbabilities(buckets: Record<string, number>, bounds: number[]): number[] {
+  const cumulative = bounds.map((bound) => sortedBuckets(buckets).find(([le]) => le === bound)?.[1] ?? 0);
+  const bins = cumulative.map((count, i) => count - (i === 0 ? 0 : cumulative[i - 1]!));
+  const total = bins.reduce((sum, count) => sum + count, 0);
+  const smoothing = 0.5;
+  return bins.map((count) => (count + smoothing) / (total + smoothing * bins.length));
+}
+
+/** Number of observations in a cumulative histogram. */
+export function histogramCount(buckets: Record<string, number>): number {
+  return sortedBuckets(buckets).at(-1)?.[1] ?? 0;
+}
+
+/**
+ * Jensen-Shannon divergence (base 2, so 0 = identical and 1 = disjoint) between the distributions
+ * of two cumulative histograms with the same bucket bounds.
+ */
+export function jensenShannonDivergence(a: Record<string, number>, b: Record<string, number>): number {
+  const bounds = [...new Set([...sortedBuckets(a), ...sortedBuckets(b)].map(([le]) => le))].sort(
+    (x, y) => x - y,
+  );
+  const p = binProbabilities(a, bounds);
+  const q = binProbabilities(b, bounds);
+  const kl = (x: number[], m: number[]) => x.reduce((sum, xi, i) => sum + xi * Math.log2(xi / m[i]!), 0);
+  const m = p.map((pi, i) => (pi + q[i]!) / 2);
+  return Math.max(0, 0.5 * kl(p, m) + 0.5 * kl(q, m));
+}
