@@ -5,6 +5,7 @@ import { registerDataCommands } from './commands/data';
 import { registerDemoCommand } from './commands/demo';
 import { registerDevCommand } from './commands/dev';
 import { registerPipelineCommands } from './commands/pipeline';
+import { registerRolloutCommands } from './commands/rollout';
 
 async function main(): Promise<void> {
   const program = new Command('mlops')
@@ -14,6 +15,7 @@ async function main(): Promise<void> {
   registerDemoCommand(program);
   registerDataCommands(program);
   registerPipelineCommands(program);
+  registerRolloutCommands(program);
   await program.parseAsync(process.argv);
 }
 

@@ -20,9 +20,10 @@ if (files.length === 0) {
   process.exit(1);
 }
 
+// --test-force-exit: a test that leaks a handle must fail its file, never hang CI for an hour.
 const result = spawnSync(
   process.execPath,
-  ['--import', 'tsx', '--test', '--test-concurrency=1', ...flags, ...files],
+  ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-force-exit', ...flags, ...files],
   { stdio: 'inherit' },
 );
 process.exit(result.status ?? 1);

@@ -1,5 +1,6 @@
 /** Simulated client traffic against the prediction API, driven by autocannon at a steady rate. */
 import autocannon from 'autocannon';
+import type { FeedbackSender } from './feedback-sender';
 import type { TrafficSample } from './samples';
 
 export interface TrafficOptions {
@@ -9,6 +10,8 @@ export interface TrafficOptions {
   /** Requests per second over all connections. */
   rate: number;
   connections?: number;
+  /** When given, every answered prediction is reported to it so a click can be fed back later. */
+  feedback?: FeedbackSender;
 }
 
 export interface TrafficReport {
@@ -39,6 +42,11 @@ export function startTraffic(options: TrafficOptions): RunningTraffic {
           path,
           headers: { 'content-type': 'application/json' },
           body: JSON.stringify({ instances: [sample.instance] }),
+          onResponse: (status: number, body: string) => {
+            if (status !== 200 || !options.feedback) return;
+            const id = (JSON.parse(body) as { predictions?: Array<{ prediction_id?: string }> }).predictions?.[0]?.prediction_id;
+            if (id) options.feedback.observe(sample.adId, id);
+          },
         })),
       },
       (err: Error | null, result) => (err ? reject(err) : resolve(result)),

@@ -1,7 +1,7 @@
 /**
  * `mlops demo`: the main job in one shot. Generates data if needed, starts the stack, runs a
- * full pipeline with simulated traffic during the canary, approves it, prints a summary, and
- * stops what it started.
+ * full pipeline with simulated traffic and click feedback during the canary, approves it,
+ * prints a summary, and stops what it started. `--bad-candidate` shows the automatic rollback.
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -9,18 +9,14 @@ import type { Command } from 'commander';
 import type { Client } from '@temporalio/client';
 import type { PipelineConfigInput } from '../../lib/config-schema';
 import { generateDataset } from '../../lib/dataset/synthetic';
-import { startPipeline, waitForStage } from '../../lib/pipeline-client';
+import { startPipeline } from '../../lib/pipeline-client';
 import { ModelRegistry } from '../../lib/registry';
 import { startLocalStack, type LocalStack } from '../../lib/stack/local-stack';
-import { workflowUiUrl } from '../../lib/temporal-client';
 import { loadTrafficSamples } from '../../lib/traffic/samples';
-import { startTraffic, type TrafficReport } from '../../lib/traffic/simulated-traffic';
-import {
-  approveSignal,
-  CONTROL_TASK_QUEUE,
-  type PipelineResult,
-  type RolloutResult,
-} from '../../workflows/definitions';
+import { CONTROL_TASK_QUEUE, type PipelineResult } from '../../workflows/definitions';
+import { writeFlippedLabelDataset } from '../demo/flipped-labels';
+import { runCandidate } from '../demo/run-candidate';
+import { formatSummary } from '../demo/summary';
 
 const MODEL = 'ctr';
 const ADMIN_TOKEN = 'demo-admin-token';
@@ -32,7 +28,7 @@ const DEMO_CONFIG: PipelineConfigInput = {
   evaluate: { minAuc: 0.65 },
   rollout: {
     steps: [
-      { weight: 20, bakeSeconds: 8, minRequests: 30 },
+      { weight: 10, bakeSeconds: 8, minRequests: 30 },
       { weight: 50, bakeSeconds: 5, minRequests: 30 },
       { weight: 100, bakeSeconds: 0, minRequests: 0 },
     ],
@@ -62,7 +58,7 @@ async function ensureDataset(dir: string, rows: number): Promise<void> {
 }
 
 async function runBaseline(client: Client, dataDir: string): Promise<void> {
-  say('no model is in production yet: training a quick 1-epoch baseline (v1) to compare the candidate with');
+  say('no model is in production yet: training a quick 1-epoch baseline to compare the candidate with');
   const handle = await startPipeline(client, {
     modelName: MODEL,
     dataUri: dataDir,
@@ -75,46 +71,7 @@ async function runBaseline(client: Client, dataDir: string): Promise<void> {
   say(`baseline v${result.version} is in production (AUC ${result.metrics.auc.toFixed(4)})`);
 }
 
-async function runCandidate(stack: LocalStack, dataDir: string) {
-  const { client } = stack;
-  const handle = await startPipeline(client, {
-    modelName: MODEL,
-    dataUri: dataDir,
-    config: DEMO_CONFIG,
-    taskQueue: CONTROL_TASK_QUEUE,
-    workflowId: `demo-pipeline-${Date.now()}`,
-  });
-  say(`started pipeline ${handle.workflowId}`);
-  say(`watch it in the Web UI: ${workflowUiUrl(stack.namespace, handle.workflowId, stack.uiUrl)}`);
-  const waiting = await waitForStage(client, handle.workflowId, ['awaiting-approval'], {
-    timeoutMs: 900_000,
-  });
-  say(
-    `candidate v${waiting.candidateVersion} (AUC ${waiting.candidateMetrics?.auc.toFixed(4)}) waits for approval; ` +
-      `production v${waiting.productionVersion ?? '—'} has AUC ${waiting.productionMetrics?.auc.toFixed(4) ?? '—'}`,
-  );
-
-  const samples = await loadTrafficSamples(dataDir, 64);
-  say('starting simulated client traffic (40 requests/s) and approving as "mlops demo"');
-  const traffic = startTraffic({ baseUrl: stack.servingUrl, model: MODEL, samples, rate: 40 });
-  let report: TrafficReport;
-  let result: PipelineResult;
-  try {
-    await handle.signal(approveSignal, { by: 'mlops demo', comment: 'approved by the demo script' });
-    await waitForStage(client, handle.workflowId, ['canary', 'production'], { timeoutMs: 120_000 });
-    say('canary rollout in progress: 20% → 50% → 100%, comparing error rates at each step');
-    result = (await handle.result()) as PipelineResult;
-  } finally {
-    report = await traffic.stop();
-  }
-  const rollout = (await client.workflow.getHandle(`${handle.workflowId}-canary`).result()) as RolloutResult;
-  return { handle, waiting, result, report, rollout };
-}
-
-async function predictOnce(
-  stack: LocalStack,
-  dataDir: string,
-): Promise<{ version: string; probability: number }> {
+async function predictOnce(stack: LocalStack, dataDir: string): Promise<{ version: string; probability: number }> {
   const [sample] = await loadTrafficSamples(dataDir, 1);
   const response = await fetch(`${stack.servingUrl}/v1/models/${MODEL}:predict`, {
     method: 'POST',
@@ -122,25 +79,27 @@ async function predictOnce(
     body: JSON.stringify({ instances: [sample!.instance] }),
   });
   if (!response.ok) throw new Error(`prediction failed: ${response.status} ${await response.text()}`);
-  const body = (await response.json()) as {
-    predictions: Array<{ click_probability: number }>;
-    model_version: string;
-  };
+  const body = (await response.json()) as { predictions: Array<{ click_probability: number }>; model_version: string };
   return { version: body.model_version, probability: body.predictions[0]!.click_probability };
 }
 
 export function registerDemoCommand(program: Command): void {
   program
     .command('demo')
-    .description(
-      'generate data, start the stack, run a full pipeline with canary traffic, approve, summarise, stop',
-    )
+    .description('generate data, start the stack, run a full pipeline with canary traffic, approve, summarise, stop')
     .option('--state-dir <dir>', 'where the SQLite database, store and logs live', '.mlops')
     .option('--rows <n>', 'rows of synthetic data to generate when there is none', '3000')
-    .action(async (options: { stateDir: string; rows: string }) => {
+    .option('--bad-candidate', 'train the candidate on labels flipped by a simulated upstream bug, and watch the canary roll it back')
+    .action(async (options: { stateDir: string; rows: string; badCandidate?: boolean }) => {
       const started = Date.now();
       const dataDir = path.resolve(options.stateDir, 'data', 'demo-ads');
       await ensureDataset(dataDir, Number(options.rows));
+      let trainDataDir = dataDir;
+      if (options.badCandidate) {
+        trainDataDir = path.resolve(options.stateDir, 'data', 'demo-ads-flipped-labels');
+        await writeFlippedLabelDataset(dataDir, trainDataDir);
+        say(`--bad-candidate: the candidate trains on ${trainDataDir}, where an "upstream bug" flipped every label`);
+      }
       const stack = await startLocalStack({
         stateDir: options.stateDir,
         temporalPort: 7233,
@@ -151,25 +110,17 @@ export function registerDemoCommand(program: Command): void {
         log: say,
       });
       try {
-        const registry = new ModelRegistry(stack.storeUri);
-        if (!(await registry.getProduction(MODEL))) await runBaseline(stack.client, dataDir);
-        const { handle, waiting, result, report, rollout } = await runCandidate(stack, dataDir);
+        if (!(await new ModelRegistry(stack.storeUri).getProduction(MODEL))) await runBaseline(stack.client, dataDir);
+        const run = await runCandidate(stack, { model: MODEL, trainDataDir, liveDataDir: dataDir, config: DEMO_CONFIG, say });
         const served = await predictOnce(stack, dataDir);
-        const seconds = ((Date.now() - started) / 1000).toFixed(0);
-        console.log(`
-================ temporal-mlops demo summary ================
-Model            ${MODEL} v${result.version}: ${result.outcome} (approved by ${result.decision?.by})
-Eval AUC         ${result.metrics.auc.toFixed(4)} (log loss ${result.metrics.logLoss.toFixed(4)}, ${result.metrics.count} rows)
-Previous model   v${waiting.productionVersion ?? '—'} AUC ${waiting.productionMetrics?.auc.toFixed(4) ?? '—'}
-Canary steps     ${rollout.comparisons.map((c) => `${c.weight}%: canary ${c.canary.requests} req / ${c.canary.errors} err, stable ${c.stable.requests} req / ${c.stable.errors} err`).join('; ')}
-Traffic          ${report.requests} requests, ${report.ok} ok, ${report.failed + report.errors} failed, p99 ${report.p99LatencyMs} ms
-Serving now      v${served.version} (sample click probability ${served.probability.toFixed(3)})
-Workflow         ${handle.workflowId}
-Registry/store   ${stack.storeUri}
-Logs             ${stack.logDir}
-Took             ${seconds}s
-The stack is stopped now; run 'npm run dev' to keep it up and browse the Web UI at http://localhost:8233.
-==============================================================`);
+        console.log(
+          formatSummary({ model: MODEL, run, served, storeUri: stack.storeUri, logDir: stack.logDir, seconds: (Date.now() - started) / 1000 }),
+        );
+        if (!run.result && !options.badCandidate) process.exitCode = 1;
+        if (run.result && options.badCandidate) {
+          say('the bad candidate was not caught: the canary thresholds may be too loose for this data');
+          process.exitCode = 1;
+        }
       } finally {
         say('stopping the stack');
         await stack.stop();

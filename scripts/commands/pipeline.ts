@@ -1,11 +1,11 @@
 /** `mlops pipeline start|status|approve|reject`. */
 import fs from 'node:fs/promises';
 import type { Command } from 'commander';
-import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import { z } from 'zod';
 import { parsePipelineConfig, queryPipelineStatus, startPipeline } from '../../lib/pipeline-client';
-import { connectClient, workflowUiUrl, type ConnectedClient } from '../../lib/temporal-client';
-import { readWorkerEnv } from '../../lib/worker-env';
+import { workflowUiUrl } from '../../lib/temporal-client';
+import { withClient } from './with-client';
 import { approveSignal, rejectSignal, type PipelineStatus } from '../../workflows/definitions';
 import type { TrainHeartbeat } from '../../activities/train';
 import { formatStatus } from './format-status';
@@ -71,34 +71,6 @@ async function followPipeline(client: Client, workflowId: string): Promise<void>
   }
 }
 
-async function withClient<T>(
-  action: (
-    client: Client,
-    namespace: string,
-    env: Awaited<ReturnType<typeof connectClient>>['env'],
-  ) => Promise<T>,
-): Promise<T> {
-  const env = readWorkerEnv();
-  let connected: ConnectedClient;
-  try {
-    connected = await connectClient(env);
-  } catch (err) {
-    throw new Error(
-      `cannot reach Temporal at ${env.TEMPORAL_ADDRESS} (TEMPORAL_ADDRESS): ${(err as Error).message}. ` +
-        'Is the server running? Start the local stack with `mlops dev`, or point TEMPORAL_ADDRESS at your cluster.',
-      { cause: err },
-    );
-  }
-  try {
-    return await action(connected.client, connected.env.TEMPORAL_NAMESPACE, connected.env);
-  } catch (err) {
-    if (err instanceof WorkflowNotFoundError)
-      throw new Error(`no such pipeline: ${err.workflowId}`, { cause: err });
-    throw err;
-  } finally {
-    await connected.close();
-  }
-}
 
 export function registerPipelineCommands(program: Command): void {
   const pipeline = program.command('pipeline').description('start, inspect and decide model pipelines');

@@ -12,8 +12,19 @@ import { startPipeline, waitForStage } from '../../lib/pipeline-client';
 import type { PipelineConfigInput } from '../../lib/config-schema';
 import { ModelRegistry } from '../../lib/registry';
 import { loadTrafficSamples, type TrafficSample } from '../../lib/traffic/samples';
-import { startTraffic } from '../../lib/traffic/simulated-traffic';
-import { approveSignal, rejectSignal, statusQuery, type PipelineResult } from '../../workflows/definitions';
+import { startTraffic, type TrafficReport } from '../../lib/traffic/simulated-traffic';
+import {
+  abortRolloutSignal,
+  approveSignal,
+  canaryWorkflowId,
+  pauseRolloutSignal,
+  promoteRolloutSignal,
+  rejectSignal,
+  rolloutStatusQuery,
+  statusQuery,
+  type PipelineResult,
+  type RolloutResult,
+} from '../../workflows/definitions';
 import {
   startPipelineEnv,
   TEST_ADMIN_TOKEN,
@@ -77,11 +88,11 @@ describe('modelPipeline end to end', { timeout: 600_000 }, () => {
     await dataset?.close();
   });
 
-  const start = (id: string) =>
+  const start = (id: string, config: PipelineConfigInput = CONFIG) =>
     startPipeline(env.client, {
       modelName: TEST_MODEL,
       dataUri: dataset.dir,
-      config: CONFIG,
+      config,
       taskQueue: TEST_CONTROL_QUEUE,
       workflowId: id,
     });
@@ -143,9 +154,14 @@ describe('modelPipeline end to end', { timeout: 600_000 }, () => {
     const handle = await start('e2e-second');
     await waitForStage(env.client, handle.workflowId, ['awaiting-approval'], { timeoutMs: 300_000 });
     const traffic = startTraffic({ baseUrl: env.servingUrl, model: TEST_MODEL, samples, rate: 40 });
-    await signalWithTemporalCli(env.devServer.address, handle.workflowId, 'approve', '{"by": "bob"}');
-    const result = (await handle.result()) as PipelineResult;
-    const report = await traffic.stop();
+    let result: PipelineResult;
+    let report: TrafficReport;
+    try {
+      await signalWithTemporalCli(env.devServer.address, handle.workflowId, 'approve', '{"by": "bob"}');
+      result = (await handle.result()) as PipelineResult;
+    } finally {
+      report = await traffic.stop();
+    }
     assert.equal(result.outcome, 'production');
     assert.equal(result.version, '2');
     assert.equal(result.decision?.by, 'bob', 'approved through `temporal workflow signal --name approve`');
@@ -200,12 +216,16 @@ describe('modelPipeline end to end', { timeout: 600_000 }, () => {
     });
     assert.equal(fault.status, 200, await fault.text());
     const traffic = startTraffic({ baseUrl: env.servingUrl, model: TEST_MODEL, samples, rate: 40 });
-    await handle.signal(approveSignal, { by: 'dave' });
-    const failure = await handle.result().then(
-      () => assert.fail('the pipeline should fail with a rollback'),
-      (err: unknown) => err,
-    );
-    await traffic.stop();
+    let failure: unknown;
+    try {
+      await handle.signal(approveSignal, { by: 'dave' });
+      failure = await handle.result().then(
+        () => assert.fail('the pipeline should fail with a rollback'),
+        (err: unknown) => err,
+      );
+    } finally {
+      await traffic.stop();
+    }
     assert.ok(failure instanceof WorkflowFailedError);
     assert.match(String(failure.cause?.message), /rolled back: .*error rate: canary 100\.00%/);
     assert.equal((await handle.query(statusQuery)).stage, 'rolled-back');
@@ -216,5 +236,94 @@ describe('modelPipeline end to end', { timeout: 600_000 }, () => {
       'rolled-back',
     );
     assert.equal(await predictVersion(), '2');
+  });
+
+  /** Starts a pipeline whose first canary step bakes long enough to act on it by hand, and approves it. */
+  const startLongCanary = async (id: string) => {
+    const handle = await start(id, {
+      ...CONFIG,
+      rollout: { ...CONFIG.rollout, steps: [{ weight: 10, bakeSeconds: 300, minRequests: 1 }, { weight: 100 }], maxWaitSeconds: 600 },
+    });
+    await waitForStage(env.client, handle.workflowId, ['awaiting-approval'], { timeoutMs: 300_000 });
+    await handle.signal(approveSignal, { by: 'erin' });
+    await waitForStage(env.client, handle.workflowId, ['canary'], { timeoutMs: 60_000 });
+    const rollout = env.client.workflow.getHandle(canaryWorkflowId(handle.workflowId));
+    for (let i = 0; i < 100 && (await rollout.query(rolloutStatusQuery).catch(() => undefined))?.phase !== 'baking'; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    return { handle, rollout };
+  };
+
+  it('pauses a canary by signal, then promotes it by hand past the remaining steps', async () => {
+    const traffic = startTraffic({ baseUrl: env.servingUrl, model: TEST_MODEL, samples, rate: 20 });
+    try {
+      const { handle, rollout } = await startLongCanary('e2e-manual-promote');
+      await rollout.signal(pauseRolloutSignal, { by: 'frank', reason: 'checking dashboards' });
+      await rollout.signal(pauseRolloutSignal, { wrong: true } as never);
+      await new Promise((resolve) => setTimeout(resolve, 2_000));
+      const paused = await rollout.query(rolloutStatusQuery);
+      assert.equal(paused.phase, 'paused');
+      assert.equal(paused.weight, 10, 'a paused canary holds its weight');
+      assert.ok(paused.commands.some((c) => c.command === 'pause' && /refused/.test(c.outcome)), 'a malformed command is refused and recorded');
+      await rollout.signal(promoteRolloutSignal, { by: 'frank' });
+      const result = (await handle.result()) as PipelineResult;
+      assert.equal(result.outcome, 'production');
+      assert.equal(((await rollout.result()) as RolloutResult).promotedBy, 'frank');
+      assert.equal(await predictVersion(), result.version);
+    } finally {
+      await traffic.stop();
+    }
+  });
+
+  it('aborts a canary by signal: traffic goes back to stable and the pipeline says who aborted', async () => {
+    const stableBefore = (await readDeployment(env.storeUri, TEST_MODEL))?.stable?.version;
+    const traffic = startTraffic({ baseUrl: env.servingUrl, model: TEST_MODEL, samples, rate: 20 });
+    try {
+      const { handle } = await startLongCanary('e2e-manual-abort');
+      await env.client.workflow.getHandle(canaryWorkflowId(handle.workflowId)).signal(abortRolloutSignal, { by: 'grace', reason: 'wrong day' });
+      const failure = await handle.result().then(
+        () => assert.fail('an aborted rollout fails the pipeline'),
+        (err: unknown) => err,
+      );
+      assert.ok(failure instanceof WorkflowFailedError);
+      assert.match(String(failure.cause?.message), /aborted by grace: wrong day/);
+      const deployment = await readDeployment(env.storeUri, TEST_MODEL);
+      assert.equal(deployment?.stable?.version, stableBefore);
+      assert.equal(deployment?.canary, undefined);
+    } finally {
+      const report = await traffic.stop();
+      assert.equal(report.failed + report.errors, 0, 'no request failed while traffic moved back');
+    }
+  });
+
+  it('rolls back a slower canary on p99 latency', async () => {
+    const handle = await start('e2e-slow', {
+      ...CONFIG,
+      rollout: {
+        ...CONFIG.rollout,
+        steps: [{ weight: 50, bakeSeconds: 30, minRequests: 10 }, { weight: 100 }],
+        thresholds: { minSamples: 10 },
+      },
+    });
+    const waiting = await waitForStage(env.client, handle.workflowId, ['awaiting-approval'], { timeoutMs: 300_000 });
+    const fault = await fetch(`${env.servingUrl}/admin/faults`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${TEST_ADMIN_TOKEN}` },
+      body: JSON.stringify({ model: TEST_MODEL, version: waiting.candidateVersion, extraLatencyMs: 250 }),
+    });
+    assert.equal(fault.status, 200, await fault.text());
+    const traffic = startTraffic({ baseUrl: env.servingUrl, model: TEST_MODEL, samples, rate: 40, connections: 16 });
+    try {
+      await handle.signal(approveSignal, { by: 'heidi' });
+      const failure = await handle.result().then(
+        () => assert.fail('the slow canary should be rolled back'),
+        (err: unknown) => err,
+      );
+      assert.ok(failure instanceof WorkflowFailedError);
+      assert.match(String(failure.cause?.message), /rolled back: .*p99 latency: canary \d+\.\d ms vs stable/);
+    } finally {
+      const report = await traffic.stop();
+      assert.equal(report.failed + report.errors, 0, 'slow is not failed: no request was lost through the rollback');
+    }
   });
 });

@@ -1,0 +1,52 @@
+/** `mlops rollout pause|resume|promote|abort ID`: manual control of a running canary. */
+import os from 'node:os';
+import type { Command } from 'commander';
+import {
+  abortRolloutSignal,
+  canaryWorkflowId,
+  pauseRolloutSignal,
+  promoteRolloutSignal,
+  resumeRolloutSignal,
+  ROLLOUT_COMMANDS,
+  type RolloutCommand,
+} from '../../workflows/definitions';
+import { withClient } from './with-client';
+
+const SIGNALS = {
+  pause: pauseRolloutSignal,
+  resume: resumeRolloutSignal,
+  promote: promoteRolloutSignal,
+  abort: abortRolloutSignal,
+} as const;
+
+const DESCRIPTIONS: Record<RolloutCommand, string> = {
+  pause: 'hold the canary at its current weight (regressions still roll back)',
+  resume: 'continue a paused canary',
+  promote: 'skip the remaining steps and send 100% of traffic to the candidate',
+  abort: 'send all traffic back to stable and fail the rollout',
+};
+
+/** Accepts a pipeline id or its canary's id. */
+function rolloutId(id: string): string {
+  return id.endsWith('-canary') ? id : canaryWorkflowId(id);
+}
+
+export function registerRolloutCommands(program: Command): void {
+  const rollout = program.command('rollout').description('manual control of a running canary rollout');
+  for (const command of ROLLOUT_COMMANDS) {
+    rollout
+      .command(`${command} <id>`)
+      .description(`${DESCRIPTIONS[command]} (id: the pipeline's or the rollout's workflow id)`)
+      .option('--by <who>', 'who asks', os.userInfo().username)
+      .option('--reason <text>')
+      .action(async (id: string, options: { by: string; reason?: string }) => {
+        const workflowId = rolloutId(id);
+        await withClient(async (client) => {
+          await client.workflow
+            .getHandle(workflowId)
+            .signal(SIGNALS[command], { by: options.by, ...(options.reason ? { reason: options.reason } : {}) });
+          console.log(`Sent ${command} to ${workflowId} (by ${options.by}). Check with: mlops pipeline status ${id.replace(/-canary$/, '')}`);
+        });
+      });
+  }
+}

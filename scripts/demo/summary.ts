@@ -1,0 +1,41 @@
+/** The demo's closing summary. */
+import type { CanaryComparison } from '../../workflows/definitions';
+import type { CandidateRun } from './run-candidate';
+
+function describeStep(c: CanaryComparison): string {
+  const loss = (v: number | undefined) => (v === undefined ? '—' : v.toFixed(3));
+  return (
+    `${c.weight}% ${c.verdict}: canary ${c.canary.requests} req, ${c.canary.errors} err, log loss ${loss(c.canary.onlineLogLoss)}; ` +
+    `stable ${c.stable.requests} req, log loss ${loss(c.stable.onlineLogLoss)}`
+  );
+}
+
+export function formatSummary(input: {
+  model: string;
+  run: CandidateRun;
+  served: { version: string; probability: number };
+  storeUri: string;
+  logDir: string;
+  seconds: number;
+}): string {
+  const { run } = input;
+  const candidate = run.waiting.candidateVersion;
+  const outcome = run.result
+    ? `${input.model} v${candidate}: in production (approved by ${run.result.decision?.by})`
+    : `${input.model} v${candidate}: ROLLED BACK — ${run.failure}`;
+  const steps = [...(run.rollout?.comparisons ?? [])];
+  return `
+================ temporal-mlops demo summary ================
+Candidate        ${outcome}
+Offline AUC      v${candidate} ${run.waiting.candidateMetrics?.auc.toFixed(4)} vs production v${run.waiting.productionVersion ?? '—'} ${run.waiting.productionMetrics?.auc.toFixed(4) ?? '—'} (same eval data)
+Canary steps     ${steps.map(describeStep).join('\n                 ') || '—'}
+Traffic          ${run.traffic.requests} requests, ${run.traffic.ok} ok, ${run.traffic.failed + run.traffic.errors} failed, p99 ${run.traffic.p99LatencyMs} ms
+Click feedback   ${run.feedback.accepted} of ${run.feedback.sent} labels joined to their predictions
+Serving now      v${input.served.version} (sample click probability ${input.served.probability.toFixed(3)})
+Workflow         ${run.workflowId}
+Registry/store   ${input.storeUri}
+Logs             ${input.logDir}
+Took             ${input.seconds.toFixed(0)}s
+The stack is stopped now; run 'npm run dev' to keep it up and browse the Web UI at http://localhost:8233.
+==============================================================`;
+}
