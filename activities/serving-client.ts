@@ -1,5 +1,4 @@
 /** Talks to prediction server replicas: reload them, ask what they serve, read their metrics. */
-import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import {
   FEEDBACK_LOG_LOSS_SUM_METRIC,
   FEEDBACK_TOTAL_METRIC,
@@ -7,6 +6,7 @@ import {
   PREDICTION_REQUESTS_METRIC,
   PREDICTION_SCORE_METRIC,
 } from '../lib/deployment';
+import { parsePrometheusSamples } from '../lib/prometheus-samples';
 import { addBuckets, addTraffic, emptyTraffic, type TrafficSnapshot } from '../workflows/traffic-window';
 
 export type { TrafficSnapshot } from '../workflows/traffic-window';
@@ -42,33 +42,28 @@ export async function servedRevision(baseUrl: string, model: string): Promise<nu
 export async function readReplicaTraffic(baseUrl: string, model: string): Promise<TrafficSnapshot> {
   const text = await (await fetchOk(`${baseUrl}/metrics`)).text();
   const snapshot: TrafficSnapshot = {};
-  for (const family of parsePrometheusTextFormat(text)) {
-    for (const sample of family.metrics) {
-      const labels = sample.labels ?? {};
-      if (labels.model !== model || labels.version === undefined) continue;
-      const entry = (snapshot[labels.version] ??= emptyTraffic());
-      const value = Number(sample.value ?? 0);
-      const buckets = Object.fromEntries(
-        Object.entries(sample.buckets ?? {}).map(([le, count]) => [le, Number(count)]),
-      );
-      switch (family.name) {
-        case PREDICTION_REQUESTS_METRIC:
-          entry.requests += value;
-          if (labels.outcome === 'error') entry.errors += value;
-          break;
-        case PREDICTION_LATENCY_METRIC:
-          entry.latencyBuckets = addBuckets(entry.latencyBuckets, buckets);
-          break;
-        case PREDICTION_SCORE_METRIC:
-          entry.scoreBuckets = addBuckets(entry.scoreBuckets, buckets);
-          break;
-        case FEEDBACK_TOTAL_METRIC:
-          entry.feedback += value;
-          break;
-        case FEEDBACK_LOG_LOSS_SUM_METRIC:
-          entry.logLossSum += value;
-          break;
-      }
+  for (const { name, labels, value } of parsePrometheusSamples(text)) {
+    if (labels.model !== model || labels.version === undefined) continue;
+    const entry = (snapshot[labels.version] ??= emptyTraffic());
+    switch (name) {
+      case PREDICTION_REQUESTS_METRIC:
+        entry.requests += value;
+        if (labels.outcome === 'error') entry.errors += value;
+        break;
+      case `${PREDICTION_LATENCY_METRIC}_bucket`:
+        if (labels.le !== undefined)
+          entry.latencyBuckets = addBuckets(entry.latencyBuckets, { [labels.le]: value });
+        break;
+      case `${PREDICTION_SCORE_METRIC}_bucket`:
+        if (labels.le !== undefined)
+          entry.scoreBuckets = addBuckets(entry.scoreBuckets, { [labels.le]: value });
+        break;
+      case FEEDBACK_TOTAL_METRIC:
+        entry.feedback += value;
+        break;
+      case FEEDBACK_LOG_LOSS_SUM_METRIC:
+        entry.logLossSum += value;
+        break;
     }
   }
   return snapshot;

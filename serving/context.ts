@@ -1,16 +1,33 @@
-/** What the route plugins share: the deployment watcher, metrics, fault injector and admin settings. */
+/** What the route plugins share: the deployment watcher, predictor, metrics, logs, fault injector and settings. */
+import type { Predictor } from './batcher';
 import type { DeploymentWatcher } from './deployment-watcher';
 import type { FaultInjector } from './faults';
 import type { PredictionMetrics } from './metrics';
+import type { PredictionIdCodec } from './prediction-id';
+import type { ServingLogs } from './prediction-log';
+import type { RecentIds } from './recent-ids';
 
 /** Model names the predict route can address (`/v1/models/{model}:predict`). */
 export const MODEL_NAME_PATTERN = /^[\w.-]+$/;
 
+/** How prediction ids are issued and feedback joined to them. */
+export interface FeedbackSettings {
+  ids: PredictionIdCodec;
+  /** Feedback for a prediction older than this is reported as unknown. */
+  maxAgeMs: number;
+  /** Ids this replica has counted recently, so a retried feedback call is not counted twice. */
+  seen: RecentIds;
+}
+
 /** Dependencies of the route plugins, built once per server. */
 export interface ServingContext {
   watcher: DeploymentWatcher;
+  predictor: Predictor;
   metrics: PredictionMetrics;
   faults: FaultInjector;
+  feedback: FeedbackSettings;
+  /** Prediction and feedback logs in the store; undefined when logging is off. */
+  logs?: ServingLogs;
   adminToken: string;
   /** Storage prefixes an instance's `image_uri` may point under; empty means image_uri is refused. */
   imageUriRoots: string[];

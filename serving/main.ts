@@ -2,10 +2,18 @@
 import { z } from 'zod';
 import { loadTfBackend } from '../lib/model';
 import { MODEL_NAME_PATTERN } from './context';
-import { createPredictionServer } from './server';
+import { createPredictionServer, DEFAULT_FEEDBACK_MAX_AGE_MS } from './server';
 
 /** The admin token used when MLOPS_ADMIN_TOKEN is unset; fine on a laptop, never in a shared deployment. */
 export const DEV_ADMIN_TOKEN = 'dev-admin-token';
+/**
+ * Micro-batching defaults of the deployed server. A wait of 0 batches only requests ready in the same
+ * event-loop turn: bench/serve.ts measured it faster than no batching at every concurrency, while a 2 ms
+ * wait cost a lone client ~3 ms per request.
+ */
+export const DEFAULT_BATCH_MAX_SIZE = 32;
+/** See DEFAULT_BATCH_MAX_SIZE. */
+export const DEFAULT_BATCH_MAX_WAIT_MS = 0;
 
 const commaList = (name: string) =>
   z
@@ -18,6 +26,11 @@ const commaList = (name: string) =>
     )
     .pipe(z.array(z.string()).min(1, `${name} must name at least one item`));
 
+const booleanFlag = (name: string) =>
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: `${name} must be true or false` })
+    .transform((value) => value === 'true' || value === '1' || value === 'yes');
+
 /** The environment the server reads, validated once at start-up with every problem listed. */
 export const servingEnvSchema = z.object({
   MLOPS_STORE: z.string().min(1).default('.mlops/store'),
@@ -29,6 +42,20 @@ export const servingEnvSchema = z.object({
   MLOPS_ADMIN_TOKEN: z.string().min(1).optional(),
   MLOPS_IMAGE_URI_ROOTS: commaList('MLOPS_IMAGE_URI_ROOTS').optional(),
   MLOPS_POLL_INTERVAL_MS: z.coerce.number().int().min(50).default(1000),
+  // Micro-batching is off when the size is 0 or 1.
+  MLOPS_BATCH_MAX_SIZE: z.coerce.number().int().min(0).max(4096).default(DEFAULT_BATCH_MAX_SIZE),
+  MLOPS_BATCH_MAX_WAIT_MS: z.coerce.number().min(0).max(1000).default(DEFAULT_BATCH_MAX_WAIT_MS),
+  MLOPS_FEEDBACK_KEY: z.string().min(16, 'MLOPS_FEEDBACK_KEY must be at least 16 characters').optional(),
+  MLOPS_FEEDBACK_MAX_AGE_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .default(DEFAULT_FEEDBACK_MAX_AGE_MS / 1000),
+  MLOPS_LOG_PREDICTIONS: booleanFlag('MLOPS_LOG_PREDICTIONS').default(true),
+  MLOPS_REPLICA_ID: z
+    .string()
+    .regex(/^[\w.-]{1,64}$/, 'MLOPS_REPLICA_ID may contain only letters, digits, _ . and - (at most 64)')
+    .optional(),
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   HOST: z.string().min(1).default('127.0.0.1'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -58,6 +85,12 @@ async function main(): Promise<void> {
     pollIntervalMs: env.MLOPS_POLL_INTERVAL_MS,
     imageUriRoots: env.MLOPS_IMAGE_URI_ROOTS,
     logger: { level: env.LOG_LEVEL },
+    batching: { maxBatchSize: env.MLOPS_BATCH_MAX_SIZE, maxWaitMs: env.MLOPS_BATCH_MAX_WAIT_MS },
+    // Replicas behind one load balancer must share this key, or feedback reaching another replica is unknown.
+    feedbackKey: env.MLOPS_FEEDBACK_KEY,
+    feedbackMaxAgeMs: env.MLOPS_FEEDBACK_MAX_AGE_SECONDS * 1000,
+    logPredictions: env.MLOPS_LOG_PREDICTIONS,
+    replicaId: env.MLOPS_REPLICA_ID,
   });
   if (env.MLOPS_ADMIN_TOKEN === undefined) {
     server.app.log.warn(

@@ -1,10 +1,20 @@
 /** Prometheus metrics of the prediction server, on a registry of its own so several servers can share a process. */
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { PREDICTION_LATENCY_METRIC, PREDICTION_REQUESTS_METRIC } from '../lib/deployment';
+import {
+  FEEDBACK_LOG_LOSS_SUM_METRIC,
+  FEEDBACK_TOTAL_METRIC,
+  PREDICTION_LATENCY_METRIC,
+  PREDICTION_REQUESTS_METRIC,
+  PREDICTION_SCORE_METRIC,
+  SCORE_BUCKETS,
+} from '../lib/deployment';
 import type { Role } from './router';
 
 /** success: the model answered; error: the request failed on the server side after routing. */
 export type PredictionOutcome = 'success' | 'error';
+
+/** Why a feedback item was not counted: bad id or signature, too old, or already counted by this replica. */
+export type FeedbackRejection = 'invalid' | 'expired' | 'duplicate';
 
 /** Latency buckets in seconds: fine from 1 ms so canary analysis can compare quantiles of fast models. */
 export const LATENCY_BUCKETS = [
@@ -12,31 +22,85 @@ export const LATENCY_BUCKETS = [
   1.5, 2, 3, 5,
 ];
 
-/** The registry and the instruments the predict route records into. */
+/** Instances per model call; powers of two up to the largest request. */
+export const BATCH_SIZE_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512];
+
+/** Probabilities are clipped to [ε, 1 − ε] before the log, so one confident miss cannot add infinity. */
+export const LOG_LOSS_EPSILON = 1e-7;
+
+/** The registry and the instruments the routes record into. */
 export interface PredictionMetrics {
   registry: Registry;
   requests: Counter<'model' | 'version' | 'role' | 'outcome'>;
   latency: Histogram<'model' | 'version' | 'role'>;
+  score: Histogram<'model' | 'version' | 'role'>;
+  batchSize: Histogram<'model' | 'version'>;
+  feedback: Counter<'model' | 'version'>;
+  logLossSum: Counter<'model' | 'version'>;
+  feedbackRejected: Counter<'reason'>;
+  logRecordsDropped: Counter<'stream'>;
 }
 
-/** Creates a fresh registry with default process metrics and the prediction counters. */
+/** Creates a fresh registry with default process metrics and the serving instruments. */
 export function createPredictionMetrics(): PredictionMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
-  const requests = new Counter({
-    name: PREDICTION_REQUESTS_METRIC,
-    help: 'Prediction requests routed to a model version, by outcome.',
-    labelNames: ['model', 'version', 'role', 'outcome'] as const,
-    registers: [registry],
-  });
-  const latency = new Histogram({
-    name: PREDICTION_LATENCY_METRIC,
-    help: 'Time from routing a prediction request to its answer, in seconds.',
-    labelNames: ['model', 'version', 'role'] as const,
-    buckets: LATENCY_BUCKETS,
-    registers: [registry],
-  });
-  return { registry, requests, latency };
+  const registers = [registry];
+  const versionLabels = ['model', 'version', 'role'] as const;
+  return {
+    registry,
+    requests: new Counter({
+      name: PREDICTION_REQUESTS_METRIC,
+      help: 'Prediction requests routed to a model version, by outcome.',
+      labelNames: ['model', 'version', 'role', 'outcome'] as const,
+      registers,
+    }),
+    latency: new Histogram({
+      name: PREDICTION_LATENCY_METRIC,
+      help: 'Time from routing a prediction request to its answer, in seconds.',
+      labelNames: versionLabels,
+      buckets: LATENCY_BUCKETS,
+      registers,
+    }),
+    score: new Histogram({
+      name: PREDICTION_SCORE_METRIC,
+      help: 'Predicted click probabilities, one observation per instance.',
+      labelNames: versionLabels,
+      buckets: SCORE_BUCKETS,
+      registers,
+    }),
+    batchSize: new Histogram({
+      name: 'mlops_prediction_batch_size',
+      help: 'Instances per model call (several requests when micro-batching is on).',
+      labelNames: ['model', 'version'] as const,
+      buckets: BATCH_SIZE_BUCKETS,
+      registers,
+    }),
+    feedback: new Counter({
+      name: FEEDBACK_TOTAL_METRIC,
+      help: 'Observed clicks joined to a prediction of this version.',
+      labelNames: ['model', 'version'] as const,
+      registers,
+    }),
+    logLossSum: new Counter({
+      name: FEEDBACK_LOG_LOSS_SUM_METRIC,
+      help: 'Sum of the log loss of joined predictions against the observed click; divide by the feedback total.',
+      labelNames: ['model', 'version'] as const,
+      registers,
+    }),
+    feedbackRejected: new Counter({
+      name: 'mlops_feedback_rejected_total',
+      help: 'Feedback items not counted, by reason (invalid id, expired, duplicate on this replica).',
+      labelNames: ['reason'] as const,
+      registers,
+    }),
+    logRecordsDropped: new Counter({
+      name: 'mlops_log_records_dropped_total',
+      help: 'Prediction or feedback log records dropped because the store could not keep up.',
+      labelNames: ['stream'] as const,
+      registers,
+    }),
+  };
 }
 
 /** Records one routed request. */
@@ -48,4 +112,30 @@ export function recordPrediction(
 ): void {
   metrics.requests.inc({ ...labels, outcome });
   metrics.latency.observe(labels, seconds);
+}
+
+/** Records each predicted probability in the score histogram. */
+export function recordScores(
+  metrics: PredictionMetrics,
+  labels: { model: string; version: string; role: Role },
+  probabilities: ArrayLike<number>,
+): void {
+  for (let i = 0; i < probabilities.length; i++) metrics.score.observe(labels, probabilities[i] ?? 0);
+}
+
+/** Binary cross-entropy of probability `p` against label `clicked`, with p clipped to [ε, 1 − ε]. */
+export function logLoss(p: number, clicked: 0 | 1): number {
+  const clipped = Math.min(1 - LOG_LOSS_EPSILON, Math.max(LOG_LOSS_EPSILON, p));
+  return clicked === 1 ? -Math.log(clipped) : -Math.log(1 - clipped);
+}
+
+/** Records one joined feedback item. */
+export function recordFeedback(
+  metrics: PredictionMetrics,
+  labels: { model: string; version: string },
+  probability: number,
+  clicked: 0 | 1,
+): void {
+  metrics.feedback.inc(labels);
+  metrics.logLossSum.inc(labels, logLoss(probability, clicked));
 }

@@ -1,13 +1,19 @@
-/** The prediction server factory: fastify app, deployment watcher, metrics and routes; only start() listens. */
-import { randomUUID } from 'node:crypto';
+/** The prediction server factory: fastify app, deployment watcher, predictor, metrics, logs and routes; only start() listens. */
+import { randomBytes, randomUUID } from 'node:crypto';
+import os from 'node:os';
 import type { IncomingMessage } from 'node:http';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import { createPredictor, type BatchingOptions } from './batcher';
 import { DeploymentWatcher } from './deployment-watcher';
 import { handleError, handleNotFound } from './errors';
 import { FaultInjector } from './faults';
 import { createPredictionMetrics } from './metrics';
+import { PredictionIdCodec } from './prediction-id';
+import { ServingLogs } from './prediction-log';
+import { RecentIds } from './recent-ids';
 import type { ServingContext } from './context';
 import { adminRoutes } from './routes/admin';
+import { registerFeedbackRoute } from './routes/feedback';
 import { registerHealthRoutes } from './routes/health';
 import { registerModelStatusRoute } from './routes/model-status';
 import { registerPredictRoute } from './routes/predict';
@@ -16,6 +22,10 @@ import type { BundleLoader } from './version-loader';
 
 /** Default request body limit: 256 instances with inline images of a few tens of kilobytes each. */
 export const DEFAULT_BODY_LIMIT = 16 * 1024 * 1024;
+/** Feedback for predictions older than this is reported as unknown. */
+export const DEFAULT_FEEDBACK_MAX_AGE_MS = 7 * 24 * 3600 * 1000;
+/** How many recently counted feedback ids a replica remembers to refuse duplicates (about 10 MB). */
+export const DEFAULT_FEEDBACK_DEDUP_CAPACITY = 100_000;
 
 /** Options of createPredictionServer. */
 export interface PredictionServerOptions {
@@ -31,6 +41,18 @@ export interface PredictionServerOptions {
   imageUriRoots?: string[];
   /** Reads a model bundle; defaults to loadModelBundle. */
   loadBundle?: BundleLoader;
+  /** Micro-batching of concurrent predict requests per version; off when false, absent or maxBatchSize ≤ 1. */
+  batching?: BatchingOptions | false;
+  /** Secret of the prediction ids' HMAC; every replica behind one load balancer must share it. Defaults to adminToken. */
+  feedbackKey?: string;
+  /** Feedback for older predictions is reported as unknown; default DEFAULT_FEEDBACK_MAX_AGE_MS (7 days). */
+  feedbackMaxAgeMs?: number;
+  /** Write prediction and feedback logs under `<store>/logs/`; default true. */
+  logPredictions?: boolean;
+  /** Names this process in log part files; defaults to the host name plus a random suffix, unique per start. */
+  replicaId?: string;
+  /** How often buffered log records are written to the store; default 1000. */
+  logFlushIntervalMs?: number;
 }
 
 /** A prediction server that is not listening until start() is called. */
@@ -44,6 +66,7 @@ export interface PredictionServer {
 
 // A caller's request id is kept for tracing across services when it is short and plain; otherwise a fresh one.
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
+const REPLICA_ID = /^[\w.-]{1,64}$/;
 
 function requestIdOf(request: IncomingMessage): string {
   const header = request.headers['x-request-id'];
@@ -53,6 +76,11 @@ function requestIdOf(request: IncomingMessage): string {
 /** Builds a prediction server for the given models, reading their deployments from the store. */
 export function createPredictionServer(options: PredictionServerOptions): PredictionServer {
   if (options.adminToken.length === 0) throw new Error('adminToken must not be empty');
+  if (options.replicaId !== undefined && !REPLICA_ID.test(options.replicaId)) {
+    throw new Error(
+      'replicaId may contain only letters, digits, _ . and - (at most 64), as it names log files',
+    );
+  }
   const app = Fastify({
     logger: options.logger ?? false,
     bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT,
@@ -68,10 +96,28 @@ export function createPredictionServer(options: PredictionServerOptions): Predic
     log: app.log,
     loadBundle: options.loadBundle,
   });
+  const metrics = createPredictionMetrics();
+  const logs =
+    options.logPredictions === false
+      ? undefined
+      : new ServingLogs({
+          storeUri: options.storeUri,
+          replicaId: options.replicaId ?? defaultReplicaId(),
+          metrics,
+          log: app.log,
+          flushIntervalMs: options.logFlushIntervalMs,
+        });
   const context: ServingContext = {
     watcher,
-    metrics: createPredictionMetrics(),
+    predictor: createPredictor(options.batching, metrics, app.log),
+    metrics,
     faults: new FaultInjector(),
+    feedback: {
+      ids: new PredictionIdCodec(options.feedbackKey ?? options.adminToken),
+      maxAgeMs: options.feedbackMaxAgeMs ?? DEFAULT_FEEDBACK_MAX_AGE_MS,
+      seen: new RecentIds(DEFAULT_FEEDBACK_DEDUP_CAPACITY),
+    },
+    logs,
     adminToken: options.adminToken,
     imageUriRoots: options.imageUriRoots ?? [],
   };
@@ -87,20 +133,24 @@ export function createPredictionServer(options: PredictionServerOptions): Predic
   let closing = false;
   app.addHook('preClose', (done) => {
     closing = true;
+    // Queued batches run now rather than after their wait, so draining requests finish sooner.
+    context.predictor.flush();
     done();
   });
   app.addHook('onSend', (_request, reply, payload, done) => {
     if (closing) void reply.header('connection', 'close');
     done(null, payload);
   });
-  // onClose runs after in-flight requests have drained, so no request loses its model.
+  // onClose runs after in-flight requests have drained, so no request loses its model and every record is logged.
   app.addHook('onClose', async () => {
     await watcher.stop();
+    await logs?.stop();
   });
 
   registerHealthRoutes(app, context, options.models);
   registerModelStatusRoute(app, context);
   registerPredictRoute(app, context);
+  registerFeedbackRoute(app, context);
   void app.register(adminRoutes(context));
 
   let stopping: Promise<void> | undefined;
@@ -117,4 +167,14 @@ export function createPredictionServer(options: PredictionServerOptions): Predic
       return stopping;
     },
   };
+}
+
+function defaultReplicaId(): string {
+  // The random part keeps a restarted process from writing part files under the names of its predecessor.
+  const host =
+    os
+      .hostname()
+      .replace(/[^\w.-]/g, '_')
+      .slice(0, 40) || 'replica';
+  return `${host}-${randomBytes(3).toString('hex')}`;
 }

@@ -8,9 +8,12 @@ import { parse } from 'csv-parse/sync';
 
 /** Reads `ground_truth.csv` (ad_id, click_probability) of a generated dataset. */
 export async function loadGroundTruth(dataDir: string): Promise<Map<string, number>> {
-  const rows = parse<{ ad_id: string; click_probability: string }>(await fs.readFile(path.join(dataDir, 'ground_truth.csv')), {
-    columns: true,
-  });
+  const rows = parse<{ ad_id: string; click_probability: string }>(
+    await fs.readFile(path.join(dataDir, 'ground_truth.csv')),
+    {
+      columns: true,
+    },
+  );
   return new Map(rows.map((row) => [row.ad_id, Number(row.click_probability)]));
 }
 
@@ -43,7 +46,9 @@ export function startFeedbackSender(options: FeedbackSenderOptions): FeedbackSen
     const ready = pending.splice(0, all || firstNotDue === -1 ? pending.length : firstNotDue);
     if (ready.length === 0) return;
     for (let i = 0; i < ready.length; i += 1000) {
-      const batch = ready.slice(i, i + 1000).map(({ prediction_id, clicked }) => ({ prediction_id, clicked }));
+      const batch = ready
+        .slice(i, i + 1000)
+        .map(({ prediction_id, clicked }) => ({ prediction_id, clicked }));
       const response = await fetch(`${options.baseUrl}/v1/feedback`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
@@ -61,7 +66,11 @@ export function startFeedbackSender(options: FeedbackSenderOptions): FeedbackSen
     observe(adId, predictionId) {
       const probability = options.groundTruth.get(adId);
       if (probability === undefined) return;
-      pending.push({ due: Date.now() + delayMs, prediction_id: predictionId, clicked: random() < probability ? 1 : 0 });
+      pending.push({
+        due: Date.now() + delayMs,
+        prediction_id: predictionId,
+        clicked: random() < probability ? 1 : 0,
+      });
     },
     async stop() {
       clearInterval(timer);

@@ -44,7 +44,8 @@ export function startTraffic(options: TrafficOptions): RunningTraffic {
           body: JSON.stringify({ instances: [sample.instance] }),
           onResponse: (status: number, body: string) => {
             if (status !== 200 || !options.feedback) return;
-            const id = (JSON.parse(body) as { predictions?: Array<{ prediction_id?: string }> }).predictions?.[0]?.prediction_id;
+            const id = (JSON.parse(body) as { predictions?: Array<{ prediction_id?: string }> })
+              .predictions?.[0]?.prediction_id;
             if (id) options.feedback.observe(sample.adId, id);
           },
         })),

@@ -71,7 +71,10 @@ async function runBaseline(client: Client, dataDir: string): Promise<void> {
   say(`baseline v${result.version} is in production (AUC ${result.metrics.auc.toFixed(4)})`);
 }
 
-async function predictOnce(stack: LocalStack, dataDir: string): Promise<{ version: string; probability: number }> {
+async function predictOnce(
+  stack: LocalStack,
+  dataDir: string,
+): Promise<{ version: string; probability: number }> {
   const [sample] = await loadTrafficSamples(dataDir, 1);
   const response = await fetch(`${stack.servingUrl}/v1/models/${MODEL}:predict`, {
     method: 'POST',
@@ -79,17 +82,25 @@ async function predictOnce(stack: LocalStack, dataDir: string): Promise<{ versio
     body: JSON.stringify({ instances: [sample!.instance] }),
   });
   if (!response.ok) throw new Error(`prediction failed: ${response.status} ${await response.text()}`);
-  const body = (await response.json()) as { predictions: Array<{ click_probability: number }>; model_version: string };
+  const body = (await response.json()) as {
+    predictions: Array<{ click_probability: number }>;
+    model_version: string;
+  };
   return { version: body.model_version, probability: body.predictions[0]!.click_probability };
 }
 
 export function registerDemoCommand(program: Command): void {
   program
     .command('demo')
-    .description('generate data, start the stack, run a full pipeline with canary traffic, approve, summarise, stop')
+    .description(
+      'generate data, start the stack, run a full pipeline with canary traffic, approve, summarise, stop',
+    )
     .option('--state-dir <dir>', 'where the SQLite database, store and logs live', '.mlops')
     .option('--rows <n>', 'rows of synthetic data to generate when there is none', '3000')
-    .option('--bad-candidate', 'train the candidate on labels flipped by a simulated upstream bug, and watch the canary roll it back')
+    .option(
+      '--bad-candidate',
+      'train the candidate on labels flipped by a simulated upstream bug, and watch the canary roll it back',
+    )
     .action(async (options: { stateDir: string; rows: string; badCandidate?: boolean }) => {
       const started = Date.now();
       const dataDir = path.resolve(options.stateDir, 'data', 'demo-ads');
@@ -98,7 +109,9 @@ export function registerDemoCommand(program: Command): void {
       if (options.badCandidate) {
         trainDataDir = path.resolve(options.stateDir, 'data', 'demo-ads-flipped-labels');
         await writeFlippedLabelDataset(dataDir, trainDataDir);
-        say(`--bad-candidate: the candidate trains on ${trainDataDir}, where an "upstream bug" flipped every label`);
+        say(
+          `--bad-candidate: the candidate trains on ${trainDataDir}, where an "upstream bug" flipped every label`,
+        );
       }
       const stack = await startLocalStack({
         stateDir: options.stateDir,
@@ -110,11 +123,25 @@ export function registerDemoCommand(program: Command): void {
         log: say,
       });
       try {
-        if (!(await new ModelRegistry(stack.storeUri).getProduction(MODEL))) await runBaseline(stack.client, dataDir);
-        const run = await runCandidate(stack, { model: MODEL, trainDataDir, liveDataDir: dataDir, config: DEMO_CONFIG, say });
+        if (!(await new ModelRegistry(stack.storeUri).getProduction(MODEL)))
+          await runBaseline(stack.client, dataDir);
+        const run = await runCandidate(stack, {
+          model: MODEL,
+          trainDataDir,
+          liveDataDir: dataDir,
+          config: DEMO_CONFIG,
+          say,
+        });
         const served = await predictOnce(stack, dataDir);
         console.log(
-          formatSummary({ model: MODEL, run, served, storeUri: stack.storeUri, logDir: stack.logDir, seconds: (Date.now() - started) / 1000 }),
+          formatSummary({
+            model: MODEL,
+            run,
+            served,
+            storeUri: stack.storeUri,
+            logDir: stack.logDir,
+            seconds: (Date.now() - started) / 1000,
+          }),
         );
         if (!run.result && !options.badCandidate) process.exitCode = 1;
         if (run.result && options.badCandidate) {

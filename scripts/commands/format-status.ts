@@ -17,8 +17,11 @@ export function formatStatus(workflowId: string, status: PipelineStatus): string
       `  decision:   ${status.decision.kind} by ${status.decision.by}${status.decision.note ? ` (${status.decision.note})` : ''}`,
     );
   if (status.rollout) {
-    lines.push(`  rollout:    ${status.rollout.phase}, step ${status.rollout.step}, ${status.rollout.weight}% canary`);
-    for (const check of status.rollout.live?.checks ?? []) lines.push(`    ${check.metric}: ${check.verdict} — ${check.detail}`);
+    lines.push(
+      `  rollout:    ${status.rollout.phase}, step ${status.rollout.step}, ${status.rollout.weight}% canary`,
+    );
+    for (const check of status.rollout.live?.checks ?? [])
+      lines.push(`    ${check.metric}: ${check.verdict} — ${check.detail}`);
   }
   for (const ignored of status.ignoredSignals) lines.push(`  ignored ${ignored.name}: ${ignored.reason}`);
   return lines.join('\n');

@@ -71,7 +71,6 @@ async function followPipeline(client: Client, workflowId: string): Promise<void>
   }
 }
 
-
 export function registerPipelineCommands(program: Command): void {
   const pipeline = program.command('pipeline').description('start, inspect and decide model pipelines');
 
@@ -121,12 +120,10 @@ export function registerPipelineCommands(program: Command): void {
     .option('--comment <text>')
     .action(async (id: string, options: { by: string; comment?: string }) => {
       await withClient(async (client) => {
-        await client.workflow
-          .getHandle(id)
-          .signal(approveSignal, {
-            by: options.by,
-            ...(options.comment ? { comment: options.comment } : {}),
-          });
+        await client.workflow.getHandle(id).signal(approveSignal, {
+          by: options.by,
+          ...(options.comment ? { comment: options.comment } : {}),
+        });
         console.log(`Sent approve to ${id} (by ${options.by}). Check with: mlops pipeline status ${id}`);
       });
     });

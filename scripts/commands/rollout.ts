@@ -44,8 +44,13 @@ export function registerRolloutCommands(program: Command): void {
         await withClient(async (client) => {
           await client.workflow
             .getHandle(workflowId)
-            .signal(SIGNALS[command], { by: options.by, ...(options.reason ? { reason: options.reason } : {}) });
-          console.log(`Sent ${command} to ${workflowId} (by ${options.by}). Check with: mlops pipeline status ${id.replace(/-canary$/, '')}`);
+            .signal(SIGNALS[command], {
+              by: options.by,
+              ...(options.reason ? { reason: options.reason } : {}),
+            });
+          console.log(
+            `Sent ${command} to ${workflowId} (by ${options.by}). Check with: mlops pipeline status ${id.replace(/-canary$/, '')}`,
+          );
         });
       });
   }

@@ -20,5 +20,8 @@ export async function writeFlippedLabelDataset(sourceDir: string, outDir: string
     clicked: row.clicked === '1' ? '0' : row.clicked === '0' ? '1' : row.clicked,
   }));
   await fs.mkdir(outDir, { recursive: true });
-  await fs.writeFile(path.join(outDir, 'ads.csv'), stringify(flipped, { header: true, columns: [...AD_COLUMNS] }));
+  await fs.writeFile(
+    path.join(outDir, 'ads.csv'),
+    stringify(flipped, { header: true, columns: [...AD_COLUMNS] }),
+  );
 }

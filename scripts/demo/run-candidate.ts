@@ -50,23 +50,40 @@ export async function runCandidate(stack: LocalStack, options: CandidateOptions)
   });
   options.say(`started pipeline ${handle.workflowId}`);
   options.say(`watch it in the Web UI: ${workflowUiUrl(stack.namespace, handle.workflowId, stack.uiUrl)}`);
-  const waiting = await waitForStage(client, handle.workflowId, ['awaiting-approval'], { timeoutMs: 900_000 });
+  const waiting = await waitForStage(client, handle.workflowId, ['awaiting-approval'], {
+    timeoutMs: 900_000,
+  });
   options.say(
     `candidate v${waiting.candidateVersion} (offline AUC ${waiting.candidateMetrics?.auc.toFixed(4)}) waits for approval; ` +
       `production v${waiting.productionVersion ?? '—'} scores ${waiting.productionMetrics?.auc.toFixed(4) ?? '—'} on the same eval data`,
   );
 
-  const [samples, groundTruth] = await Promise.all([loadTrafficSamples(options.liveDataDir, 256), loadGroundTruth(options.liveDataDir)]);
+  const [samples, groundTruth] = await Promise.all([
+    loadTrafficSamples(options.liveDataDir, 256),
+    loadGroundTruth(options.liveDataDir),
+  ]);
   const feedback = startFeedbackSender({ baseUrl: stack.servingUrl, groundTruth, delayMs: 1_000 });
-  options.say('simulated clients send 40 predictions/s and report clicks 1 s later; approving as "mlops demo"');
-  const traffic = startTraffic({ baseUrl: stack.servingUrl, model: options.model, samples, rate: 40, feedback });
+  options.say(
+    'simulated clients send 40 predictions/s and report clicks 1 s later; approving as "mlops demo"',
+  );
+  const traffic = startTraffic({
+    baseUrl: stack.servingUrl,
+    model: options.model,
+    samples,
+    rate: 40,
+    feedback,
+  });
   const run: Omit<CandidateRun, 'traffic' | 'feedback'> = { workflowId: handle.workflowId, waiting };
   let trafficReport: TrafficReport;
   let feedbackReport: { sent: number; accepted: number };
   try {
     await handle.signal(approveSignal, { by: 'mlops demo', comment: 'approved by the demo script' });
-    await waitForStage(client, handle.workflowId, ['canary', 'production', 'rolled-back'], { timeoutMs: 120_000 });
-    options.say('canary rollout: 10% → 50% → 100%, comparing error rate, p99 latency, scores and online log loss');
+    await waitForStage(client, handle.workflowId, ['canary', 'production', 'rolled-back'], {
+      timeoutMs: 120_000,
+    });
+    options.say(
+      'canary rollout: 10% → 50% → 100%, comparing error rate, p99 latency, scores and online log loss',
+    );
     try {
       run.result = (await handle.result()) as PipelineResult;
     } catch (err) {

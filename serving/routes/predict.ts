@@ -1,16 +1,16 @@
 /** `POST /v1/models/{model}:predict`: routes the request to stable or canary, decodes images, predicts. */
-import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { predictProbabilities } from '../../lib/model';
+import type { ModelInput } from '../../lib/model';
 import type { ServingContext } from '../context';
 import type { ServedModel } from '../deployment-watcher';
 import { HttpError } from '../errors';
 import { decodeInstanceImage } from '../image-input';
-import { recordPrediction } from '../metrics';
-import { chooseRoute } from '../router';
-import { predictSchema, type PredictBody } from './predict-schema';
+import { recordPrediction, recordScores } from '../metrics';
+import type { PredictionLogRecord } from '../prediction-log';
+import { chooseRoute, type Role } from '../router';
+import { predictSchema, type PredictBody, type PredictInstance } from './predict-schema';
 
-/** One prediction in the answer. */
+/** One prediction in the answer; `prediction_id` is what `POST /v1/feedback` takes back (see prediction-id.ts). */
 export interface Prediction {
   click_probability: number;
   prediction_id: string;
@@ -50,38 +50,66 @@ export function registerPredictRoute(app: FastifyInstance, context: ServingConte
             decodeInstanceImage(instance, index, size, context.imageUriRoots),
           ),
         );
+        const inputs = instances.map((instance, index) => ({
+          // Training trims CSV fields; trimming here keeps " web" and "web" the same category.
+          advertiser: instance.advertiser.trim(),
+          category: instance.category.trim(),
+          placement: instance.placement.trim(),
+          device: instance.device.trim(),
+          hour: instance.hour,
+          headline_length: instance.headline_length,
+          pixels: pixels[index] ?? new Uint8Array(),
+        }));
+        let probabilities: Float32Array;
         try {
           await context.faults.apply(served.model, choice.version);
-          const probabilities = await predictProbabilities(
-            loaded.bundle,
-            instances.map((instance, index) => ({
-              // Training trims CSV fields; trimming here keeps " web" and "web" the same category.
-              advertiser: instance.advertiser.trim(),
-              category: instance.category.trim(),
-              placement: instance.placement.trim(),
-              device: instance.device.trim(),
-              hour: instance.hour,
-              headline_length: instance.headline_length,
-              pixels: pixels[index] ?? new Uint8Array(),
-            })),
-          );
-          recordPrediction(context.metrics, labels, 'success', seconds());
-          return {
-            predictions: Array.from(probabilities, (p) => ({
-              click_probability: p,
-              prediction_id: randomUUID(),
-            })),
-            model_version: choice.version,
-          };
+          probabilities = await context.predictor.predict(loaded, inputs);
         } catch (err) {
           recordPrediction(context.metrics, labels, 'error', seconds());
           throw err;
         }
+        const latency = seconds();
+        recordPrediction(context.metrics, labels, 'success', latency);
+        recordScores(context.metrics, labels, probabilities);
+        const issuedAt = Date.now();
+        const predictions = Array.from(probabilities, (p) => ({
+          click_probability: p,
+          prediction_id: context.feedback.ids.issue({ ...labels, probability: p }, issuedAt),
+        }));
+        context.logs?.recordPredictions(
+          predictionRecords(labels, instances, inputs, predictions, issuedAt, latency),
+        );
+        return { predictions, model_version: choice.version };
       } finally {
         release();
       }
     },
   );
+}
+
+function predictionRecords(
+  labels: { model: string; version: string; role: Role },
+  instances: readonly PredictInstance[],
+  inputs: readonly ModelInput[],
+  predictions: readonly Prediction[],
+  issuedAt: number,
+  latencySeconds: number,
+): PredictionLogRecord[] {
+  const ts = new Date(issuedAt).toISOString();
+  const latency_ms = Math.round(latencySeconds * 1e6) / 1e3;
+  return predictions.map((prediction, index) => {
+    // The features as the model saw them (trimmed), never the image bytes; a URI is kept to find the image again.
+    const { pixels: _pixels, ...features } = inputs[index] ?? ({} as ModelInput);
+    const imageUri = instances[index]?.image_uri;
+    return {
+      ts,
+      prediction_id: prediction.prediction_id,
+      ...labels,
+      features: imageUri === undefined ? features : { ...features, image_uri: imageUri },
+      click_probability: prediction.click_probability,
+      latency_ms,
+    };
+  });
 }
 
 function servedOrThrow(context: ServingContext, model: string): ServedModel {

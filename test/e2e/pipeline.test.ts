@@ -242,13 +242,21 @@ describe('modelPipeline end to end', { timeout: 600_000 }, () => {
   const startLongCanary = async (id: string) => {
     const handle = await start(id, {
       ...CONFIG,
-      rollout: { ...CONFIG.rollout, steps: [{ weight: 10, bakeSeconds: 300, minRequests: 1 }, { weight: 100 }], maxWaitSeconds: 600 },
+      rollout: {
+        ...CONFIG.rollout,
+        steps: [{ weight: 10, bakeSeconds: 300, minRequests: 1 }, { weight: 100 }],
+        maxWaitSeconds: 600,
+      },
     });
     await waitForStage(env.client, handle.workflowId, ['awaiting-approval'], { timeoutMs: 300_000 });
     await handle.signal(approveSignal, { by: 'erin' });
     await waitForStage(env.client, handle.workflowId, ['canary'], { timeoutMs: 60_000 });
     const rollout = env.client.workflow.getHandle(canaryWorkflowId(handle.workflowId));
-    for (let i = 0; i < 100 && (await rollout.query(rolloutStatusQuery).catch(() => undefined))?.phase !== 'baking'; i++) {
+    for (
+      let i = 0;
+      i < 100 && (await rollout.query(rolloutStatusQuery).catch(() => undefined))?.phase !== 'baking';
+      i++
+    ) {
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
     return { handle, rollout };
@@ -264,7 +272,10 @@ describe('modelPipeline end to end', { timeout: 600_000 }, () => {
       const paused = await rollout.query(rolloutStatusQuery);
       assert.equal(paused.phase, 'paused');
       assert.equal(paused.weight, 10, 'a paused canary holds its weight');
-      assert.ok(paused.commands.some((c) => c.command === 'pause' && /refused/.test(c.outcome)), 'a malformed command is refused and recorded');
+      assert.ok(
+        paused.commands.some((c) => c.command === 'pause' && /refused/.test(c.outcome)),
+        'a malformed command is refused and recorded',
+      );
       await rollout.signal(promoteRolloutSignal, { by: 'frank' });
       const result = (await handle.result()) as PipelineResult;
       assert.equal(result.outcome, 'production');
@@ -280,7 +291,9 @@ describe('modelPipeline end to end', { timeout: 600_000 }, () => {
     const traffic = startTraffic({ baseUrl: env.servingUrl, model: TEST_MODEL, samples, rate: 20 });
     try {
       const { handle } = await startLongCanary('e2e-manual-abort');
-      await env.client.workflow.getHandle(canaryWorkflowId(handle.workflowId)).signal(abortRolloutSignal, { by: 'grace', reason: 'wrong day' });
+      await env.client.workflow
+        .getHandle(canaryWorkflowId(handle.workflowId))
+        .signal(abortRolloutSignal, { by: 'grace', reason: 'wrong day' });
       const failure = await handle.result().then(
         () => assert.fail('an aborted rollout fails the pipeline'),
         (err: unknown) => err,
@@ -305,14 +318,22 @@ describe('modelPipeline end to end', { timeout: 600_000 }, () => {
         thresholds: { minSamples: 10 },
       },
     });
-    const waiting = await waitForStage(env.client, handle.workflowId, ['awaiting-approval'], { timeoutMs: 300_000 });
+    const waiting = await waitForStage(env.client, handle.workflowId, ['awaiting-approval'], {
+      timeoutMs: 300_000,
+    });
     const fault = await fetch(`${env.servingUrl}/admin/faults`, {
       method: 'PUT',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${TEST_ADMIN_TOKEN}` },
       body: JSON.stringify({ model: TEST_MODEL, version: waiting.candidateVersion, extraLatencyMs: 250 }),
     });
     assert.equal(fault.status, 200, await fault.text());
-    const traffic = startTraffic({ baseUrl: env.servingUrl, model: TEST_MODEL, samples, rate: 40, connections: 16 });
+    const traffic = startTraffic({
+      baseUrl: env.servingUrl,
+      model: TEST_MODEL,
+      samples,
+      rate: 40,
+      connections: 16,
+    });
     try {
       await handle.signal(approveSignal, { by: 'heidi' });
       const failure = await handle.result().then(
@@ -323,7 +344,11 @@ describe('modelPipeline end to end', { timeout: 600_000 }, () => {
       assert.match(String(failure.cause?.message), /rolled back: .*p99 latency: canary \d+\.\d ms vs stable/);
     } finally {
       const report = await traffic.stop();
-      assert.equal(report.failed + report.errors, 0, 'slow is not failed: no request was lost through the rollback');
+      assert.equal(
+        report.failed + report.errors,
+        0,
+        'slow is not failed: no request was lost through the rollback',
+      );
     }
   });
 });

@@ -163,3 +163,26 @@ export async function request<T = unknown>(
 
 /** Admin headers with the fixture's token. */
 export const ADMIN = { authorization: `Bearer ${ADMIN_TOKEN}` };
+
+/**
+ * The value of one sample line on a server's /metrics (e.g. `mlops_feedback_total` or
+ * `mlops_prediction_score_count`) whose labels include `labels`, or 0 when absent. Read line by line because
+ * parse-prometheus-text-format merges a labelled histogram's series into one and drops their labels.
+ */
+export async function metricValue(
+  baseUrl: string,
+  name: string,
+  labels: Record<string, string>,
+): Promise<number> {
+  const text = (await request<string>(`${baseUrl}/metrics`)).body;
+  for (const line of text.split('\n')) {
+    const match = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (!match || match[1] !== name) continue;
+    const sampleLabels = new Map(
+      [...(match[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1], m[2]]),
+    );
+    if (Object.entries(labels).every(([key, value]) => sampleLabels.get(key) === value))
+      return Number(match[3]);
+  }
+  return 0;
+}

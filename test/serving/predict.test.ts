@@ -36,7 +36,7 @@ describe('prediction API', () => {
     assert.equal(res.body.predictions.length, 2);
     for (const prediction of res.body.predictions) {
       assert.ok(prediction.click_probability > 0 && prediction.click_probability < 1);
-      assert.match(prediction.prediction_id, /^[0-9a-f-]{36}$/);
+      assert.match(prediction.prediction_id, /^[\w-]{40,}$/);
     }
     assert.notEqual(res.body.predictions[0]?.prediction_id, res.body.predictions[1]?.prediction_id);
   });

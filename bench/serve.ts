@@ -1,0 +1,264 @@
+/**
+ * Prediction server throughput and latency, driven by autocannon, against a bare `predictProbabilities`
+ * loop on the same inputs measured in the same run. Run: `npx tsx bench/serve.ts` (under two minutes).
+ *
+ * The server runs in this process on port 0 with a tiny but realistic model (24 px images, conv [8, 16],
+ * dense 32) and one-instance requests carrying real synthetic ad PNGs; autocannon runs in a worker thread
+ * so the load generator does not share the server's event loop.
+ */
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import autocannon from 'autocannon';
+import { pipelineConfigSchema } from '../lib/config-schema';
+import { decodeAdImage } from '../lib/dataset/image';
+import { generateDataset } from '../lib/dataset/synthetic';
+import { writeDeployment } from '../lib/deployment';
+import {
+  createModel,
+  fitPreprocessing,
+  loadTfBackend,
+  predictProbabilities,
+  saveModelBundle,
+  type ModelBundle,
+  type ModelInput,
+} from '../lib/model';
+import { loadTrafficSamples, type TrafficSample } from '../lib/traffic/samples';
+import type { BatchingOptions } from '../serving/batcher';
+import { createPredictionServer } from '../serving/server';
+
+const IMAGE_SIZE = 24;
+const SAMPLES = 64;
+const CONCURRENCY = [1, 8, 64];
+const BATCHINGS: BatchingOptions[] = [
+  { maxBatchSize: 32, maxWaitMs: 2 },
+  { maxBatchSize: 32, maxWaitMs: 0 },
+];
+// Shared machines are noisy: each point runs in two rounds, far apart in time, and the table shows their mean.
+const ROUNDS = 2;
+const MEASURE_SECONDS = 4;
+const WARM_UP_SECONDS = 1;
+const BARE_SECONDS = 1.5;
+
+interface ServerPoint {
+  mode: string;
+  connections: number;
+  requestsPerSecond: number;
+  p50: number;
+  p99: number;
+  non2xx: number;
+  meanBatch: number;
+  /** (max − min) / mean of req/s over the rounds: how far to trust a difference between rows. */
+  spread: number;
+}
+
+async function main(): Promise<void> {
+  const backend = await loadTfBackend();
+  console.log(`TF.js backend: ${backend.backend} (${backend.device}); ${os.cpus().length} CPUs`);
+  const work = await fs.mkdtemp(path.join(os.tmpdir(), 'mlops-bench-serve-'));
+  try {
+    const { samples, inputs, bundle, storeUri } = await prepare(work);
+    const bare1 = await bareExamplesPerSecond(bundle, inputs, 1);
+    const modes: Array<[string, BatchingOptions | false]> = [
+      ['unbatched', false],
+      ...BATCHINGS.map((b): [string, BatchingOptions] => [`batched ${b.maxBatchSize}/${b.maxWaitMs}ms`, b]),
+    ];
+    const runs: ServerPoint[] = [];
+    // Modes alternate within each concurrency level, so drift in the machine's load hits them alike.
+    for (let round = 1; round <= ROUNDS; round++) {
+      for (const connections of CONCURRENCY) {
+        for (const [mode, batching] of modes) {
+          const run = { mode, ...(await measureServer(storeUri, samples, batching, connections)) };
+          runs.push(run);
+          console.log(
+            `  round ${round} ${mode} c=${connections}: ${run.requestsPerSecond.toFixed(0)} req/s, batch ${run.meanBatch.toFixed(1)}`,
+          );
+        }
+      }
+    }
+    const points = modes.flatMap(([mode]) =>
+      CONCURRENCY.map((connections) =>
+        meanOf(runs.filter((run) => run.mode === mode && run.connections === connections)),
+      ),
+    );
+    // Batch 1 is measured before and after the server points, so slow drift does not favour either side.
+    const bare = new Map([[1, (bare1 + (await bareExamplesPerSecond(bundle, inputs, 1))) / 2]]);
+    for (const size of new Set(points.map((point) => Math.max(1, Math.round(point.meanBatch))))) {
+      if (!bare.has(size)) bare.set(size, await bareExamplesPerSecond(bundle, inputs, size));
+    }
+    printTable(points, bare);
+    bundle.model.dispose();
+  } finally {
+    await fs.rm(work, { recursive: true, force: true });
+  }
+}
+
+function meanOf(runs: readonly ServerPoint[]): ServerPoint {
+  const mean = (pick: (run: ServerPoint) => number) =>
+    runs.reduce((sum, run) => sum + pick(run), 0) / Math.max(1, runs.length);
+  const rates = runs.map((run) => run.requestsPerSecond);
+  const requestsPerSecond = mean((run) => run.requestsPerSecond);
+  return {
+    mode: runs[0]?.mode ?? '',
+    connections: runs[0]?.connections ?? 0,
+    requestsPerSecond,
+    p50: mean((run) => run.p50),
+    p99: mean((run) => run.p99),
+    non2xx: runs.reduce((sum, run) => sum + run.non2xx, 0),
+    meanBatch: mean((run) => run.meanBatch),
+    spread: (Math.max(...rates) - Math.min(...rates)) / requestsPerSecond,
+  };
+}
+
+/** A synthetic dataset, its requests and decoded inputs, and a model bundle deployed as ctr version 1. */
+async function prepare(work: string): Promise<{
+  samples: TrafficSample[];
+  inputs: ModelInput[];
+  bundle: ModelBundle;
+  storeUri: string;
+}> {
+  const dataDir = path.join(work, 'data');
+  await generateDataset({ outDir: dataDir, rows: SAMPLES, seed: 7 });
+  const samples = await loadTrafficSamples(dataDir, SAMPLES);
+  const inputs = await Promise.all(
+    samples.map(async ({ instance }) => ({
+      ...instance,
+      pixels: await decodeAdImage(Buffer.from(instance.image_b64, 'base64'), IMAGE_SIZE),
+    })),
+  );
+  const examples = inputs.map((input, i) => ({ ...input, ad_id: `ad-${i}`, clicked: i % 2 }));
+  const preprocessing = fitPreprocessing(examples, IMAGE_SIZE);
+  const train = pipelineConfigSchema.parse({ train: { conv: { filters: [8, 16], denseUnits: 32 } } }).train;
+  const bundle = { model: createModel(train, preprocessing), preprocessing };
+  const storeUri = path.join(work, 'store');
+  const modelUri = path.join(storeUri, 'models', 'ctr', '1');
+  await saveModelBundle(bundle, modelUri);
+  await writeDeployment(storeUri, {
+    model: 'ctr',
+    revision: 1,
+    stable: { version: '1', modelUri },
+    updatedAt: new Date().toISOString(),
+  });
+  const png = samples[0]?.instance.image_b64.length ?? 0;
+  console.log(`${samples.length} requests of one instance each, PNG ~${Math.round((png * 3) / 4)} bytes`);
+  return { samples, inputs, bundle, storeUri };
+}
+
+/** Examples per second of back-to-back `predictProbabilities` calls of `batchSize` inputs. */
+async function bareExamplesPerSecond(
+  bundle: ModelBundle,
+  inputs: readonly ModelInput[],
+  batchSize: number,
+): Promise<number> {
+  const batch = (i: number) =>
+    Array.from({ length: batchSize }, (_, j) => inputs[(i * batchSize + j) % inputs.length]!);
+  for (let i = 0; i < 5; i++) await predictProbabilities(bundle, batch(i));
+  let examples = 0;
+  const started = performance.now();
+  for (let i = 0; performance.now() - started < BARE_SECONDS * 1000; i++) {
+    await predictProbabilities(bundle, batch(i));
+    examples += batchSize;
+  }
+  return examples / ((performance.now() - started) / 1000);
+}
+
+/** One fresh server per point, so its metrics count only that point. */
+async function measureServer(
+  storeUri: string,
+  samples: readonly TrafficSample[],
+  batching: BatchingOptions | false,
+  connections: number,
+): Promise<Omit<ServerPoint, 'mode'>> {
+  const server = createPredictionServer({
+    storeUri,
+    models: ['ctr'],
+    adminToken: 'bench-admin-token',
+    port: 0,
+    pollIntervalMs: 3_600_000,
+    batching,
+  });
+  try {
+    const { url } = await server.start();
+    const requests = samples.map((sample) => ({
+      method: 'POST' as const,
+      path: '/v1/models/ctr:predict',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ instances: [sample.instance] }),
+    }));
+    const load = (duration: number) =>
+      autocannon({ url, connections, duration, requests, workers: 1, timeout: 30 });
+    await load(WARM_UP_SECONDS);
+    const before = await batchCounters(url);
+    const result = await load(MEASURE_SECONDS);
+    const after = await batchCounters(url);
+    return {
+      connections,
+      requestsPerSecond: result['2xx'] / result.duration,
+      p50: result.latency.p50,
+      p99: result.latency.p99,
+      non2xx: result.non2xx + result.errors + result.timeouts,
+      meanBatch: (after.sum - before.sum) / Math.max(1, after.count - before.count),
+      spread: 0,
+    };
+  } finally {
+    await server.stop();
+  }
+}
+
+/** Instances and model calls so far, from the server's batch-size histogram. */
+async function batchCounters(url: string): Promise<{ sum: number; count: number }> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const read = (suffix: string) =>
+    Number(new RegExp(`^mlops_prediction_batch_size_${suffix}\\{[^}]*\\} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
+  return { sum: read('sum'), count: read('count') };
+}
+
+function printTable(points: readonly ServerPoint[], bare: ReadonlyMap<number, number>): void {
+  const bare1 = bare.get(1) ?? Number.NaN;
+  console.log('\nbare predictProbabilities (same inputs, decoded once, no HTTP):');
+  for (const [size, rate] of [...bare].sort(([a], [b]) => a - b)) {
+    console.log(`  batch ${String(size).padStart(3)}: ${rate.toFixed(0).padStart(6)} examples/s`);
+  }
+  const header = [
+    'server',
+    'conc',
+    'req/s',
+    '±',
+    'p50 ms',
+    'p99 ms',
+    'batch',
+    'vs bare@1',
+    'vs bare@batch',
+    'non-2xx',
+  ];
+  const rows = points.map((point) => {
+    const size = Math.max(1, Math.round(point.meanBatch));
+    const atBatch = bare.get(size) ?? Number.NaN;
+    return [
+      point.mode,
+      String(point.connections),
+      point.requestsPerSecond.toFixed(0),
+      `${(point.spread * 50).toFixed(0)}%`,
+      point.p50.toFixed(1),
+      point.p99.toFixed(1),
+      point.meanBatch.toFixed(1),
+      `${(point.requestsPerSecond / bare1).toFixed(2)}×`,
+      `${(point.requestsPerSecond / atBatch).toFixed(2)}× (@${size})`,
+      String(point.non2xx),
+    ];
+  });
+  const widths = header.map((title, i) => Math.max(title.length, ...rows.map((row) => row[i]?.length ?? 0)));
+  const line = (cells: readonly string[]) =>
+    `| ${cells.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join(' | ')} |`;
+  console.log(`\n${line(header)}\n|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
+  for (const row of rows) console.log(line(row));
+  console.log(
+    `\nreq/s = examples/s (one instance per request), mean of ${ROUNDS} rounds of ${MEASURE_SECONDS} s; ± is half` +
+      ' the range between rounds; ratios are against the bare loop measured in this run.',
+  );
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
