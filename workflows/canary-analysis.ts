@@ -24,6 +24,25 @@ export interface CompareCanaryInput {
   thresholds: AnalysisThresholds;
 }
 
+/** How unlikely the canary's errors must be at the allowed rate to fail before the step's minimum traffic. */
+const EARLY_FAILURE_SIGNIFICANCE = 0.001;
+
+/** P(X ≥ k) for X ~ Binomial(n, p): how likely k or more errors in n requests are by chance. */
+export function binomialTail(n: number, k: number, p: number): number {
+  if (k <= 0) return 1;
+  if (k > n) return 0;
+  if (p <= 0) return 0;
+  if (p >= 1) return 1;
+  // Sum the lower tail term by term: each pmf(i + 1) follows from pmf(i), no factorials needed.
+  let pmf = Math.pow(1 - p, n);
+  let below = 0;
+  for (let i = 0; i < k; i++) {
+    below += pmf;
+    pmf *= ((n - i) / (i + 1)) * (p / (1 - p));
+  }
+  return Math.max(0, 1 - below);
+}
+
 const percent = (rate: number) => `${(rate * 100).toFixed(2)}%`;
 
 function summarise(window: VersionTraffic): VersionWindowSummary {
@@ -145,10 +164,12 @@ export function compareCanary(input: CompareCanaryInput): CanaryComparison {
   const stable = summarise(stableWindow);
   const [scoreCheck, scoreDivergence] = checkScores(canaryWindow, stableWindow, input.thresholds);
   const errorCheck = checkErrorRate(canary, stable, input.thresholds);
-  // Error rates over a handful of requests are noise; judge them once the step's minimum is met,
-  // unless every canary request failed.
+  // Error rates over a handful of requests are noise: judge them once the step's minimum is met,
+  // or earlier when the errors are already too many to be chance at the allowed rate.
+  const allowedRate = Math.min(1, stable.errorRate + input.thresholds.maxErrorRateIncrease);
   const errorRateJudged =
-    canary.requests >= input.minRequests || (canary.requests >= 3 && canary.errors === canary.requests);
+    canary.requests >= input.minRequests ||
+    binomialTail(canary.requests, canary.errors, allowedRate) < EARLY_FAILURE_SIGNIFICANCE;
   const checks: MetricCheck[] = [
     errorRateJudged ? errorCheck : { ...errorCheck, verdict: 'not enough data' },
     checkLatency(canaryWindow, stableWindow, input.thresholds),

@@ -42,12 +42,10 @@ export function registerRolloutCommands(program: Command): void {
       .action(async (id: string, options: { by: string; reason?: string }) => {
         const workflowId = rolloutId(id);
         await withClient(async (client) => {
-          await client.workflow
-            .getHandle(workflowId)
-            .signal(SIGNALS[command], {
-              by: options.by,
-              ...(options.reason ? { reason: options.reason } : {}),
-            });
+          await client.workflow.getHandle(workflowId).signal(SIGNALS[command], {
+            by: options.by,
+            ...(options.reason ? { reason: options.reason } : {}),
+          });
           console.log(
             `Sent ${command} to ${workflowId} (by ${options.by}). Check with: mlops pipeline status ${id.replace(/-canary$/, '')}`,
           );

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { compareCanary, type AnalysisThresholds } from '../../workflows/canary-analysis';
+import { binomialTail, compareCanary, type AnalysisThresholds } from '../../workflows/canary-analysis';
 import {
   emptyTraffic,
   histogramQuantile,
@@ -101,13 +101,32 @@ describe('canary analysis', () => {
     assert.equal(result.verdict, 'insufficient-traffic');
   });
 
-  it('fails at once when every one of the first canary requests fails, before the minimum is reached', () => {
+  it('fails before the minimum is reached when the errors cannot be chance at the allowed rate', () => {
     const result = compareCanary({
       ...base,
       baseline: {},
-      current: { '1': traffic({ requests: 50 }), '2': traffic({ requests: 4, errors: 4 }) },
+      current: { '1': traffic({ requests: 50 }), '2': traffic({ requests: 9, errors: 4 }) },
     });
     assert.equal(result.verdict, 'fail');
+  });
+
+  it('does not fail early on a single error that could be chance', () => {
+    const result = compareCanary({
+      ...base,
+      thresholds: { ...thresholds, maxErrorRateIncrease: 0.05 },
+      baseline: {},
+      current: { '1': traffic({ requests: 50 }), '2': traffic({ requests: 9, errors: 1 }) },
+    });
+    assert.equal(result.verdict, 'insufficient-traffic');
+  });
+
+  it('computes binomial tails against known values', () => {
+    assert.equal(binomialTail(10, 0, 0.3), 1);
+    assert.equal(binomialTail(10, 11, 0.3), 0);
+    // P(X ≥ 1) = 1 − 0.99^30; P(X ≥ 2 | n=4, p=½) = 11/16.
+    assert.ok(Math.abs(binomialTail(30, 1, 0.01) - (1 - 0.99 ** 30)) < 1e-12);
+    assert.ok(Math.abs(binomialTail(4, 2, 0.5) - 11 / 16) < 1e-12);
+    assert.ok(binomialTail(14, 4, 0.01) < 1e-4);
   });
 
   it('fails on error rate, naming both rates and the threshold', () => {
