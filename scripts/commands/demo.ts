@@ -14,7 +14,7 @@ import { ModelRegistry } from '../../lib/registry';
 import { startLocalStack, type LocalStack } from '../../lib/stack/local-stack';
 import { loadTrafficSamples } from '../../lib/traffic/samples';
 import { CONTROL_TASK_QUEUE, type PipelineResult } from '../../workflows/definitions';
-import { writeFlippedLabelDataset } from '../demo/flipped-labels';
+import { writeFlippedLabelDataset } from '../../lib/dataset/flipped-labels';
 import { runCandidate } from '../demo/run-candidate';
 import { formatSummary } from '../demo/summary';
 

@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import path from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { WorkflowFailedError } from '@temporalio/client';
@@ -11,6 +12,8 @@ import { readDeployment } from '../../lib/deployment';
 import { startPipeline, waitForStage } from '../../lib/pipeline-client';
 import type { PipelineConfigInput } from '../../lib/config-schema';
 import { ModelRegistry } from '../../lib/registry';
+import { writeFlippedLabelDataset } from '../../lib/dataset/flipped-labels';
+import { loadGroundTruth, startFeedbackSender } from '../../lib/traffic/feedback-sender';
 import { loadTrafficSamples, type TrafficSample } from '../../lib/traffic/samples';
 import { startTraffic, type TrafficReport } from '../../lib/traffic/simulated-traffic';
 import {
@@ -348,6 +351,56 @@ describe('modelPipeline end to end', { timeout: 600_000 }, () => {
         report.failed + report.errors,
         0,
         'slow is not failed: no request was lost through the rollback',
+      );
+    }
+  });
+
+  it('rolls back a worse model on the online log loss of live click feedback', async () => {
+    // Labels flipped upstream: offline evaluation on the same broken data cannot see it.
+    const flippedDir = path.join(dataset.dir, 'flipped-labels');
+    await writeFlippedLabelDataset(dataset.dir, flippedDir);
+    const handle = await startPipeline(env.client, {
+      modelName: TEST_MODEL,
+      dataUri: flippedDir,
+      taskQueue: TEST_CONTROL_QUEUE,
+      workflowId: 'e2e-worse',
+      config: {
+        ...CONFIG,
+        // Trained long enough to learn the flipped click rate, so it is clearly worse live.
+        train: { ...CONFIG.train, epochs: 8, learningRate: 0.02 },
+        rollout: {
+          ...CONFIG.rollout,
+          steps: [{ weight: 50, bakeSeconds: 60, minRequests: 10 }, { weight: 100 }],
+          // Only feedback may decide here: the score-shift check is switched off.
+          thresholds: { maxScoreDivergence: 1, minFeedback: 15 },
+        },
+      },
+    });
+    await waitForStage(env.client, handle.workflowId, ['awaiting-approval'], { timeoutMs: 300_000 });
+    const feedback = startFeedbackSender({
+      baseUrl: env.servingUrl,
+      groundTruth: await loadGroundTruth(dataset.dir),
+      delayMs: 200,
+    });
+    const traffic = startTraffic({ baseUrl: env.servingUrl, model: TEST_MODEL, samples, rate: 40, feedback });
+    try {
+      await handle.signal(approveSignal, { by: 'ivan' });
+      const failure = await handle.result().then(
+        () => assert.fail('the worse canary should be rolled back'),
+        (err: unknown) => err,
+      );
+      assert.ok(failure instanceof WorkflowFailedError);
+      assert.match(
+        String(failure.cause?.message),
+        /rolled back: .*online log loss: canary \d\.\d{4} \(\d+ labels\) vs stable/,
+      );
+    } finally {
+      const report = await traffic.stop();
+      const sent = await feedback.stop();
+      assert.equal(report.failed + report.errors, 0);
+      assert.ok(
+        sent.accepted > 0 && sent.accepted === sent.sent,
+        `every feedback label joined (${JSON.stringify(sent)})`,
       );
     }
   });

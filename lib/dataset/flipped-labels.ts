@@ -6,7 +6,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify/sync';
-import { AD_COLUMNS } from '../../lib/dataset/schema';
+import { AD_COLUMNS } from './schema';
 
 /** Writes `outDir/ads.csv`: `sourceDir`'s rows with clicked flipped and image paths made absolute. */
 export async function writeFlippedLabelDataset(sourceDir: string, outDir: string): Promise<void> {
