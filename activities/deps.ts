@@ -9,6 +9,8 @@ export interface ActivityDeps {
   servingUrls: string[];
   /** Bearer token for the prediction servers' admin routes. */
   adminToken: string;
+  /** When set, canary analysis reads metrics from this Prometheus server instead of each replica. */
+  prometheusUrl?: string;
 }
 
 /**

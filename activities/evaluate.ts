@@ -6,7 +6,7 @@ import { log } from '@temporalio/activity';
 import type { PipelineConfig } from '../lib/config-schema';
 import { readShard } from '../lib/dataset/shards';
 import { computeAuc, computeLogLoss } from '../lib/metrics';
-import { loadModelBundle, predictProbabilities } from '../lib/model';
+import { disposeModel, loadModelBundle, predictProbabilities } from '../lib/model';
 import { joinUri, writeJson } from '../lib/storage';
 import type { ModelMetrics } from '../workflows/definitions';
 import { type ActivityDeps, stageUri } from './deps';
@@ -28,7 +28,9 @@ export interface EvaluationResult {
 }
 
 async function scoreModel(modelUri: string, evalUri: string): Promise<ModelMetrics> {
-  const [bundle, { examples }] = await Promise.all([loadModelBundle(modelUri), readShard(evalUri)]);
+  // The shard first: were it read alongside and failed, the model already loaded would never be freed.
+  const { examples } = await readShard(evalUri);
+  const bundle = await loadModelBundle(modelUri);
   try {
     const scores = await predictProbabilities(bundle, examples);
     const labels = examples.map((example) => example.clicked);
@@ -38,7 +40,7 @@ async function scoreModel(modelUri: string, evalUri: string): Promise<ModelMetri
       count: examples.length,
     };
   } finally {
-    bundle.model.dispose();
+    disposeModel(bundle.model);
   }
 }
 

@@ -10,13 +10,8 @@ import {
   writeDeployment,
 } from '../lib/deployment';
 import type { ActivityDeps } from './deps';
-import {
-  readReplicaTraffic,
-  reloadReplica,
-  servedRevision,
-  sumSnapshots,
-  type TrafficSnapshot,
-} from './serving-client';
+import { readPrometheusTraffic } from './prometheus-client';
+import { readReplicaTraffic, reloadReplica, servedRevision, type TrafficSnapshot } from './serving-client';
 
 export interface ApplyDeploymentInput {
   model: string;
@@ -55,9 +50,7 @@ export function createRolloutActivities(deps: ActivityDeps) {
         });
       }
       const lagging = new Set(deps.servingUrls);
-      await Promise.all(
-        deps.servingUrls.map((url) => reloadReplica(url, deps.adminToken).catch(() => undefined)),
-      );
+      await Promise.all(deps.servingUrls.map((url) => reloadReplica(url, deps.adminToken)));
       for (;;) {
         for (const url of [...lagging]) {
           const served = await servedRevision(url, input.model).catch(() => 0);
@@ -69,9 +62,11 @@ export function createRolloutActivities(deps: ActivityDeps) {
       }
     },
 
-    /** Cumulative requests and errors per version of a model, summed over every replica. */
+    /** Cumulative counters per version of a model, summed over every replica (or by Prometheus). */
     async snapshotTraffic({ model }: { model: string }): Promise<TrafficSnapshot> {
-      return sumSnapshots(await Promise.all(deps.servingUrls.map((url) => readReplicaTraffic(url, model))));
+      if (deps.prometheusUrl) return readPrometheusTraffic(deps.prometheusUrl, model);
+      const perReplica = await Promise.all(deps.servingUrls.map((url) => readReplicaTraffic(url, model)));
+      return Object.assign({}, ...perReplica) as TrafficSnapshot;
     },
   };
 }

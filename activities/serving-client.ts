@@ -1,13 +1,7 @@
 /** Talks to prediction server replicas: reload them, ask what they serve, read their metrics. */
-import {
-  FEEDBACK_LOG_LOSS_SUM_METRIC,
-  FEEDBACK_TOTAL_METRIC,
-  PREDICTION_LATENCY_METRIC,
-  PREDICTION_REQUESTS_METRIC,
-  PREDICTION_SCORE_METRIC,
-} from '../lib/deployment';
 import { parsePrometheusSamples } from '../lib/prometheus-samples';
-import { addBuckets, addTraffic, emptyTraffic, type TrafficSnapshot } from '../workflows/traffic-window';
+import type { TrafficSnapshot } from '../workflows/traffic-window';
+import { countersFromSamples } from './traffic-counters';
 
 export type { TrafficSnapshot } from '../workflows/traffic-window';
 
@@ -21,10 +15,23 @@ async function fetchOk(url: string, init: RequestInit = {}): Promise<Response> {
 
 /** Asks a replica to re-read deployments now instead of at its next poll. */
 export async function reloadReplica(baseUrl: string, adminToken: string): Promise<void> {
-  await fetchOk(`${baseUrl}/admin/reload`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${adminToken}` },
-  });
+  let response: Response;
+  try {
+    response = await fetch(`${baseUrl}/admin/reload`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${adminToken}` },
+      signal: AbortSignal.timeout(5_000),
+    });
+  } catch {
+    return; // Unreachable: the convergence loop keeps waiting for it to come back and poll the store.
+  }
+  if (response.ok) return;
+  const body = (await response.json().catch(() => undefined)) as
+    { error?: { code?: string; message?: string } } | undefined;
+  // A replica that cannot load the new state says why; waiting for it would only time out.
+  throw new Error(
+    `replica ${baseUrl} cannot serve the new deployment: ${body?.error?.code ?? response.status} ${body?.error?.message ?? ''}`.trim(),
+  );
 }
 
 /** The deployment revision a replica currently serves for a model (0 when none). */
@@ -38,44 +45,9 @@ export async function servedRevision(baseUrl: string, model: string): Promise<nu
   return body.deployment_revision ?? 0;
 }
 
-/** Reads one replica's counters and histograms for a model from its Prometheus endpoint. */
+/** One replica's counters for a model, keyed by its URL and process start time (a restart is a new source). */
 export async function readReplicaTraffic(baseUrl: string, model: string): Promise<TrafficSnapshot> {
-  const text = await (await fetchOk(`${baseUrl}/metrics`)).text();
-  const snapshot: TrafficSnapshot = {};
-  for (const { name, labels, value } of parsePrometheusSamples(text)) {
-    if (labels.model !== model || labels.version === undefined) continue;
-    const entry = (snapshot[labels.version] ??= emptyTraffic());
-    switch (name) {
-      case PREDICTION_REQUESTS_METRIC:
-        entry.requests += value;
-        if (labels.outcome === 'error') entry.errors += value;
-        break;
-      case `${PREDICTION_LATENCY_METRIC}_bucket`:
-        if (labels.le !== undefined)
-          entry.latencyBuckets = addBuckets(entry.latencyBuckets, { [labels.le]: value });
-        break;
-      case `${PREDICTION_SCORE_METRIC}_bucket`:
-        if (labels.le !== undefined)
-          entry.scoreBuckets = addBuckets(entry.scoreBuckets, { [labels.le]: value });
-        break;
-      case FEEDBACK_TOTAL_METRIC:
-        entry.feedback += value;
-        break;
-      case FEEDBACK_LOG_LOSS_SUM_METRIC:
-        entry.logLossSum += value;
-        break;
-    }
-  }
-  return snapshot;
-}
-
-/** Sums snapshots from several replicas. */
-export function sumSnapshots(snapshots: TrafficSnapshot[]): TrafficSnapshot {
-  const total: TrafficSnapshot = {};
-  for (const snapshot of snapshots) {
-    for (const [version, traffic] of Object.entries(snapshot)) {
-      total[version] = addTraffic(total[version] ?? emptyTraffic(), traffic);
-    }
-  }
-  return total;
+  const samples = parsePrometheusSamples(await (await fetchOk(`${baseUrl}/metrics`)).text());
+  const startTime = samples.find((sample) => sample.name === 'process_start_time_seconds')?.value ?? 0;
+  return { [`${baseUrl}@${startTime}`]: countersFromSamples(samples, model) };
 }

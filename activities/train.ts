@@ -5,7 +5,14 @@
 import { Context, log } from '@temporalio/activity';
 import { readShard } from '../lib/dataset/shards';
 import type { PipelineConfig } from '../lib/config-schema';
-import { loadModelBundle, loadTfBackend, saveModelBundle, trainModel } from '../lib/model';
+import {
+  disposeModel,
+  loadModelBundle,
+  loadTfBackend,
+  saveModelBundle,
+  trainModel,
+  type ModelBundle,
+} from '../lib/model';
 import { joinUri, readJsonIfExists, writeJson } from '../lib/storage';
 import { type ActivityDeps, stageUri } from './deps';
 
@@ -66,34 +73,42 @@ export function createTrainActivities(deps: ActivityDeps) {
       let lastCheckpoint = pointer ? { epoch: pointer.epoch, uri: pointer.uri } : undefined;
       const lossHistory = pointer ? [...pointer.lossHistory] : [];
 
-      const { bundle, lossHistory: newLosses } = await trainModel({
-        examples,
-        imageSize: input.imageSize,
-        config: input.train,
-        resumeFrom,
-        signal: context.cancellationSignal,
-        onProgress: async (progress) => {
-          context.heartbeat({
-            ...progress,
-            checkpoint: lastCheckpoint,
-            backend,
-            device,
-          } satisfies TrainHeartbeat);
-          // Yield so the heartbeat and any cancellation actually reach the server mid-epoch.
-          await new Promise((resolve) => setImmediate(resolve));
-        },
-        onEpochEnd: async ({ epoch, loss, bundle: snapshot }) => {
-          const uri = joinUri(outUri, 'checkpoints', `epoch-${epoch}`);
-          await saveModelBundle(snapshot, uri);
-          lossHistory.push(loss);
-          lastCheckpoint = { epoch, uri };
-          await writeJson(pointerUri, { epoch, uri, lossHistory } satisfies CheckpointPointer);
-        },
-      });
-
+      // This worker is long-lived and may hold a GPU, so every model is freed whatever fails. trainModel
+      // frees a model it created itself when it fails, but a resumed one stays ours; on success the
+      // returned model is either the resumed one or a new one, and either way ours to free.
+      let trained: ModelBundle | undefined;
+      let newLosses: number[];
       const modelUri = joinUri(outUri, 'model');
-      await saveModelBundle(bundle, modelUri);
-      bundle.model.dispose();
+      try {
+        ({ bundle: trained, lossHistory: newLosses } = await trainModel({
+          examples,
+          imageSize: input.imageSize,
+          config: input.train,
+          resumeFrom,
+          signal: context.cancellationSignal,
+          onProgress: async (progress) => {
+            context.heartbeat({
+              ...progress,
+              checkpoint: lastCheckpoint,
+              backend,
+              device,
+            } satisfies TrainHeartbeat);
+            // Yield so the heartbeat and any cancellation actually reach the server mid-epoch.
+            await new Promise((resolve) => setImmediate(resolve));
+          },
+          onEpochEnd: async ({ epoch, loss, bundle: snapshot }) => {
+            const uri = joinUri(outUri, 'checkpoints', `epoch-${epoch}`);
+            await saveModelBundle(snapshot, uri);
+            lossHistory.push(loss);
+            lastCheckpoint = { epoch, uri };
+            await writeJson(pointerUri, { epoch, uri, lossHistory } satisfies CheckpointPointer);
+          },
+        }));
+        await saveModelBundle(trained, modelUri);
+      } finally {
+        const model = trained?.model ?? resumeFrom?.bundle.model;
+        if (model) disposeModel(model);
+      }
       const result: TrainResult = {
         modelUri,
         backend,

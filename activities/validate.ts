@@ -30,22 +30,50 @@ export interface ValidationReport {
   badRowFraction: number;
   clickRate: number;
   numeric: Record<string, NumericStats>;
+  /** The {@link TOP_VOCABULARY_VALUES} most frequent values per feature; report.json holds them all. */
   vocabularies: Record<string, Record<string, number>>;
+  /** How many distinct values each categorical feature has. */
+  distinctValues: Record<string, number>;
   warnings: string[];
 }
 
-function numericStats(values: number[]): NumericStats {
+/**
+ * How many values per feature the returned report keeps: it goes into workflow history, where
+ * a high-cardinality column would otherwise push the payload past Temporal's 2 MB limit.
+ */
+export const TOP_VOCABULARY_VALUES = 50;
+
+/** Count, range, mean and population standard deviation, in loops so no array size overflows the stack. */
+export function numericStats(values: readonly number[]): NumericStats {
   const count = values.length;
-  const mean = values.reduce((sum, value) => sum + value, 0) / Math.max(count, 1);
-  const variance = values.reduce((sum, value) => sum + (value - mean) ** 2, 0) / Math.max(count, 1);
-  return { count, min: Math.min(...values), max: Math.max(...values), mean, std: Math.sqrt(variance) };
+  let sum = 0;
+  let min = Infinity;
+  let max = -Infinity;
+  for (const value of values) {
+    sum += value;
+    if (value < min) min = value;
+    if (value > max) max = value;
+  }
+  const mean = sum / Math.max(count, 1);
+  let squares = 0;
+  for (const value of values) squares += (value - mean) ** 2;
+  return { count, min, max, mean, std: Math.sqrt(squares / Math.max(count, 1)) };
+}
+
+/** The `limit` most frequent values, ties broken by value so the result is deterministic. */
+export function topValues(counts: Record<string, number>, limit: number): Record<string, number> {
+  return Object.fromEntries(
+    Object.entries(counts)
+      .sort(([a, countA], [b, countB]) => countB - countA || (a < b ? -1 : a > b ? 1 : 0))
+      .slice(0, limit),
+  );
 }
 
 function countValues(values: string[]): Record<string, number> {
-  return values.reduce<Record<string, number>>((counts, value) => {
-    counts[value] = (counts[value] ?? 0) + 1;
-    return counts;
-  }, {});
+  // A Map, because a value such as "__proto__" would corrupt a plain-object counter.
+  const counts = new Map<string, number>();
+  for (const value of values) counts.set(value, (counts.get(value) ?? 0) + 1);
+  return Object.fromEntries(counts);
 }
 
 function describeReasons(reasons: Record<string, number>): string {
@@ -91,6 +119,9 @@ export function createValidateActivities(deps: ActivityDeps) {
         }
       }
 
+      const vocabularies = Object.fromEntries(
+        CATEGORICAL_FEATURES.map((name) => [name, countValues(rows.map((row) => row[name]))]),
+      );
       const report: ValidationReport = {
         reportUri: joinUri(stageUri(deps.storeUri, 'validate'), 'report.json'),
         validRows: rows.length,
@@ -101,11 +132,17 @@ export function createValidateActivities(deps: ActivityDeps) {
           NUMERIC_FEATURES.map((name) => [name, numericStats(rows.map((row) => row[name]))]),
         ),
         vocabularies: Object.fromEntries(
-          CATEGORICAL_FEATURES.map((name) => [name, countValues(rows.map((row) => row[name]))]),
+          Object.entries(vocabularies).map(([name, counts]) => [
+            name,
+            topValues(counts, TOP_VOCABULARY_VALUES),
+          ]),
+        ),
+        distinctValues: Object.fromEntries(
+          Object.entries(vocabularies).map(([name, counts]) => [name, Object.keys(counts).length]),
         ),
         warnings,
       };
-      await writeJson(report.reportUri, { ...report, problems });
+      await writeJson(report.reportUri, { ...report, vocabularies, problems });
       if (problems.length > 0) {
         throw ApplicationFailure.create({
           nonRetryable: true,

@@ -1,100 +1,101 @@
-/** The pipeline configuration: one zod schema, validated at the edge (CLI, API), passed whole to workflows. */
+/**
+ * The pipeline configuration: one zod schema, validated at the edge (CLI, API), passed whole to
+ * workflows. Every object is strict, so a misspelt key is refused instead of silently defaulted.
+ */
 import { z } from 'zod';
 
-const rolloutStepSchema = z.object({
+const rolloutStepSchema = z.strictObject({
   weight: z.number().int().min(1).max(100).describe('percent of traffic sent to the canary'),
   bakeSeconds: z.number().min(0).default(10),
   minRequests: z.number().int().min(0).default(20),
 });
 
-export const pipelineConfigSchema = z
-  .object({
-    taskQueues: z
-      .object({
-        /** Where training and evaluation run; GPU workers poll it. */
-        gpu: z.string().min(1).default('ml-gpu'),
-      })
-      .prefault({}),
-    data: z
-      .object({
-        imageSize: z.number().int().min(8).max(256).default(32),
-        evalFraction: z.number().gt(0).lt(1).default(0.2),
-        maxBadRowFraction: z.number().min(0).max(1).default(0.1),
-        minRows: z.number().int().min(2).default(20),
-      })
-      .prefault({}),
-    train: z
-      .object({
-        epochs: z.number().int().min(1).max(1000).default(4),
-        batchSize: z.number().int().min(1).max(4096).default(32),
-        learningRate: z.number().positive().max(1).default(0.005),
-        seed: z.number().int().default(42),
-        conv: z
-          .object({
-            filters: z.array(z.number().int().min(1).max(256)).min(1).max(4).default([8, 16]),
-            denseUnits: z.number().int().min(1).max(1024).default(16),
-          })
-          .prefault({}),
-        embeddingDim: z.number().int().min(1).max(64).default(4),
-      })
-      .prefault({}),
-    evaluate: z
-      .object({
-        minAuc: z.number().min(0).max(1).default(0.55),
-        /** How much worse than production (in AUC) a candidate may be and still pass. */
-        maxAucDropVsProduction: z.number().min(0).max(1).default(0.01),
-      })
-      .prefault({}),
-    approval: z
-      .object({
-        required: z.boolean().default(true),
-        timeoutHours: z.number().positive().default(72),
-      })
-      .prefault({}),
-    rollout: z
-      .object({
-        steps: z
-          .array(rolloutStepSchema)
-          .min(1)
-          .default([
-            { weight: 10, bakeSeconds: 10, minRequests: 20 },
-            { weight: 50, bakeSeconds: 10, minRequests: 20 },
-            { weight: 100, bakeSeconds: 0, minRequests: 0 },
-          ])
-          .refine((steps) => steps.at(-1)?.weight === 100, 'the last rollout step must send 100% of traffic')
-          .refine(
-            (steps) => steps.every((step, i) => i === 0 || step.weight > steps[i - 1]!.weight),
-            'rollout step weights must increase',
-          ),
-        /** How often a baking step compares canary with stable: bounds the time to detect a regression. */
-        analysisIntervalSeconds: z.number().min(0.2).max(60).default(1),
-        thresholds: z
-          .object({
-            /** Canary fails when its error rate exceeds stable's by more than this (absolute). */
-            maxErrorRateIncrease: z.number().min(0).max(1).default(0.01),
-            /** Canary fails when its p99 latency exceeds stable's times this ratio… */
-            maxP99LatencyRatio: z.number().min(1).default(1.5),
-            /** …and by at least this many milliseconds (tiny latencies are noisy). */
-            minP99LatencyIncreaseMs: z.number().min(0).default(20),
-            /**
-             * Canary fails when its score distribution diverges from stable's (Jensen-Shannon, base 2, 0..1).
-             * Loose by default: a better model legitimately moves scores (0.27 seen for a 0.66 → 0.76 AUC step).
-             */
-            maxScoreDivergence: z.number().min(0).max(1).default(0.5),
-            /** Observations each side needs before latency and score checks count. */
-            minSamples: z.number().int().min(1).default(20),
-            /** Canary fails when its online log loss from feedback exceeds stable's by more than this. */
-            maxLogLossIncrease: z.number().min(0).default(0.05),
-            /** Feedback labels each side needs before the log-loss check counts. */
-            minFeedback: z.number().int().min(1).default(30),
-          })
-          .prefault({}),
-        /** How long a step may wait for its minimum number of canary requests before rolling back. */
-        maxWaitSeconds: z.number().positive().default(300),
-      })
-      .prefault({}),
-  })
-  .strict();
+export const pipelineConfigSchema = z.strictObject({
+  taskQueues: z
+    .strictObject({
+      /** Where training and evaluation run; GPU workers poll it. */
+      gpu: z.string().min(1).default('ml-gpu'),
+    })
+    .prefault({}),
+  data: z
+    .strictObject({
+      imageSize: z.number().int().min(8).max(256).default(32),
+      evalFraction: z.number().gt(0).lt(1).default(0.2),
+      maxBadRowFraction: z.number().min(0).max(1).default(0.1),
+      minRows: z.number().int().min(2).default(20),
+    })
+    .prefault({}),
+  train: z
+    .strictObject({
+      epochs: z.number().int().min(1).max(1000).default(4),
+      batchSize: z.number().int().min(1).max(4096).default(32),
+      learningRate: z.number().positive().max(1).default(0.005),
+      seed: z.number().int().default(42),
+      conv: z
+        .strictObject({
+          filters: z.array(z.number().int().min(1).max(256)).min(1).max(4).default([8, 16]),
+          denseUnits: z.number().int().min(1).max(1024).default(16),
+        })
+        .prefault({}),
+      embeddingDim: z.number().int().min(1).max(64).default(4),
+    })
+    .prefault({}),
+  evaluate: z
+    .strictObject({
+      minAuc: z.number().min(0).max(1).default(0.55),
+      /** How much worse than production (in AUC) a candidate may be and still pass. */
+      maxAucDropVsProduction: z.number().min(0).max(1).default(0.01),
+    })
+    .prefault({}),
+  approval: z
+    .strictObject({
+      required: z.boolean().default(true),
+      timeoutHours: z.number().positive().default(72),
+    })
+    .prefault({}),
+  rollout: z
+    .strictObject({
+      steps: z
+        .array(rolloutStepSchema)
+        .min(1)
+        .default([
+          { weight: 10, bakeSeconds: 10, minRequests: 20 },
+          { weight: 50, bakeSeconds: 10, minRequests: 20 },
+          { weight: 100, bakeSeconds: 0, minRequests: 0 },
+        ])
+        .refine((steps) => steps.at(-1)?.weight === 100, 'the last rollout step must send 100% of traffic')
+        .refine(
+          (steps) => steps.every((step, i) => i === 0 || step.weight > steps[i - 1]!.weight),
+          'rollout step weights must increase',
+        ),
+      /** How often a baking step compares canary with stable: bounds the time to detect a regression. */
+      analysisIntervalSeconds: z.number().min(0.2).max(60).default(1),
+      thresholds: z
+        .strictObject({
+          /** Canary fails when its error rate exceeds stable's by more than this (absolute). */
+          maxErrorRateIncrease: z.number().min(0).max(1).default(0.01),
+          /** Canary fails when its p99 latency exceeds stable's times this ratio… */
+          maxP99LatencyRatio: z.number().min(1).default(1.5),
+          /** …and by at least this many milliseconds (tiny latencies are noisy). */
+          minP99LatencyIncreaseMs: z.number().min(0).default(20),
+          /**
+           * Canary fails when its score distribution diverges from stable's (Jensen-Shannon, base 2, 0..1).
+           * Loose by default: a better model legitimately moves scores (0.27 seen for a 0.66 → 0.76 AUC step).
+           */
+          maxScoreDivergence: z.number().min(0).max(1).default(0.5),
+          /** Observations each side needs before latency and score checks count. */
+          minSamples: z.number().int().min(1).default(20),
+          /** Canary fails when its online log loss from feedback exceeds stable's by more than this. */
+          maxLogLossIncrease: z.number().min(0).default(0.05),
+          /** Feedback labels each side needs before the log-loss check counts. */
+          minFeedback: z.number().int().min(1).default(30),
+        })
+        .prefault({}),
+      /** How long a step may wait for its minimum number of canary requests before rolling back. */
+      maxWaitSeconds: z.number().positive().default(300),
+    })
+    .prefault({}),
+});
 
 export type PipelineConfigInput = z.input<typeof pipelineConfigSchema>;
 export type PipelineConfig = z.output<typeof pipelineConfigSchema>;

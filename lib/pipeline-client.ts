@@ -1,6 +1,6 @@
 /** Client-side operations on pipelines, shared by the CLI, the demo and tests. */
 import type { Client, WorkflowHandle } from '@temporalio/client';
-import { pipelineConfigSchema, type PipelineConfig } from './config-schema';
+import { pipelineConfigSchema, type PipelineConfig, type PipelineConfigInput } from './config-schema';
 import {
   canaryWorkflowId,
   ML_MODEL,
@@ -20,6 +20,11 @@ export interface StartPipelineOptions {
   config?: unknown;
   approvalRequired?: boolean;
   taskQueue: string;
+  /**
+   * Where the GPU workers poll (their MLOPS_GPU_QUEUE), used unless the configuration sets
+   * `taskQueues.gpu` itself; without either, training goes to the schema's default queue.
+   */
+  gpuTaskQueue?: string;
   workflowId?: string;
 }
 
@@ -35,9 +40,24 @@ export function parsePipelineConfig(config: unknown): PipelineConfig {
   return parsed.data;
 }
 
+/**
+ * Validates a configuration and fills in the GPU task queue: one the configuration names wins,
+ * then `gpuTaskQueue`, then the schema default. Decided on the raw input, because once parsed
+ * every configuration names a queue.
+ */
+export function resolvePipelineConfig(
+  config: unknown,
+  { gpuTaskQueue }: { gpuTaskQueue?: string | undefined } = {},
+): PipelineConfig {
+  const parsed = parsePipelineConfig(config);
+  const setsGpuQueue = (config as PipelineConfigInput | null | undefined)?.taskQueues?.gpu !== undefined;
+  if (gpuTaskQueue && !setsGpuQueue) parsed.taskQueues.gpu = gpuTaskQueue;
+  return parsed;
+}
+
 /** Validates the configuration and starts a `modelPipeline` workflow; returns its handle. */
 export async function startPipeline(client: Client, options: StartPipelineOptions): Promise<WorkflowHandle> {
-  const config = parsePipelineConfig(options.config);
+  const config = resolvePipelineConfig(options.config, { gpuTaskQueue: options.gpuTaskQueue });
   if (options.approvalRequired === false) config.approval.required = false;
   const input: PipelineInput = { modelName: options.modelName, dataUri: options.dataUri, config };
   const workflowId =

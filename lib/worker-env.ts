@@ -23,6 +23,8 @@ export const workerEnvSchema = z.object({
   MLOPS_GPU_QUEUE: z.string().min(1).default('ml-gpu'),
   MLOPS_SERVING_URLS: commaList.default(['http://localhost:8080']),
   MLOPS_ADMIN_TOKEN: z.string().min(1).default('dev-admin-token'),
+  /** A Prometheus server that scrapes every replica; canary analysis then queries it. */
+  MLOPS_PROMETHEUS_URL: z.url().optional(),
   /** Concurrent trainings per GPU worker; one per GPU by default. */
   MLOPS_GPU_CONCURRENCY: z.coerce.number().int().positive().default(1),
 });

@@ -1,5 +1,5 @@
 /** The prediction server's one error type and the handler that turns any error into `{ error: { code, message } }`. */
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 
 /** An error meant for the client: an HTTP status, a machine-readable code and a message a person can act on. */
 export class HttpError extends Error {
@@ -72,4 +72,23 @@ export function handleNotFound(request: FastifyRequest, reply: FastifyReply): Fa
       message: `no route ${request.method} ${request.url.split('?')[0] ?? ''}`,
     },
   } satisfies ErrorBody);
+}
+
+/**
+ * Fastify `frameworkErrors` handler, for failures before routing (setErrorHandler never sees them):
+ * a path that cannot be percent-decoded is a 400 `invalid_url`; anything else goes through handleError.
+ */
+export function handleFrameworkError(
+  error: FastifyError,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): void {
+  // The onRequest hook that sets this header does not run on this path.
+  void reply.header('x-request-id', request.id);
+  if (error.code === 'FST_ERR_BAD_URL') {
+    request.log.info({ code: 'invalid_url', reason: error.message }, 'request rejected');
+    void reply.code(400).send({ error: { code: 'invalid_url', message: error.message } } satisfies ErrorBody);
+    return;
+  }
+  void handleError(error, request, reply);
 }

@@ -47,6 +47,7 @@ function decodeBase64(text: string, where: string): Buffer {
 }
 
 async function readImageUri(uri: string, where: string, roots: readonly string[]): Promise<Buffer> {
+  if (schemeOf(uri) === 'file') checkLocalUri(uri, where);
   if (!roots.some((root) => isUnder(uri, root))) {
     // Reading any path a client names would let it probe the server's disk.
     throw new HttpError(
@@ -62,7 +63,30 @@ async function readImageUri(uri: string, where: string, roots: readonly string[]
       throw new HttpError(400, 'image_not_found', `${where}.image_uri: no such image`);
     if (schemeOf(uri) === 'gs')
       throw new HttpError(400, 'image_uri_not_supported', `${where}: ${(err as Error).message}`);
-    throw err;
+    // A directory, a file we may not read, a path segment that is a file: the client named something unusable.
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new HttpError(
+      400,
+      'image_unreadable',
+      `${where}.image_uri cannot be read as an image file${typeof code === 'string' ? ` (${code})` : ''}`,
+    );
+  }
+}
+
+/** Rejects a local path or file:// URI that names no filesystem path (bad host, bad escapes, encoded `/`, NUL). */
+function checkLocalUri(uri: string, where: string): void {
+  let local: string;
+  try {
+    local = toLocalPath(uri);
+  } catch (err) {
+    throw new HttpError(
+      400,
+      'invalid_image_uri',
+      `${where}.image_uri is not a valid file URI or path: ${(err as Error).message}`,
+    );
+  }
+  if (local.includes('\0')) {
+    throw new HttpError(400, 'invalid_image_uri', `${where}.image_uri must not contain a NUL byte`);
   }
 }
 

@@ -5,7 +5,7 @@ import type { IncomingMessage } from 'node:http';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { createPredictor, type BatchingOptions } from './batcher';
 import { DeploymentWatcher } from './deployment-watcher';
-import { handleError, handleNotFound } from './errors';
+import { handleError, handleFrameworkError, handleNotFound } from './errors';
 import { FaultInjector } from './faults';
 import { createPredictionMetrics } from './metrics';
 import { PredictionIdCodec } from './prediction-id';
@@ -88,6 +88,8 @@ export function createPredictionServer(options: PredictionServerOptions): Predic
     // Without this, ajv would turn "hour": "5" into 5; a wrong type must be a 400, as the API promises.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
     schemaErrorFormatter,
+    // A path fastify cannot percent-decode never reaches the router or setErrorHandler; answer it in the API's shape.
+    frameworkErrors: handleFrameworkError,
   });
   const watcher = new DeploymentWatcher({
     storeUri: options.storeUri,

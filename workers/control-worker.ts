@@ -37,6 +37,7 @@ async function main(): Promise<void> {
         storeUri: env.MLOPS_STORE,
         servingUrls: env.MLOPS_SERVING_URLS,
         adminToken: env.MLOPS_ADMIN_TOKEN,
+        ...(env.MLOPS_PROMETHEUS_URL ? { prometheusUrl: env.MLOPS_PROMETHEUS_URL } : {}),
       },
     });
     // Worker.run() drains in-flight tasks on SIGINT/SIGTERM before resolving.

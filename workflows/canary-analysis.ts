@@ -33,12 +33,14 @@ export function binomialTail(n: number, k: number, p: number): number {
   if (k > n) return 0;
   if (p <= 0) return 0;
   if (p >= 1) return 1;
-  // Sum the lower tail term by term: each pmf(i + 1) follows from pmf(i), no factorials needed.
-  let pmf = Math.pow(1 - p, n);
+  // Sum the lower tail term by term, each log pmf(i + 1) from log pmf(i): no factorials, and no
+  // underflow of pmf(0) = (1 - p)^n for large n silently zeroing every later term.
+  const logOdds = Math.log(p) - Math.log1p(-p);
+  let logPmf = n * Math.log1p(-p);
   let below = 0;
   for (let i = 0; i < k; i++) {
-    below += pmf;
-    pmf *= ((n - i) / (i + 1)) * (p / (1 - p));
+    below += Math.exp(logPmf);
+    logPmf += Math.log(n - i) - Math.log(i + 1) + logOdds;
   }
   return Math.max(0, 1 - below);
 }
@@ -152,6 +154,32 @@ function checkLogLoss(
   };
 }
 
+/** Checks whose data stable already has in this window while the canary has too little. */
+function awaitedChecks(
+  canary: VersionTraffic,
+  stable: VersionTraffic,
+  stableSummary: VersionWindowSummary,
+  t: AnalysisThresholds,
+): string[] {
+  const awaited: string[] = [];
+  if (
+    histogramCount(stable.latencyBuckets) >= t.minSamples &&
+    histogramCount(canary.latencyBuckets) < t.minSamples
+  ) {
+    awaited.push(`p99 latency (${histogramCount(canary.latencyBuckets)}/${t.minSamples} requests)`);
+  }
+  if (
+    histogramCount(stable.scoreBuckets) >= t.minSamples &&
+    histogramCount(canary.scoreBuckets) < t.minSamples
+  ) {
+    awaited.push(`score distribution (${histogramCount(canary.scoreBuckets)}/${t.minSamples} scores)`);
+  }
+  if (stableSummary.feedback >= t.minFeedback && canary.feedback < t.minFeedback) {
+    awaited.push(`online log loss (${canary.feedback}/${t.minFeedback} feedback labels)`);
+  }
+  return awaited;
+}
+
 /**
  * Verdict for one rollout step. Fails as soon as any metric regresses, even before the canary has
  * its minimum number of requests, so a broken model is caught within seconds; passes only with
@@ -191,6 +219,16 @@ export function compareCanary(input: CompareCanaryInput): CanaryComparison {
       ...base,
       verdict: 'insufficient-traffic',
       reason: `canary v${input.canaryVersion} received ${canary.requests} requests; ${input.minRequests} are needed`,
+    };
+  }
+  // A check stable has data for but the canary not yet (labels arrive late) must be waited for:
+  // passing without it would promote a worse model that only feedback can reveal.
+  const awaited = awaitedChecks(canaryWindow, stableWindow, stable, input.thresholds);
+  if (awaited.length > 0) {
+    return {
+      ...base,
+      verdict: 'insufficient-traffic',
+      reason: `waiting for canary data: ${awaited.join('; ')}`,
     };
   }
   return {

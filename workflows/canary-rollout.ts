@@ -5,7 +5,9 @@
  */
 import {
   ApplicationFailure,
+  CancellationScope,
   condition,
+  isCancellation,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -32,6 +34,8 @@ const { applyDeployment, snapshotTraffic } = proxyActivities<ControlActivities>(
   heartbeatTimeout: '20 seconds',
   retry: { maximumAttempts: 10, initialInterval: '500 milliseconds', maximumInterval: '5 seconds' },
 });
+
+const PAUSED_ANALYSIS_INTERVAL_MS = 30_000;
 
 export async function canaryRollout(input: RolloutInput): Promise<RolloutResult> {
   const status: RolloutStatus = { phase: 'shifting', step: 0, weight: 0, comparisons: [], commands: [] };
@@ -116,71 +120,87 @@ export async function canaryRollout(input: RolloutInput): Promise<RolloutResult>
   };
   const intervalMs = input.rollout.analysisIntervalSeconds * 1000;
 
-  for (const [index, step] of input.rollout.steps.entries()) {
-    if (step.weight === 100 || promoteRequested) break;
-    status.step = index + 1;
-    status.weight = step.weight;
-    status.phase = 'shifting';
-    status.live = undefined;
-    await applyDeployment({ model: input.modelName, stable, canary: { ...candidate, weight: step.weight } });
-    const baseline = await snapshotTraffic({ model: input.modelName });
-    status.phase = paused ? 'paused' : 'baking';
-    showDetails();
-
-    const started = Date.now();
-    let bakedMs = 0;
-    for (;;) {
-      const tickStart = Date.now();
-      // Wakes early for a manual command, so abort and promote act within one analysis interval.
-      await condition(() => abortRequested !== undefined || promoteRequested !== undefined, intervalMs);
-      if (abortRequested) {
-        return rollBack(
-          `canary v${candidate.version} aborted by ${abortRequested} at step ${status.step} (${step.weight}%)`,
-          'RolloutAborted',
-          status.live,
-        );
-      }
-      const comparison = compareCanary({
-        baseline,
-        current: await snapshotTraffic({ model: input.modelName }),
-        stableVersion: stable.version,
-        canaryVersion: candidate.version,
-        step: status.step,
-        weight: step.weight,
-        minRequests: step.minRequests,
-        thresholds: input.rollout.thresholds,
+  try {
+    for (const [index, step] of input.rollout.steps.entries()) {
+      if (step.weight === 100 || promoteRequested) break;
+      status.step = index + 1;
+      status.weight = step.weight;
+      status.phase = 'shifting';
+      status.live = undefined;
+      await applyDeployment({
+        model: input.modelName,
+        stable,
+        canary: { ...candidate, weight: step.weight },
       });
-      status.live = comparison;
+      const baseline = await snapshotTraffic({ model: input.modelName });
       status.phase = paused ? 'paused' : 'baking';
-      if (!paused) bakedMs += Date.now() - tickStart;
       showDetails();
-      if (comparison.verdict === 'fail') {
-        status.comparisons.push(comparison);
-        return rollBack(
-          `canary v${candidate.version} failed at step ${comparison.step} (${comparison.weight}%): ${comparison.reason}`,
-          'CanaryRegression',
-          comparison,
+
+      // Time spent not paused: both the bake and the wait for traffic pause with the rollout.
+      let bakedMs = 0;
+      for (;;) {
+        const tickStart = Date.now();
+        // Wakes early for a manual command, so abort and promote act within one analysis interval.
+        // A paused rollout is analysed less often, so a long pause does not fill the history.
+        const wasPaused = paused;
+        await condition(
+          () => abortRequested !== undefined || promoteRequested !== undefined || paused !== wasPaused,
+          paused ? PAUSED_ANALYSIS_INTERVAL_MS : intervalMs,
         );
-      }
-      if (promoteRequested) break;
-      if (paused) continue;
-      if (comparison.verdict === 'pass' && bakedMs >= step.bakeSeconds * 1000) {
-        status.comparisons.push(comparison);
-        break;
-      }
-      if (
-        comparison.verdict === 'insufficient-traffic' &&
-        Date.now() - started >= input.rollout.maxWaitSeconds * 1000
-      ) {
-        status.comparisons.push(comparison);
-        return rollBack(
-          `canary v${candidate.version} failed at step ${comparison.step} (${comparison.weight}%): ${comparison.reason} ` +
-            `within rollout.maxWaitSeconds (${input.rollout.maxWaitSeconds}s); not enough evidence to promote`,
-          'CanaryInconclusive',
-          comparison,
-        );
+        if (abortRequested) {
+          return rollBack(
+            `canary v${candidate.version} aborted by ${abortRequested} at step ${status.step} (${step.weight}%)`,
+            'RolloutAborted',
+            status.live,
+          );
+        }
+        const comparison = compareCanary({
+          baseline,
+          current: await snapshotTraffic({ model: input.modelName }),
+          stableVersion: stable.version,
+          canaryVersion: candidate.version,
+          step: status.step,
+          weight: step.weight,
+          minRequests: step.minRequests,
+          thresholds: input.rollout.thresholds,
+        });
+        status.live = comparison;
+        status.phase = paused ? 'paused' : 'baking';
+        if (!paused) bakedMs += Date.now() - tickStart;
+        showDetails();
+        if (comparison.verdict === 'fail') {
+          status.comparisons.push(comparison);
+          return rollBack(
+            `canary v${candidate.version} failed at step ${comparison.step} (${comparison.weight}%): ${comparison.reason}`,
+            'CanaryRegression',
+            comparison,
+          );
+        }
+        if (promoteRequested) break;
+        if (paused) continue;
+        if (comparison.verdict === 'pass' && bakedMs >= step.bakeSeconds * 1000) {
+          status.comparisons.push(comparison);
+          break;
+        }
+        if (comparison.verdict === 'insufficient-traffic' && bakedMs >= input.rollout.maxWaitSeconds * 1000) {
+          status.comparisons.push(comparison);
+          return rollBack(
+            `canary v${candidate.version} failed at step ${comparison.step} (${comparison.weight}%): ${comparison.reason} ` +
+              `within rollout.maxWaitSeconds (${input.rollout.maxWaitSeconds}s); not enough evidence to promote`,
+            'CanaryInconclusive',
+            comparison,
+          );
+        }
       }
     }
+  } catch (err) {
+    // Cancelled (the pipeline was cancelled or timed out): never leave traffic split.
+    if (isCancellation(err)) {
+      await CancellationScope.nonCancellable(() => applyDeployment({ model: input.modelName, stable }));
+      status.phase = 'aborted';
+      status.weight = 0;
+    }
+    throw err;
   }
 
   await applyDeployment({ model: input.modelName, stable: candidate });

@@ -4,6 +4,7 @@
  */
 import {
   ApplicationFailure,
+  CancellationScope,
   condition,
   executeChild,
   proxyActivities,
@@ -30,6 +31,9 @@ import {
   type PipelineStatus,
 } from './definitions';
 import { checkApprovePayload, checkRejectPayload } from './signal-payloads';
+
+/** Failure types of a rollout that ended on a verdict or by hand; the child already restored stable. */
+const ROLLBACK_FAILURE_TYPES = ['CanaryRegression', 'CanaryInconclusive', 'RolloutAborted'];
 
 const control = proxyActivities<ControlActivities>({
   startToCloseTimeout: '15 minutes',
@@ -220,6 +224,9 @@ export async function modelPipeline(input: PipelineInput): Promise<PipelineResul
     });
     enterStage('canary');
     await control.setModelVersionStatus({ model: modelName, version, status: 'canary' });
+    // Read production again: hours may have passed since evaluation, and the canary must compare
+    // with (and fall back to) what serves now.
+    const stable = await control.getProductionVersion({ model: modelName });
     try {
       await executeChild(canaryRollout, {
         workflowId: canaryWorkflowId(workflowInfo().workflowId),
@@ -228,15 +235,32 @@ export async function modelPipeline(input: PipelineInput): Promise<PipelineResul
             modelName,
             candidateVersion: version,
             candidateModelUri: trained.modelUri,
-            ...(production ? { stableVersion: production.version, stableModelUri: production.modelUri } : {}),
+            ...(stable ? { stableVersion: stable.version, stableModelUri: stable.modelUri } : {}),
             rollout: config.rollout,
           },
         ],
       });
     } catch (err) {
-      const reason = err instanceof Error && err.cause instanceof Error ? err.cause.message : String(err);
-      await control.setModelVersionStatus({ model: modelName, version, status: 'rolled-back', note: reason });
+      const cause = err instanceof Error ? err.cause : undefined;
+      const judged = cause instanceof ApplicationFailure && ROLLBACK_FAILURE_TYPES.includes(cause.type ?? '');
+      const reason = cause instanceof Error ? cause.message : String(err);
+      // Whatever ended the rollout (a verdict, cancellation, termination), traffic goes back to stable.
+      await CancellationScope.nonCancellable(async () => {
+        if (!judged && stable) {
+          await control.applyDeployment({
+            model: modelName,
+            stable: { version: stable.version, modelUri: stable.modelUri },
+          });
+        }
+        await control.setModelVersionStatus({
+          model: modelName,
+          version,
+          status: 'rolled-back',
+          note: reason,
+        });
+      });
       enterStage('rolled-back', reason);
+      if (!judged) throw err;
       throw ApplicationFailure.create({
         nonRetryable: true,
         type: 'RolledBack',
@@ -246,10 +270,10 @@ export async function modelPipeline(input: PipelineInput): Promise<PipelineResul
 
     await control.setProductionAlias({ model: modelName, version });
     await control.setModelVersionStatus({ model: modelName, version, status: 'production' });
-    if (production) {
+    if (stable) {
       await control.setModelVersionStatus({
         model: modelName,
-        version: production.version,
+        version: stable.version,
         status: 'archived',
         note: `replaced by v${version}`,
       });

@@ -13,7 +13,15 @@ export interface VersionTraffic {
   logLossSum: number;
 }
 
-export type TrafficSnapshot = Record<string, VersionTraffic>;
+/** Counters of every version as one source reported them. */
+export type VersionCounters = Record<string, VersionTraffic>;
+
+/**
+ * Counters per source, then per version. A source is one process (a replica URL plus its start
+ * time), so a replica that restarts appears as a new source and its reset counters are never
+ * subtracted from the old ones.
+ */
+export type TrafficSnapshot = Record<string, VersionCounters>;
 
 export function emptyTraffic(): VersionTraffic {
   return { requests: 0, errors: 0, latencyBuckets: {}, scoreBuckets: {}, feedback: 0, logLossSum: 0 };
@@ -38,14 +46,9 @@ export function addTraffic(a: VersionTraffic, b: VersionTraffic): VersionTraffic
   };
 }
 
-/** What one version did between two snapshots; a counter that went down (replica restart) counts as zero. */
-export function trafficWindow(
-  baseline: TrafficSnapshot,
-  current: TrafficSnapshot,
-  version: string,
-): VersionTraffic {
-  const before = baseline[version] ?? emptyTraffic();
-  const after = current[version] ?? emptyTraffic();
+/** What one source saw of one version between two snapshots; a counter that went down restarted, so all of it counts. */
+function sourceWindow(before: VersionTraffic, after: VersionTraffic): VersionTraffic {
+  if (after.requests < before.requests || after.feedback < before.feedback) return after;
   const delta = (x: number, y: number) => Math.max(0, y - x);
   const deltaBuckets = (x: Record<string, number>, y: Record<string, number>) =>
     Object.fromEntries(Object.entries(y).map(([le, count]) => [le, delta(x[le] ?? 0, count)]));
@@ -58,6 +61,17 @@ export function trafficWindow(
     feedback: delta(before.feedback, after.feedback),
     logLossSum: delta(before.logLossSum, after.logLossSum),
   };
+}
+
+/** What one version did between two snapshots, differenced per source and then summed. */
+export function trafficWindow(baseline: TrafficSnapshot, current: TrafficSnapshot, version: string): VersionTraffic {
+  let total = emptyTraffic();
+  for (const [source, versions] of Object.entries(current)) {
+    const after = versions[version];
+    if (!after) continue;
+    total = addTraffic(total, sourceWindow(baseline[source]?.[version] ?? emptyTraffic(), after));
+  }
+  return total;
 }
 
 /** Sorted [upper bound, cumulative count] pairs; `+Inf` sorts last. */

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { stringify } from 'csv-stringify/sync';
 import sharp from 'sharp';
 import { computeAuc } from '../metrics';
+import { createRandom } from '../random';
 import { AD_COLUMNS } from './schema';
 
 /** Options of generateDataset; only outDir and rows are required. */
@@ -92,18 +93,6 @@ interface AdSpec {
   barWidths: number[];
   probability: number;
   clicked: number;
-}
-
-/** mulberry32: a tiny, well-known 32-bit PRNG; enough for synthetic data and identical on every platform. */
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function pickWeighted(random: () => number, weights: Record<string, number>): string {
@@ -245,7 +234,7 @@ async function renderPng(spec: AdSpec, size: number): Promise<Buffer> {
 
 /** Picks K distinct rows with their own random stream, so corrupting never changes the clean rows. */
 function pickCorruptions(seed: number, rows: number, count: number): Map<number, CorruptionKind> {
-  const random = mulberry32(seed ^ 0x9e3779b9);
+  const random = createRandom(seed ^ 0x9e3779b9);
   const indices = Array.from({ length: rows }, (_, i) => i);
   const picked = new Map<number, CorruptionKind>();
   for (let i = 0; i < count; i++) {
@@ -335,7 +324,7 @@ function checkOptions(options: GenerateOptions): Required<GenerateOptions> {
 /** Writes ads.csv, images/, and ground_truth.csv into outDir; same options and seed give byte-identical files. */
 export async function generateDataset(options: GenerateOptions): Promise<GenerateResult> {
   const { outDir, rows, seed, drift, corrupt, imageSize } = checkOptions(options);
-  const random = mulberry32(seed);
+  const random = createRandom(seed);
   const idWidth = Math.max(6, String(rows).length);
   const specs = Array.from({ length: rows }, (_, index) => drawSpec(random, index, idWidth, drift));
   const corruptions = pickCorruptions(seed, rows, corrupt);

@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { PipelineConfig } from '../config-schema';
 import type { AdExample } from '../dataset/schema';
 import { compileModel, createModel, disposeModel } from './architecture';
+import { createRandom } from '../random';
 import { loadTfBackend } from './backend';
 import type { ModelBundle } from './index';
 import { encodeBatch, encodedToTensors, fitPreprocessing, gatherRows } from './preprocessing';
@@ -49,21 +50,9 @@ export class TrainingAbortedError extends Error {
   }
 }
 
-/** mulberry32: a tiny seeded PRNG, so a shuffle depends only on (seed, epoch) and a resumed run sees the same order. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** Fisher–Yates permutation of 0..n-1 for one epoch. */
+/** Fisher–Yates permutation of 0..n-1 for one epoch; depends only on (seed, epoch), so a resumed run sees the same order. */
 export function shuffledIndices(n: number, seed: number, epoch: number): Uint32Array {
-  const random = seededRandom(Math.imul(seed, 0x9e3779b1) ^ Math.imul(epoch, 0x85ebca6b));
+  const random = createRandom(Math.imul(seed, 0x9e3779b1) ^ Math.imul(epoch, 0x85ebca6b));
   const order = new Uint32Array(n);
   for (let i = 0; i < n; i++) order[i] = i;
   for (let i = n - 1; i > 0; i--) {

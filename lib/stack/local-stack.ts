@@ -80,6 +80,24 @@ async function hasPollers(
   return (response.pollers?.length ?? 0) > 0;
 }
 
+interface Stoppable {
+  stop(): Promise<void>;
+}
+
+/**
+ * Stops what was started, last first, ignoring failures so one stuck part cannot keep the rest
+ * running. Only the first call stops anything; later ones wait for it, so stopping twice (a
+ * signal handler and a finally block, say) is safe.
+ */
+export function createStopAll(started: readonly Stoppable[]): () => Promise<void> {
+  let stopping: Promise<void> | undefined;
+  return () =>
+    (stopping ??= (async () => {
+      for (const item of [...started].reverse()) await item.stop().catch(() => undefined);
+    })());
+}
+
+/** Starts the dev server, both workers and the prediction server, and waits until each is ready. */
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
   const log = options.log ?? (() => undefined);
   const stateDir = path.resolve(options.stateDir);
@@ -88,10 +106,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   // startDevServer checks its own ports; the prediction server's is ours to check.
   await assertPortFree(options.servingPort, 'prediction server');
 
-  const started: Array<{ stop(): Promise<void> }> = [];
-  const stopAll = async () => {
-    for (const item of started.reverse()) await item.stop().catch(() => undefined);
-  };
+  const started: Stoppable[] = [];
+  const stopAll = createStopAll(started);
   try {
     log(`starting Temporal dev server on :${options.temporalPort} (Web UI :${options.uiPort})`);
     const devServer: DevServerHandle = await startDevServer({
@@ -109,6 +125,10 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       MLOPS_SERVING_URLS: servingUrl,
       MLOPS_ADMIN_TOKEN: options.adminToken,
       MLOPS_MODELS: options.models.join(','),
+      // Pinned, since the stack waits for pollers and the demo starts pipelines on these queues
+      // whatever the caller's shell exports.
+      MLOPS_CONTROL_QUEUE: CONTROL_TASK_QUEUE,
+      MLOPS_GPU_QUEUE: GPU_TASK_QUEUE,
       PORT: String(options.servingPort),
       HOST: '127.0.0.1',
     };
@@ -117,12 +137,17 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const client = new Client({ connection, namespace: devServer.namespace });
 
     log('starting prediction server, control worker and GPU worker');
-    const [serving, controlWorker, gpuWorker] = await Promise.all([
+    // allSettled, so the processes that did start are stopped when another fails to.
+    const processes = await Promise.allSettled([
       startEntryPoint({ name: 'prediction-server', entry: 'serving/main.ts', env, logDir }),
       startEntryPoint({ name: 'control-worker', entry: 'workers/control-worker.ts', env, logDir }),
       startEntryPoint({ name: 'gpu-worker', entry: 'workers/gpu-worker.ts', env, logDir }),
     ]);
-    started.push(serving, controlWorker, gpuWorker);
+    for (const result of processes) if (result.status === 'fulfilled') started.push(result.value);
+    const [serving, controlWorker, gpuWorker] = processes.map((result) => {
+      if (result.status === 'rejected') throw result.reason;
+      return result.value;
+    }) as [ManagedProcess, ManagedProcess, ManagedProcess];
     const { TASK_QUEUE_TYPE_WORKFLOW: WORKFLOW, TASK_QUEUE_TYPE_ACTIVITY: ACTIVITY } =
       temporal.api.enums.v1.TaskQueueType;
     await Promise.all([

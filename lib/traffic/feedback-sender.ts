@@ -32,6 +32,20 @@ export interface FeedbackSender {
   stop(): Promise<{ sent: number; accepted: number }>;
 }
 
+/**
+ * The `accepted` count of a feedback response; 0 for a body that is not the expected JSON.
+ * Never throws: flushes are chained, and one rejection would become an unhandled one.
+ */
+async function acceptedCount(response: Response): Promise<number> {
+  try {
+    const body = (await response.json()) as { accepted?: unknown } | null;
+    return typeof body?.accepted === 'number' ? body.accepted : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** Starts reporting clicks for observed predictions every 250 ms until stopped. */
 export function startFeedbackSender(options: FeedbackSenderOptions): FeedbackSender {
   const delayMs = options.delayMs ?? 1_000;
   const random = options.random ?? Math.random;
@@ -55,7 +69,7 @@ export function startFeedbackSender(options: FeedbackSenderOptions): FeedbackSen
         body: JSON.stringify({ feedback: batch }),
       }).catch(() => undefined);
       sent += batch.length;
-      if (response?.ok) accepted += ((await response.json()) as { accepted?: number }).accepted ?? 0;
+      if (response?.ok) accepted += await acceptedCount(response);
     }
   };
   const timer = setInterval(() => {

@@ -13,7 +13,7 @@ import { startPipeline } from '../../lib/pipeline-client';
 import { ModelRegistry } from '../../lib/registry';
 import { startLocalStack, type LocalStack } from '../../lib/stack/local-stack';
 import { loadTrafficSamples } from '../../lib/traffic/samples';
-import { CONTROL_TASK_QUEUE, type PipelineResult } from '../../workflows/definitions';
+import { CONTROL_TASK_QUEUE, GPU_TASK_QUEUE, type PipelineResult } from '../../workflows/definitions';
 import { writeFlippedLabelDataset } from '../../lib/dataset/flipped-labels';
 import { runCandidate } from '../demo/run-candidate';
 import { formatSummary } from '../demo/summary';
@@ -65,6 +65,7 @@ async function runBaseline(client: Client, dataDir: string): Promise<void> {
     config: BASELINE_CONFIG,
     approvalRequired: false,
     taskQueue: CONTROL_TASK_QUEUE,
+    gpuTaskQueue: GPU_TASK_QUEUE,
     workflowId: `demo-baseline-${Date.now()}`,
   });
   const result = (await handle.result()) as PipelineResult;

@@ -85,8 +85,10 @@ export function registerPipelineCommands(program: Command): void {
     .option('--id <workflowId>', 'workflow id (default: pipeline-<model>-<timestamp>)')
     .action(async (raw: unknown) => {
       const options = startOptionsSchema.parse(raw);
-      // Checked before connecting, so a bad file fails at once and without a server.
-      const config = parsePipelineConfig(options.config ? await readConfigFile(options.config) : {});
+      const config = options.config ? await readConfigFile(options.config) : {};
+      // Checked before connecting, so a bad file fails at once and without a server. The file
+      // itself is passed on: only it can say whether it names a GPU queue.
+      parsePipelineConfig(config);
       await withClient(async (client, namespace, env) => {
         const handle = await startPipeline(client, {
           modelName: options.model,
@@ -94,6 +96,7 @@ export function registerPipelineCommands(program: Command): void {
           config,
           approvalRequired: options.approval,
           taskQueue: env.MLOPS_CONTROL_QUEUE,
+          gpuTaskQueue: env.MLOPS_GPU_QUEUE,
           ...(options.id ? { workflowId: options.id } : {}),
         });
         console.log(`Started pipeline ${handle.workflowId}`);

@@ -31,23 +31,37 @@ function rolloutId(id: string): string {
   return id.endsWith('-canary') ? id : canaryWorkflowId(id);
 }
 
+/**
+ * Who is asking when `--by` is not given. Resolved when a command runs, not when commands are
+ * registered: os.userInfo throws for a UID without a passwd entry (common in containers).
+ */
+export function defaultRequester(env: NodeJS.ProcessEnv = process.env): string {
+  try {
+    return os.userInfo().username;
+  } catch {
+    return env.USER || 'unknown';
+  }
+}
+
+/** Registers `mlops rollout pause|resume|promote|abort`. */
 export function registerRolloutCommands(program: Command): void {
   const rollout = program.command('rollout').description('manual control of a running canary rollout');
   for (const command of ROLLOUT_COMMANDS) {
     rollout
       .command(`${command} <id>`)
       .description(`${DESCRIPTIONS[command]} (id: the pipeline's or the rollout's workflow id)`)
-      .option('--by <who>', 'who asks', os.userInfo().username)
+      .option('--by <who>', 'who asks (default: your user name, else $USER)')
       .option('--reason <text>')
-      .action(async (id: string, options: { by: string; reason?: string }) => {
+      .action(async (id: string, options: { by?: string; reason?: string }) => {
         const workflowId = rolloutId(id);
+        const by = options.by ?? defaultRequester();
         await withClient(async (client) => {
           await client.workflow.getHandle(workflowId).signal(SIGNALS[command], {
-            by: options.by,
+            by,
             ...(options.reason ? { reason: options.reason } : {}),
           });
           console.log(
-            `Sent ${command} to ${workflowId} (by ${options.by}). Check with: mlops pipeline status ${id.replace(/-canary$/, '')}`,
+            `Sent ${command} to ${workflowId} (by ${by}). Check with: mlops pipeline status ${id.replace(/-canary$/, '')}`,
           );
         });
       });

@@ -11,6 +11,7 @@ import {
   approveSignal,
   canaryWorkflowId,
   CONTROL_TASK_QUEUE,
+  GPU_TASK_QUEUE,
   rolloutStatusQuery,
   type PipelineResult,
   type PipelineStatus,
@@ -46,6 +47,7 @@ export async function runCandidate(stack: LocalStack, options: CandidateOptions)
     dataUri: options.trainDataDir,
     config: options.config,
     taskQueue: CONTROL_TASK_QUEUE,
+    gpuTaskQueue: GPU_TASK_QUEUE,
     workflowId: `demo-pipeline-${Date.now()}`,
   });
   options.say(`started pipeline ${handle.workflowId}`);

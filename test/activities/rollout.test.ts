@@ -13,7 +13,7 @@ import { getFreePort } from '../../lib/temporal-server';
 import { ADMIN_TOKEN, createServingFixture, request } from '../serving/fixture';
 
 const activityEnv = () =>
-  new MockActivityEnvironment({ workflowExecution: { workflowId: 'wf', runId: 'run' } } as never);
+  new MockActivityEnvironment({ workflowExecution: { workflowId: 'wf', runId: 'run' } });
 
 /** Runs applyDeployment for the given replicas inside a mock activity context. */
 function deployer(storeUri: string, servingUrls: string[]) {
@@ -86,6 +86,22 @@ describe('applyDeployment', () => {
       (await readDeployment(fixture.storeUri, 'ctr'))?.stable?.version,
       '1',
       'the state is written for replicas that come back',
+    );
+  });
+
+  it("fails with the replica's reason when it cannot load the new version, instead of waiting out a timeout", async () => {
+    await using fixture = await createServingFixture();
+    const v1 = await fixture.saveVersion('1');
+    const replica = await fixture.start();
+    const applyDeployment = deployer(fixture.storeUri, [replica.url]);
+    await applyDeployment({ model: 'ctr', stable: { version: '1', modelUri: v1 } });
+    await assert.rejects(
+      applyDeployment({
+        model: 'ctr',
+        stable: { version: '1', modelUri: v1 },
+        canary: { version: '2', modelUri: `${fixture.storeUri}/models/ctr/missing`, weight: 10 },
+      }),
+      /cannot serve the new deployment: reload_failed .*missing/,
     );
   });
 });

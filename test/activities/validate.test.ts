@@ -9,12 +9,15 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
 import { createIngestActivities, type IngestInput, type IngestResult } from '../../activities/ingest';
 import {
+  TOP_VOCABULARY_VALUES,
   createValidateActivities,
+  numericStats,
   type ValidateInput,
   type ValidationReport,
 } from '../../activities/validate';
 import type { ActivityDeps } from '../../activities/deps';
-import { AD_COLUMNS, CATEGORICAL_FEATURES } from '../../lib/dataset/schema';
+import { writeShard } from '../../lib/dataset/shards';
+import { AD_COLUMNS, CATEGORICAL_FEATURES, type AdExample } from '../../lib/dataset/schema';
 import { makeTinyDataset } from '../helpers/tiny-dataset';
 
 const IMAGE_SIZE = 16;
@@ -119,6 +122,7 @@ void describe('validateDataset', () => {
       const expected: Record<string, number> = {};
       for (const row of csv) expected[row[name]!] = (expected[row[name]!] ?? 0) + 1;
       assert.deepEqual(report.vocabularies[name], expected, name);
+      assert.equal(report.distinctValues[name], Object.keys(expected).length, name);
     }
 
     const saved = JSON.parse(await fs.readFile(report.reportUri, 'utf8')) as ValidationReport & {
@@ -209,5 +213,95 @@ void describe('validateDataset', () => {
     const failure = await validationFailure(validate());
     assert.match(failure.message, /the train split has only one label \(0 clicks in \d+ rows\)/);
     assert.match(failure.message, /the eval split has only one label \(0 clicks in \d+ rows\)/);
+  });
+
+  void it('returns only the most frequent values of a high-cardinality column, keeping them all in report.json', async () => {
+    const distinct = TOP_VOCABULARY_VALUES * 4;
+    // Advertiser i appears i + 1 times, so the top values are the highest-numbered advertisers.
+    const examples: AdExample[] = [];
+    for (let i = 0; i < distinct; i++) {
+      for (let copy = 0; copy <= i; copy++) {
+        examples.push({
+          ad_id: `ad-${i}-${copy}`,
+          advertiser: `advertiser-${i}`,
+          category: 'shoes',
+          placement: 'feed',
+          device: 'mobile',
+          hour: examples.length % 24,
+          headline_length: 10,
+          clicked: examples.length % 2,
+          pixels: new Uint8Array(3),
+        });
+      }
+    }
+    const shardDir = await fs.mkdtemp(path.join(os.tmpdir(), 'mlops-validate-shards-'));
+    try {
+      const trainUri = path.join(shardDir, 'train.arrow');
+      const evalUri = path.join(shardDir, 'eval.arrow');
+      const half = Math.floor(examples.length / 2);
+      await writeShard(trainUri, examples.slice(0, half), 1);
+      await writeShard(evalUri, examples.slice(half), 1);
+      const ingest: IngestResult = {
+        dataUri: shardDir,
+        trainUri,
+        evalUri,
+        quarantineUri: path.join(shardDir, 'quarantine.jsonl'),
+        imageSize: 1,
+        rowsRead: examples.length,
+        trainRows: half,
+        evalRows: examples.length - half,
+        quarantinedRows: 0,
+        quarantineReasons: {},
+        fingerprint: 'synthetic',
+      };
+      const runValidate = (input: ValidateInput) => createValidateActivities(deps).validateDataset(input);
+      const report = await environment(`run-${++runCounter}`).run<
+        [ValidateInput],
+        ValidationReport,
+        typeof runValidate
+      >(runValidate, { ingest, maxBadRowFraction: MAX_BAD, minRows: 1 });
+
+      const advertisers = report.vocabularies.advertiser!;
+      assert.equal(Object.keys(advertisers).length, TOP_VOCABULARY_VALUES);
+      assert.equal(report.distinctValues.advertiser, distinct);
+      assert.equal(advertisers[`advertiser-${distinct - 1}`], distinct);
+      assert.equal(
+        advertisers[`advertiser-${distinct - TOP_VOCABULARY_VALUES}`],
+        distinct - TOP_VOCABULARY_VALUES + 1,
+      );
+      assert.equal(advertisers[`advertiser-${distinct - TOP_VOCABULARY_VALUES - 1}`], undefined);
+      assert.deepEqual(report.vocabularies.category, { shoes: examples.length });
+      assert.equal(report.distinctValues.category, 1);
+
+      const saved = JSON.parse(await fs.readFile(report.reportUri, 'utf8')) as ValidationReport;
+      assert.equal(Object.keys(saved.vocabularies.advertiser!).length, distinct);
+      assert.equal(saved.vocabularies.advertiser!['advertiser-0'], 1);
+    } finally {
+      await fs.rm(shardDir, { recursive: true, force: true });
+    }
+  });
+});
+
+void describe('numericStats', () => {
+  void it('summarises 200k values without overflowing the stack', () => {
+    const count = 200_000;
+    const values = Array.from({ length: count }, (_, i) => i);
+    const stats = numericStats(values);
+    assert.equal(stats.count, count);
+    assert.equal(stats.min, 0);
+    assert.equal(stats.max, count - 1);
+    assert.equal(stats.mean, (count - 1) / 2);
+    // Population std of 0..n-1 is sqrt((n² - 1) / 12).
+    assert.ok(Math.abs(stats.std - Math.sqrt((count ** 2 - 1) / 12)) < 1e-6, String(stats.std));
+  });
+
+  void it('finds the range of negative values', () => {
+    assert.deepEqual(numericStats([-3, -1, -2]), {
+      count: 3,
+      min: -3,
+      max: -1,
+      mean: -2,
+      std: Math.sqrt(2 / 3),
+    });
   });
 });

@@ -6,6 +6,8 @@ import {
   histogramQuantile,
   jensenShannonDivergence,
   trafficWindow,
+  type TrafficSnapshot,
+  type VersionCounters,
   type VersionTraffic,
 } from '../../workflows/traffic-window';
 import { pipelineConfigSchema } from '../../lib/config-schema';
@@ -13,6 +15,8 @@ import { pipelineConfigSchema } from '../../lib/config-schema';
 const thresholds: AnalysisThresholds = pipelineConfigSchema.parse({}).rollout.thresholds;
 const base = { stableVersion: '1', canaryVersion: '2', step: 1, weight: 20, minRequests: 10, thresholds };
 const traffic = (fields: Partial<VersionTraffic>): VersionTraffic => ({ ...emptyTraffic(), ...fields });
+/** A snapshot from a single replica. */
+const at = (versions: VersionCounters): TrafficSnapshot => ({ replica: versions });
 
 /** A cumulative histogram with `count` observations all in the bucket ending at `le`. */
 const oneBucket = (bounds: string[], le: string, count: number) =>
@@ -25,7 +29,7 @@ const SCORE_BOUNDS = ['0.25', '0.5', '0.75', '+Inf'];
 describe('traffic windows', () => {
   it('counts only what happened between two cumulative snapshots', () => {
     const window = trafficWindow(
-      {
+      at({
         '2': traffic({
           requests: 100,
           errors: 5,
@@ -33,8 +37,8 @@ describe('traffic windows', () => {
           logLossSum: 5,
           latencyBuckets: { '0.01': 90, '+Inf': 100 },
         }),
-      },
-      {
+      }),
+      at({
         '2': traffic({
           requests: 150,
           errors: 15,
@@ -42,7 +46,7 @@ describe('traffic windows', () => {
           logLossSum: 17,
           latencyBuckets: { '0.01': 120, '+Inf': 150 },
         }),
-      },
+      }),
       '2',
     );
     assert.deepEqual(
@@ -57,14 +61,27 @@ describe('traffic windows', () => {
     );
   });
 
-  it('treats a counter reset (replica restart) as an empty window, never negative', () => {
+  it('differences each replica on its own and sums: one replica restarting cannot hide the others', () => {
+    const baseline = {
+      'a@1': { '2': traffic({ requests: 300, errors: 0 }) },
+      'b@1': { '2': traffic({ requests: 200 }) },
+    };
+    // Replica b restarted (new start time): everything its new process counted belongs to the window.
+    const current = {
+      'a@1': { '2': traffic({ requests: 500, errors: 42 }) },
+      'b@9': { '2': traffic({ requests: 50, errors: 8 }) },
+    };
+    assert.deepEqual(trafficWindow(baseline, current, '2'), traffic({ requests: 250, errors: 50 }));
+  });
+
+  it('treats a counter that went down as a reset and counts what the new process saw', () => {
     const window = trafficWindow(
-      { '2': traffic({ requests: 100, errors: 5 }) },
-      { '2': traffic({ requests: 3 }) },
+      at({ '2': traffic({ requests: 100, errors: 5 }) }),
+      at({ '2': traffic({ requests: 3, errors: 1 }) }),
       '2',
     );
-    assert.equal(window.requests, 0);
-    assert.equal(window.errors, 0);
+    assert.equal(window.requests, 3);
+    assert.equal(window.errors, 1);
   });
 
   it('interpolates quantiles within a bucket as Prometheus histogram_quantile does', () => {
@@ -96,7 +113,7 @@ describe('canary analysis', () => {
     const result = compareCanary({
       ...base,
       baseline: {},
-      current: { '1': traffic({ requests: 50 }), '2': traffic({ requests: 9, errors: 1 }) },
+      current: at({ '1': traffic({ requests: 50 }), '2': traffic({ requests: 9, errors: 1 }) }),
     });
     assert.equal(result.verdict, 'insufficient-traffic');
   });
@@ -105,7 +122,7 @@ describe('canary analysis', () => {
     const result = compareCanary({
       ...base,
       baseline: {},
-      current: { '1': traffic({ requests: 50 }), '2': traffic({ requests: 9, errors: 4 }) },
+      current: at({ '1': traffic({ requests: 50 }), '2': traffic({ requests: 9, errors: 4 }) }),
     });
     assert.equal(result.verdict, 'fail');
   });
@@ -115,7 +132,7 @@ describe('canary analysis', () => {
       ...base,
       thresholds: { ...thresholds, maxErrorRateIncrease: 0.05 },
       baseline: {},
-      current: { '1': traffic({ requests: 50 }), '2': traffic({ requests: 9, errors: 1 }) },
+      current: at({ '1': traffic({ requests: 50 }), '2': traffic({ requests: 9, errors: 1 }) }),
     });
     assert.equal(result.verdict, 'insufficient-traffic');
   });
@@ -127,13 +144,17 @@ describe('canary analysis', () => {
     assert.ok(Math.abs(binomialTail(30, 1, 0.01) - (1 - 0.99 ** 30)) < 1e-12);
     assert.ok(Math.abs(binomialTail(4, 2, 0.5) - 11 / 16) < 1e-12);
     assert.ok(binomialTail(14, 4, 0.01) < 1e-4);
+    // Large n: (1 − p)^n underflows, the tail must not collapse to 1.
+    assert.ok(binomialTail(100_000, 5_000, 0.01) < 1e-9);
+    assert.ok(binomialTail(2_000, 1_900, 0.6) < 1e-9);
+    assert.ok(Math.abs(binomialTail(100_000, 1_000, 0.01) - 0.5) < 0.02);
   });
 
   it('fails on error rate, naming both rates and the threshold', () => {
     const result = compareCanary({
       ...base,
       baseline: {},
-      current: { '1': traffic({ requests: 100, errors: 1 }), '2': traffic({ requests: 20, errors: 2 }) },
+      current: at({ '1': traffic({ requests: 100, errors: 1 }), '2': traffic({ requests: 20, errors: 2 }) }),
     });
     assert.equal(result.verdict, 'fail');
     assert.match(result.reason, /^error rate: canary 10\.00% \(2\/20\) vs stable 1\.00% \(1\/100\)/);
@@ -144,10 +165,10 @@ describe('canary analysis', () => {
     const result = compareCanary({
       ...base,
       baseline: {},
-      current: {
+      current: at({
         '1': traffic({ requests: 100, latencyBuckets: oneBucket(LATENCY_BOUNDS, '0.01', 100) }),
         '2': traffic({ requests: 30, latencyBuckets: oneBucket(LATENCY_BOUNDS, '0.1', 30) }),
-      },
+      }),
     });
     assert.equal(result.verdict, 'fail');
     assert.match(result.reason, /^p99 latency: canary 99\.\d ms vs stable (9\.9|10\.0) ms/);
@@ -157,10 +178,10 @@ describe('canary analysis', () => {
     const result = compareCanary({
       ...base,
       baseline: {},
-      current: {
+      current: at({
         '1': traffic({ requests: 100, latencyBuckets: oneBucket(LATENCY_BOUNDS, '0.005', 100) }),
         '2': traffic({ requests: 30, latencyBuckets: oneBucket(LATENCY_BOUNDS, '0.01', 30) }),
-      },
+      }),
     });
     assert.equal(result.verdict, 'pass');
   });
@@ -169,10 +190,10 @@ describe('canary analysis', () => {
     const result = compareCanary({
       ...base,
       baseline: {},
-      current: {
+      current: at({
         '1': traffic({ requests: 100, scoreBuckets: oneBucket(SCORE_BOUNDS, '0.25', 100) }),
         '2': traffic({ requests: 30, scoreBuckets: { '0.25': 0, '0.5': 0, '0.75': 30, '+Inf': 30 } }),
-      },
+      }),
     });
     assert.equal(result.verdict, 'fail');
     assert.match(result.reason, /^score distribution: Jensen-Shannon divergence 0\.9\d\d/);
@@ -182,10 +203,10 @@ describe('canary analysis', () => {
     const result = compareCanary({
       ...base,
       baseline: {},
-      current: {
+      current: at({
         '1': traffic({ requests: 100, feedback: 50, logLossSum: 25 }),
         '2': traffic({ requests: 60, feedback: 40, logLossSum: 30 }),
-      },
+      }),
     });
     assert.equal(result.verdict, 'fail');
     assert.match(
@@ -194,16 +215,17 @@ describe('canary analysis', () => {
     );
   });
 
-  it('ignores log loss until both sides have enough feedback', () => {
+  it("keeps waiting for the canary's feedback when stable already has enough", () => {
     const result = compareCanary({
       ...base,
       baseline: {},
-      current: {
+      current: at({
         '1': traffic({ requests: 100, feedback: 50, logLossSum: 25 }),
         '2': traffic({ requests: 60, feedback: 5, logLossSum: 10 }),
-      },
+      }),
     });
-    assert.equal(result.verdict, 'pass');
+    assert.equal(result.verdict, 'insufficient-traffic');
+    assert.match(result.reason, /online log loss \(5\/30 feedback labels\)/);
     assert.equal(
       result.checks.find((check) => check.metric === 'online log loss')?.verdict,
       'not enough data',
@@ -218,10 +240,10 @@ describe('canary analysis', () => {
     const result = compareCanary({
       ...base,
       baseline: {},
-      current: {
+      current: at({
         '1': traffic({ requests: 50, errors: 1, feedback: 40, logLossSum: 20, ...same }),
         '2': traffic({ requests: 50, errors: 1, feedback: 40, logLossSum: 20.5, ...same }),
-      },
+      }),
     });
     assert.equal(result.verdict, 'pass');
     assert.deepEqual(
