@@ -85,13 +85,14 @@ export async function trainModel(options: TrainModelOptions): Promise<TrainModel
   // Memoised; makes sure a backend was chosen deliberately (and the fast CPU kernels are in) before any tensor work.
   await loadTfBackend();
   const preprocessing = resumeFrom?.bundle.preprocessing ?? fitPreprocessing(examples, imageSize);
+  // Encode before creating the model: a bad example then fails with nothing to free.
+  const encoded = encodeBatch(preprocessing, examples);
+  const labels = Float32Array.from(examples, (e) => e.clicked);
   const model = resumeFrom?.bundle.model ?? createModel(config, preprocessing);
   // A model loaded from storage comes back uncompiled.
   if (!model.optimizer) compileModel(model, config);
   const bundle: ModelBundle = { model, preprocessing };
 
-  const encoded = encodeBatch(preprocessing, examples);
-  const labels = Float32Array.from(examples, (e) => e.clicked);
   const n = examples.length;
   const batchSize = Math.min(config.batchSize, n);
   const batchesPerEpoch = Math.ceil(n / batchSize);
