@@ -1,7 +1,7 @@
 /** The control worker: runs workflows and light activities on the `ml-control` task queue. */
-import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { Worker, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
 import { createControlActivities, type ActivityDeps } from '../activities';
-import { readWorkerEnv, temporalConnectionOptions } from '../lib/worker-env';
+import { runWorkerMain } from './run-worker';
 
 export interface ControlWorkerOptions {
   connection: NativeConnection;
@@ -25,11 +25,9 @@ export async function createControlWorker(options: ControlWorkerOptions): Promis
   });
 }
 
-async function main(): Promise<void> {
-  const env = readWorkerEnv();
-  const connection = await NativeConnection.connect(temporalConnectionOptions(env));
-  try {
-    const worker = await createControlWorker({
+if (require.main === module) {
+  runWorkerMain((connection, env) =>
+    createControlWorker({
       connection,
       namespace: env.TEMPORAL_NAMESPACE,
       taskQueue: env.MLOPS_CONTROL_QUEUE,
@@ -39,17 +37,6 @@ async function main(): Promise<void> {
         adminToken: env.MLOPS_ADMIN_TOKEN,
         ...(env.MLOPS_PROMETHEUS_URL ? { prometheusUrl: env.MLOPS_PROMETHEUS_URL } : {}),
       },
-    });
-    // Worker.run() drains in-flight tasks on SIGINT/SIGTERM before resolving.
-    await worker.run();
-  } finally {
-    await connection.close();
-  }
-}
-
-if (require.main === module) {
-  main().catch((err) => {
-    console.error(err);
-    process.exit(1);
-  });
+    }),
+  );
 }

@@ -1,8 +1,8 @@
 /** The GPU worker: trains and evaluates on the `ml-gpu` task queue, one training per GPU by default. */
-import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { Runtime, Worker, type NativeConnection } from '@temporalio/worker';
 import { createGpuActivities } from '../activities';
 import { loadTfBackend } from '../lib/model';
-import { readWorkerEnv, temporalConnectionOptions } from '../lib/worker-env';
+import { runWorkerMain } from './run-worker';
 
 export interface GpuWorkerOptions {
   connection: NativeConnection;
@@ -28,26 +28,14 @@ export async function createGpuWorker(options: GpuWorkerOptions): Promise<Worker
   });
 }
 
-async function main(): Promise<void> {
-  const env = readWorkerEnv();
-  const connection = await NativeConnection.connect(temporalConnectionOptions(env));
-  try {
-    const worker = await createGpuWorker({
+if (require.main === module) {
+  runWorkerMain((connection, env) =>
+    createGpuWorker({
       connection,
       namespace: env.TEMPORAL_NAMESPACE,
       taskQueue: env.MLOPS_GPU_QUEUE,
       storeUri: env.MLOPS_STORE,
       concurrency: env.MLOPS_GPU_CONCURRENCY,
-    });
-    await worker.run();
-  } finally {
-    await connection.close();
-  }
-}
-
-if (require.main === module) {
-  main().catch((err) => {
-    console.error(err);
-    process.exit(1);
-  });
+    }),
+  );
 }
