@@ -7,7 +7,7 @@ import path from 'node:path';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { parse } from 'csv-parse';
-import { AD_COLUMNS, adRowSchema, type AdExample } from '../lib/dataset/schema';
+import { AD_COLUMNS, adRowSchema, DATASET_SCHEMA_VERSION, type AdExample } from '../lib/dataset/schema';
 import { decodeAdImage } from '../lib/dataset/image';
 import { writeShard } from '../lib/dataset/shards';
 import { joinUri, NotFoundError, readJsonIfExists, resolveUri, storageFor, writeJson } from '../lib/storage';
@@ -36,6 +36,8 @@ export interface IngestResult {
   evalRows: number;
   quarantinedRows: number;
   quarantineReasons: Record<string, number>;
+  /** DATASET_SCHEMA_VERSION of the shards. */
+  schemaVersion: number;
   /** sha256 over the CSV and every image read, so a model names exactly the data it saw. */
   fingerprint: string;
 }
@@ -243,6 +245,7 @@ export function createIngestActivities(deps: ActivityDeps) {
           counts[kind] = (counts[kind] ?? 0) + 1;
           return counts;
         }, {}),
+        schemaVersion: DATASET_SCHEMA_VERSION,
         fingerprint: createHash('sha256')
           .update(csvHash.digest('hex'))
           .update(imageHashes.sort().join('\n'))

@@ -10,7 +10,7 @@ import { readDeployment, writeDeployment } from '../lib/deployment';
 import { startPipeline, waitForStage } from '../lib/pipeline-client';
 import { loadTrafficSamples } from '../lib/traffic/samples';
 import { startTraffic } from '../lib/traffic/simulated-traffic';
-import { approveSignal, canaryWorkflowId, rolloutStatusQuery } from '../workflows/definitions';
+import { approveSignal, deploymentWorkflowId, rolloutStatusQuery } from '../workflows/definitions';
 import {
   startPipelineEnv,
   TEST_ADMIN_TOKEN,
@@ -68,7 +68,7 @@ async function measureRollback(env: PipelineEnv, dataDir: string, run: number): 
   });
   const waiting = await waitForStage(env.client, handle.workflowId, ['awaiting-approval']);
   await handle.signal(approveSignal, { by: 'bench' });
-  const rollout = env.client.workflow.getHandle(canaryWorkflowId(handle.workflowId));
+  const rollout = env.client.workflow.getHandle(deploymentWorkflowId(TEST_MODEL));
   // Let the canary bake healthily for a few analyses first, as a real regression would arrive.
   for (;;) {
     const status = await rollout.query(rolloutStatusQuery).catch(() => undefined);

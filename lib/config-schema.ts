@@ -51,6 +51,10 @@ export const pipelineConfigSchema = z.strictObject({
     .strictObject({
       required: z.boolean().default(true),
       timeoutHours: z.number().positive().default(72),
+      /** What a gate decides when nobody has by its deadline. */
+      timeoutOutcome: z.enum(['reject', 'approve']).default('reject'),
+      /** A second gate: hold the canary at its last partial step until a person approves 100%. */
+      beforeFullTraffic: z.boolean().default(false),
     })
     .prefault({}),
   rollout: z

@@ -1,4 +1,4 @@
-/** Binary-classification metrics for evaluation and canary analysis: ROC AUC and log loss. */
+/** Binary-classification metrics for evaluation and canary analysis: ROC AUC, log loss, accuracy, calibration. */
 
 function checkInputs(labels: ArrayLike<number>, values: ArrayLike<number>, what: string): void {
   if (labels.length !== values.length) {
@@ -54,4 +54,89 @@ export function computeLogLoss(
     total -= labels[i] === 1 ? Math.log(p) : Math.log(1 - p);
   }
   return total / labels.length;
+}
+
+/** Share of examples whose probability lands on the right side of `threshold` (p ≥ threshold counts as a click). */
+export function computeAccuracy(
+  labels: ArrayLike<number>,
+  probabilities: ArrayLike<number>,
+  threshold = 0.5,
+): number {
+  checkInputs(labels, probabilities, 'probabilities');
+  let correct = 0;
+  for (let i = 0; i < labels.length; i++) {
+    if ((probabilities[i]! >= threshold ? 1 : 0) === labels[i]) correct++;
+  }
+  return correct / labels.length;
+}
+
+/**
+ * Expected calibration error: examples binned by probability into `bins` equal-width bins over [0, 1]
+ * (1.0 falls in the last), then the mean |mean probability − click rate| of the bins, weighted by their size.
+ */
+export function computeExpectedCalibrationError(
+  labels: ArrayLike<number>,
+  probabilities: ArrayLike<number>,
+  bins = 10,
+): number {
+  checkInputs(labels, probabilities, 'probabilities');
+  if (!Number.isInteger(bins) || bins < 1)
+    throw new RangeError(`bins must be a positive integer, got ${bins}`);
+  const counts = new Float64Array(bins);
+  const probabilitySums = new Float64Array(bins);
+  const labelSums = new Float64Array(bins);
+  for (let i = 0; i < labels.length; i++) {
+    const p = Math.min(1, Math.max(0, probabilities[i]!));
+    const bin = Math.min(bins - 1, Math.floor(p * bins));
+    counts[bin]! += 1;
+    probabilitySums[bin]! += p;
+    labelSums[bin]! += labels[i]!;
+  }
+  let total = 0;
+  for (let bin = 0; bin < bins; bin++) {
+    // |Σp − Σy| / n  equals  (n_bin / n) · |mean p − mean y| of the bin.
+    total += Math.abs(probabilitySums[bin]! - labelSums[bin]!);
+  }
+  return total / labels.length;
+}
+
+/** Share of positive labels. */
+export function computeClickRate(labels: ArrayLike<number>): number {
+  checkInputs(labels, labels, 'labels');
+  let positives = 0;
+  for (let i = 0; i < labels.length; i++) positives += labels[i]!;
+  return positives / labels.length;
+}
+
+/** Whether both classes occur, i.e. whether AUC is defined. */
+export function hasBothClasses(labels: ArrayLike<number>): boolean {
+  let positives = 0;
+  for (let i = 0; i < labels.length; i++) positives += labels[i] === 1 ? 1 : 0;
+  return positives > 0 && positives < labels.length;
+}
+
+/** Every metric evaluation reports for one model on one set of examples. */
+export interface BinaryMetrics {
+  /** Null when only one class is present, where AUC is undefined. */
+  auc: number | null;
+  logLoss: number;
+  accuracy: number;
+  ece: number;
+  clickRate: number;
+  count: number;
+}
+
+/** AUC, log loss, accuracy at 0.5, 10-bin ECE, click rate and count, from one pass of scores. */
+export function computeBinaryMetrics(
+  labels: ArrayLike<number>,
+  probabilities: ArrayLike<number>,
+): BinaryMetrics {
+  return {
+    auc: hasBothClasses(labels) ? computeAuc(labels, probabilities) : null,
+    logLoss: computeLogLoss(labels, probabilities),
+    accuracy: computeAccuracy(labels, probabilities),
+    ece: computeExpectedCalibrationError(labels, probabilities),
+    clickRate: computeClickRate(labels),
+    count: labels.length,
+  };
 }

@@ -1,11 +1,21 @@
 /** Client-side operations on pipelines, shared by the CLI, the demo and tests. */
-import type { Client, WorkflowHandle } from '@temporalio/client';
+import {
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowUpdateFailedError,
+  type Client,
+  type WorkflowHandle,
+} from '@temporalio/client';
 import { pipelineConfigSchema, type PipelineConfig, type PipelineConfigInput } from './config-schema';
 import {
-  canaryWorkflowId,
+  decideUpdate,
+  deploymentWorkflowId,
   ML_MODEL,
   ML_STAGE,
   PIPELINE_WORKFLOW_TYPE,
+  ROLLBACK_WORKFLOW_TYPE,
+  type DecidePayload,
+  type DecideResult,
+  type RollbackInput,
   type PipelineInput,
   type PipelineResult,
   type PipelineStatus,
@@ -71,15 +81,102 @@ export async function startPipeline(client: Client, options: StartPipelineOption
       { key: ML_STAGE, value: 'ingest' },
     ],
     staticSummary: `Train ${options.modelName} on ${options.dataUri}, then ${config.approval.required ? 'wait for approval and ' : ''}roll out by canary`,
+    staticDetails: pipelineStaticDetails(input),
   });
+}
+
+/** The fixed description the Web UI shows for a pipeline: what it will do and what it waits for. */
+export function pipelineStaticDetails({ modelName, dataUri, config }: PipelineInput): string {
+  const { approval, rollout, train, evaluate } = config;
+  return [
+    `**modelPipeline** for \`${modelName}\` on \`${dataUri}\``,
+    '',
+    `- train: ${train.epochs} epochs, batch ${train.batchSize}, image ${config.data.imageSize}px, on task queue \`${config.taskQueues.gpu}\``,
+    `- bless: AUC ≥ ${evaluate.minAuc}, at most ${evaluate.maxAucDropVsProduction} below production`,
+    approval.required
+      ? `- approval: signal \`approve\` / \`reject\` within ${approval.timeoutHours}h, else ${approval.timeoutOutcome === 'approve' ? 'approved' : 'rejected'}` +
+        (approval.beforeFullTraffic ? '; a second approval before 100% of traffic' : '')
+      : '- approval: not required',
+    `- canary: ${rollout.steps.map((step) => `${step.weight}%`).join(' → ')}, analysed every ${rollout.analysisIntervalSeconds}s`,
+  ].join('\n');
+}
+
+/** Why a `decide` Update was refused, in the workflow's words. */
+export class DecisionRefusedError extends Error {
+  constructor(
+    readonly workflowId: string,
+    reason: string,
+  ) {
+    super(`${workflowId} refused the decision: ${reason}`);
+    this.name = 'DecisionRefusedError';
+  }
+}
+
+/**
+ * Approves or rejects through the `decide` Update: the workflow validates first, so a decision
+ * that cannot apply (nothing waiting, already decided, another version) is refused with the reason.
+ */
+export async function decidePipeline(
+  client: Client,
+  workflowId: string,
+  payload: DecidePayload,
+): Promise<DecideResult> {
+  try {
+    return await client.workflow.getHandle(workflowId).executeUpdate(decideUpdate, { args: [payload] });
+  } catch (err) {
+    if (err instanceof WorkflowUpdateFailedError) {
+      const cause = err.cause;
+      throw new DecisionRefusedError(workflowId, cause instanceof Error ? cause.message : err.message);
+    }
+    throw err;
+  }
+}
+
+export interface StartRollbackOptions {
+  modelName: string;
+  toVersion?: string;
+  by: string;
+  reason?: string;
+  taskQueue: string;
+}
+
+/** Starts a `modelRollback` under the model's deployment id; refuses, naming it, while another deployment runs. */
+export async function startRollback(client: Client, options: StartRollbackOptions): Promise<WorkflowHandle> {
+  const workflowId = deploymentWorkflowId(options.modelName);
+  const input: RollbackInput = {
+    modelName: options.modelName,
+    by: options.by,
+    ...(options.toVersion ? { toVersion: options.toVersion } : {}),
+    ...(options.reason ? { reason: options.reason } : {}),
+  };
+  try {
+    return await client.workflow.start(ROLLBACK_WORKFLOW_TYPE, {
+      taskQueue: options.taskQueue,
+      workflowId,
+      args: [input],
+      typedSearchAttributes: [
+        { key: ML_MODEL, value: options.modelName },
+        { key: ML_STAGE, value: 'rollback' },
+      ],
+      staticSummary: `Roll ${options.modelName} back to ${options.toVersion ? `v${options.toVersion}` : 'the previous production version'} (by ${options.by})`,
+    });
+  } catch (err) {
+    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+    const running = await client.workflow.getHandle(workflowId).describe();
+    throw new Error(
+      `another deployment of ${options.modelName} is running (${running.type} ${workflowId}); ` +
+        `wait for it or stop it first (a canary: mlops rollout abort ${workflowId})`,
+      { cause: err },
+    );
+  }
 }
 
 /** The pipeline's status, with its canary child's progress while a rollout runs. */
 export async function queryPipelineStatus(client: Client, workflowId: string): Promise<PipelineStatus> {
   const status = await client.workflow.getHandle(workflowId).query(statusQuery);
-  if (status.stage !== 'canary') return status;
+  if (status.stage !== 'canary' || !status.rolloutWorkflowId) return status;
   try {
-    const rollout = await client.workflow.getHandle(canaryWorkflowId(workflowId)).query(rolloutStatusQuery);
+    const rollout = await client.workflow.getHandle(status.rolloutWorkflowId).query(rolloutStatusQuery);
     return { ...status, rollout };
   } catch {
     return status; // the child has not started yet

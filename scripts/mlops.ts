@@ -4,7 +4,9 @@ import { ZodError } from 'zod';
 import { registerDataCommands } from './commands/data';
 import { registerDemoCommand } from './commands/demo';
 import { registerDevCommand } from './commands/dev';
+import { registerModelsCommands } from './commands/models';
 import { registerPipelineCommands } from './commands/pipeline';
+import { registerRollbackCommand } from './commands/rollback';
 import { registerRolloutCommands } from './commands/rollout';
 
 async function main(): Promise<void> {
@@ -16,6 +18,8 @@ async function main(): Promise<void> {
   registerDataCommands(program);
   registerPipelineCommands(program);
   registerRolloutCommands(program);
+  registerModelsCommands(program);
+  registerRollbackCommand(program);
   await program.parseAsync(process.argv);
 }
 

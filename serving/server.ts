@@ -17,6 +17,7 @@ import { registerFeedbackRoute } from './routes/feedback';
 import { registerHealthRoutes } from './routes/health';
 import { registerModelStatusRoute } from './routes/model-status';
 import { registerPredictRoute } from './routes/predict';
+import { registerReportRoute } from './routes/report';
 import { schemaErrorFormatter } from './validation';
 import type { BundleLoader } from './version-loader';
 
@@ -153,6 +154,7 @@ export function createPredictionServer(options: PredictionServerOptions): Predic
   registerModelStatusRoute(app, context);
   registerPredictRoute(app, context);
   registerFeedbackRoute(app, context);
+  registerReportRoute(app, { storeUri: options.storeUri });
   void app.register(adminRoutes(context));
 
   let stopping: Promise<void> | undefined;

@@ -1,3 +1,4 @@
 /** Workflow bundle entry: re-exports only. */
 export { modelPipeline } from './model-pipeline';
 export { canaryRollout } from './canary-rollout';
+export { modelRollback } from './model-rollback';

@@ -21,7 +21,7 @@ export function rolloutDetailsMarkdown(input: RolloutInput, status: RolloutStatu
       : []),
   ];
   const lines = [
-    `## Canary ${input.modelName} v${input.candidateVersion} vs stable v${input.stableVersion ?? '—'}: ${status.phase}, ${status.weight}% of traffic`,
+    `## Canary ${input.modelName} v${input.candidateVersion} vs stable v${status.stableVersion ?? '—'}: ${status.phase}, ${status.weight}% of traffic`,
     '',
     '| step | weight | requests stable / canary | errors | p99 latency | score JS divergence | online log loss (labels) | verdict |',
     '|---|---|---|---|---|---|---|---|',
@@ -29,6 +29,17 @@ export function rolloutDetailsMarkdown(input: RolloutInput, status: RolloutStatu
   ];
   if (status.live?.verdict === 'fail' || status.live?.verdict === 'pass')
     lines.push('', `Latest: ${status.live.reason}`);
+  if (status.gate && !status.gate.decision) {
+    lines.push(
+      '',
+      `**Waiting for approval to send 100% of traffic** (until ${status.gate.deadline}). ` +
+        'Send a Signal `approve` with `{"by": "your name"}` (or `reject`) to this workflow or its pipeline, ' +
+        'or run `mlops pipeline approve <pipeline id> --by <name>`.',
+    );
+  } else if (status.gate?.decision) {
+    const d = status.gate.decision;
+    lines.push('', `Full traffic ${d.kind} by ${d.by}${d.note ? ` (${d.note})` : ''} at ${d.at}.`);
+  }
   if (status.commands.length > 0) {
     lines.push(
       '',

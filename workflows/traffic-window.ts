@@ -64,7 +64,11 @@ function sourceWindow(before: VersionTraffic, after: VersionTraffic): VersionTra
 }
 
 /** What one version did between two snapshots, differenced per source and then summed. */
-export function trafficWindow(baseline: TrafficSnapshot, current: TrafficSnapshot, version: string): VersionTraffic {
+export function trafficWindow(
+  baseline: TrafficSnapshot,
+  current: TrafficSnapshot,
+  version: string,
+): VersionTraffic {
   let total = emptyTraffic();
   for (const [source, versions] of Object.entries(current)) {
     const after = versions[version];

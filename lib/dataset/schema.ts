@@ -1,6 +1,12 @@
 /** The ad dataset's schema: CSV columns, the validated row type, and the decoded example type. */
 import { z } from 'zod';
 
+/**
+ * Version of the dataset schema below (columns, types, shard layout). Recorded with every model,
+ * so a model names the schema it was trained on; bump it on any incompatible change.
+ */
+export const DATASET_SCHEMA_VERSION = 1;
+
 /** Columns of ads.csv, in order. */
 export const AD_COLUMNS = [
   'ad_id',

@@ -9,6 +9,13 @@ export class NotFoundError extends Error {
   }
 }
 
+/** An object's content with the token that identifies this exact state of it. */
+export interface VersionedObject {
+  data: Buffer;
+  /** Opaque: compare it for equality and hand it back to writeIfGeneration, nothing else. */
+  generation: string;
+}
+
 export interface Storage {
   /** Reads a whole object. Throws NotFoundError when it does not exist. */
   read(uri: string): Promise<Buffer>;
@@ -18,6 +25,19 @@ export interface Storage {
   write(uri: string, data: Buffer | string): Promise<void>;
   /** Creates an object only if it does not exist yet; returns false when it already did. */
   writeIfAbsent(uri: string, data: Buffer | string): Promise<boolean>;
+  /**
+   * Reads an object with an opaque generation token, or undefined when absent.
+   * On GCS the token is the object's `generation` number; on local disk, the content's sha256.
+   */
+  readVersioned(uri: string): Promise<VersionedObject | undefined>;
+  /**
+   * Compare-and-swap: writes only if the object is still at `generation` (null: only if it does
+   * not exist). Returns false on conflict. On GCS this is an upload with the
+   * `ifGenerationMatch: generation` precondition (`ifGenerationMatch: 0` for null), a 412
+   * answer meaning false. Objects updated this way must not also be written with `write`,
+   * which takes no part in the check.
+   */
+  writeIfGeneration(uri: string, data: Buffer | string, generation: string | null): Promise<boolean>;
   exists(uri: string): Promise<boolean>;
   /** URIs of every object under a prefix, sorted. */
   list(prefixUri: string): Promise<string[]>;

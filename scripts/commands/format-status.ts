@@ -1,10 +1,24 @@
 /** Human-readable rendering of a pipeline's status for the terminal. */
-import type { ModelMetrics, PipelineStatus } from '../../workflows/definitions';
+import type { Decision, ModelMetrics, PipelineStatus } from '../../workflows/definitions';
 
 const metrics = (m: ModelMetrics | undefined) =>
   m ? `AUC ${m.auc.toFixed(4)}, log loss ${m.logLoss.toFixed(4)} (${m.count} eval rows)` : '—';
 
-export function formatStatus(workflowId: string, status: PipelineStatus): string {
+/** "71h 59m", "12m", "45s": how long until a deadline. */
+export function timeLeft(deadline: string, now: Date): string {
+  const ms = new Date(deadline).getTime() - now.getTime();
+  if (!Number.isFinite(ms)) return '—';
+  if (ms <= 0) return 'due now';
+  const minutes = Math.floor(ms / 60_000);
+  if (minutes === 0) return `${Math.ceil(ms / 1000)}s`;
+  const hours = Math.floor(minutes / 60);
+  return hours > 0 ? `${hours}h ${minutes % 60}m` : `${minutes}m`;
+}
+
+const decisionText = (d: Decision) =>
+  `${d.kind} by ${d.by}${d.timedOut ? ' (timeout)' : ''}${d.note ? ` (${d.note})` : ''}`;
+
+export function formatStatus(workflowId: string, status: PipelineStatus, now: Date = new Date()): string {
   const lines = [
     `Pipeline ${workflowId}`,
     `  model:      ${status.modelName}`,
@@ -12,13 +26,21 @@ export function formatStatus(workflowId: string, status: PipelineStatus): string
     `  candidate:  ${status.candidateVersion ? `v${status.candidateVersion}` : '—'}  ${metrics(status.candidateMetrics)}`,
     `  production: ${status.productionVersion ? `v${status.productionVersion}` : '—'}  ${metrics(status.productionMetrics)}`,
   ];
-  if (status.decision)
+  if (status.pending) {
+    const { gate, version, deadline, timeoutOutcome } = status.pending;
     lines.push(
-      `  decision:   ${status.decision.kind} by ${status.decision.by}${status.decision.note ? ` (${status.decision.note})` : ''}`,
+      `  waiting:    ${gate === 'candidate' ? `approval of v${version}` : `approval of 100% traffic for v${version}`}; ` +
+        `${timeLeft(deadline, now)} left (until ${deadline}, then ${timeoutOutcome})`,
+      `              decide with: mlops pipeline approve|reject ${workflowId} --by <name>`,
     );
+  }
+  if (status.decision) lines.push(`  decision:   ${decisionText(status.decision)}`);
+  if (status.fullTrafficDecision) lines.push(`  100% gate:  ${decisionText(status.fullTrafficDecision)}`);
+  if (status.supersededBy)
+    lines.push(`  superseded: by v${status.supersededBy.version} (${status.supersededBy.workflowId})`);
   if (status.rollout) {
     lines.push(
-      `  rollout:    ${status.rollout.phase}, step ${status.rollout.step}, ${status.rollout.weight}% canary`,
+      `  rollout:    ${status.rollout.phase}, step ${status.rollout.step}, ${status.rollout.weight}% canary (${status.rolloutWorkflowId ?? '—'})`,
     );
     for (const check of status.rollout.live?.checks ?? [])
       lines.push(`    ${check.metric}: ${check.verdict} — ${check.detail}`);

@@ -3,10 +3,16 @@ import fs from 'node:fs/promises';
 import type { Command } from 'commander';
 import type { Client } from '@temporalio/client';
 import { z } from 'zod';
-import { parsePipelineConfig, queryPipelineStatus, startPipeline } from '../../lib/pipeline-client';
+import {
+  decidePipeline,
+  parsePipelineConfig,
+  queryPipelineStatus,
+  startPipeline,
+} from '../../lib/pipeline-client';
+import { checkDecidePayload } from '../../workflows/signal-payloads';
 import { workflowUiUrl } from '../../lib/temporal-client';
 import { withClient } from './with-client';
-import { approveSignal, rejectSignal, type PipelineStatus } from '../../workflows/definitions';
+import type { PipelineStatus } from '../../workflows/definitions';
 import type { TrainHeartbeat } from '../../activities/train';
 import { formatStatus } from './format-status';
 
@@ -116,32 +122,34 @@ export function registerPipelineCommands(program: Command): void {
       });
     });
 
-  pipeline
-    .command('approve <id>')
-    .description('approve the candidate waiting in a pipeline')
-    .requiredOption('--by <who>', 'who approves')
-    .option('--comment <text>')
-    .action(async (id: string, options: { by: string; comment?: string }) => {
-      await withClient(async (client) => {
-        await client.workflow.getHandle(id).signal(approveSignal, {
-          by: options.by,
-          ...(options.comment ? { comment: options.comment } : {}),
-        });
-        console.log(`Sent approve to ${id} (by ${options.by}). Check with: mlops pipeline status ${id}`);
-      });
-    });
-
-  pipeline
-    .command('reject <id>')
-    .description('reject the candidate waiting in a pipeline')
-    .requiredOption('--by <who>', 'who rejects')
-    .option('--reason <text>')
-    .action(async (id: string, options: { by: string; reason?: string }) => {
-      await withClient(async (client) => {
-        await client.workflow
-          .getHandle(id)
-          .signal(rejectSignal, { by: options.by, ...(options.reason ? { reason: options.reason } : {}) });
-        console.log(`Sent reject to ${id} (by ${options.by}). Check with: mlops pipeline status ${id}`);
-      });
-    });
+  for (const decision of ['approve', 'reject'] as const) {
+    const textOption = decision === 'approve' ? 'comment' : 'reason';
+    pipeline
+      .command(`${decision} <id>`)
+      .description(
+        `${decision} the version waiting in a pipeline (the candidate, or 100% of traffic with approval.beforeFullTraffic); ` +
+          'the workflow refuses, with the reason, when nothing is waiting or it was already decided',
+      )
+      .requiredOption('--by <who>', `who ${decision}s`)
+      .option(`--${textOption} <text>`)
+      .option('--version <v>', 'the version you reviewed; refused if another one is waiting')
+      .action(
+        async (id: string, options: { by: string; comment?: string; reason?: string; version?: string }) => {
+          const payload = checkDecidePayload({
+            decision,
+            by: options.by,
+            ...(options[textOption] !== undefined ? { [textOption]: options[textOption] } : {}),
+            ...(options.version !== undefined ? { version: options.version } : {}),
+          });
+          if (!payload.ok) throw new Error(payload.reason);
+          await withClient(async (client) => {
+            const result = await decidePipeline(client, id, payload.value);
+            const gate = result.gate === 'candidate' ? 'candidate' : 'full traffic for';
+            console.log(
+              `${gate} v${result.version} ${result.decision.kind} by ${result.decision.by}. Follow with: mlops pipeline status ${id}`,
+            );
+          });
+        },
+      );
+  }
 }

@@ -1,9 +1,11 @@
 /** `mlops rollout pause|resume|promote|abort ID`: manual control of a running canary. */
 import os from 'node:os';
 import type { Command } from 'commander';
+import type { Client } from '@temporalio/client';
+import { queryPipelineStatus } from '../../lib/pipeline-client';
 import {
   abortRolloutSignal,
-  canaryWorkflowId,
+  deploymentWorkflowId,
   pauseRolloutSignal,
   promoteRolloutSignal,
   resumeRolloutSignal,
@@ -26,9 +28,13 @@ const DESCRIPTIONS: Record<RolloutCommand, string> = {
   abort: 'send all traffic back to stable and fail the rollout',
 };
 
-/** Accepts a pipeline id or its canary's id. */
-function rolloutId(id: string): string {
-  return id.endsWith('-canary') ? id : canaryWorkflowId(id);
+/** Accepts a rollout's workflow id, or a pipeline id whose rollout is found through its status. */
+async function rolloutId(client: Client, id: string): Promise<string> {
+  if (id.startsWith(deploymentWorkflowId(''))) return id;
+  const status = await queryPipelineStatus(client, id);
+  if (!status.rolloutWorkflowId || status.stage !== 'canary')
+    throw new Error(`pipeline ${id} has no rollout running (stage ${status.stage})`);
+  return status.rolloutWorkflowId;
 }
 
 /**
@@ -53,15 +59,15 @@ export function registerRolloutCommands(program: Command): void {
       .option('--by <who>', 'who asks (default: your user name, else $USER)')
       .option('--reason <text>')
       .action(async (id: string, options: { by?: string; reason?: string }) => {
-        const workflowId = rolloutId(id);
         const by = options.by ?? defaultRequester();
         await withClient(async (client) => {
+          const workflowId = await rolloutId(client, id);
           await client.workflow.getHandle(workflowId).signal(SIGNALS[command], {
             by,
             ...(options.reason ? { reason: options.reason } : {}),
           });
           console.log(
-            `Sent ${command} to ${workflowId} (by ${by}). Check with: mlops pipeline status ${id.replace(/-canary$/, '')}`,
+            `Sent ${command} to ${workflowId} (by ${by}). Check with: ${workflowId === id ? `temporal workflow query --workflow-id ${id} --name status` : `mlops pipeline status ${id}`}`,
           );
         });
       });

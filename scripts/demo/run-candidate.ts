@@ -1,15 +1,14 @@
 /** Runs one demo pipeline to its end: approval, canary under simulated traffic with click feedback. */
 import { WorkflowFailedError } from '@temporalio/client';
 import type { PipelineConfigInput } from '../../lib/config-schema';
-import { startPipeline, waitForStage } from '../../lib/pipeline-client';
+import { decidePipeline, startPipeline, waitForStage } from '../../lib/pipeline-client';
 import type { LocalStack } from '../../lib/stack/local-stack';
 import { workflowUiUrl } from '../../lib/temporal-client';
 import { loadGroundTruth, startFeedbackSender } from '../../lib/traffic/feedback-sender';
 import { loadTrafficSamples } from '../../lib/traffic/samples';
 import { startTraffic, type TrafficReport } from '../../lib/traffic/simulated-traffic';
 import {
-  approveSignal,
-  canaryWorkflowId,
+  deploymentWorkflowId,
   CONTROL_TASK_QUEUE,
   GPU_TASK_QUEUE,
   rolloutStatusQuery,
@@ -79,7 +78,13 @@ export async function runCandidate(stack: LocalStack, options: CandidateOptions)
   let trafficReport: TrafficReport;
   let feedbackReport: { sent: number; accepted: number };
   try {
-    await handle.signal(approveSignal, { by: 'mlops demo', comment: 'approved by the demo script' });
+    // The `decide` Update, as `mlops pipeline approve` sends it: refused with a reason if it cannot apply.
+    await decidePipeline(client, handle.workflowId, {
+      decision: 'approve',
+      by: 'mlops demo',
+      comment: 'approved by the demo script',
+      version: waiting.candidateVersion!,
+    });
     await waitForStage(client, handle.workflowId, ['canary', 'production', 'rolled-back'], {
       timeoutMs: 120_000,
     });
@@ -97,7 +102,7 @@ export async function runCandidate(stack: LocalStack, options: CandidateOptions)
     feedbackReport = await feedback.stop();
   }
   run.rollout = await client.workflow
-    .getHandle(canaryWorkflowId(handle.workflowId))
+    .getHandle(deploymentWorkflowId(options.model))
     .query(rolloutStatusQuery)
     .catch(() => undefined);
   return { ...run, traffic: trafficReport, feedback: feedbackReport };

@@ -5,46 +5,88 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
+import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
 import type { ActivityDeps } from '../../activities/deps';
 import {
+  computeSlices,
   createEvaluateActivities,
+  MAX_SLICE_VALUES,
   type EvaluateInput,
   type EvaluationResult,
 } from '../../activities/evaluate';
 import { pipelineConfigSchema } from '../../lib/config-schema';
+import { writeShard } from '../../lib/dataset/shards';
 import type { AdExample } from '../../lib/dataset/schema';
-import { createModel, disposeModel, fitPreprocessing, loadTfBackend, saveModelBundle } from '../../lib/model';
+import { computeBinaryMetrics } from '../../lib/metrics';
+import {
+  createModel,
+  disposeModel,
+  fitPreprocessing,
+  loadModelBundle,
+  loadTfBackend,
+  predictProbabilities,
+  saveModelBundle,
+} from '../../lib/model';
 
 const IMAGE_SIZE = 8;
 const CONFIG = pipelineConfigSchema.parse({
   train: { conv: { filters: [2], denseUnits: 4 }, embeddingDim: 2 },
 });
+// Thresholds nothing fails, so tests about metrics are not about blessing.
+const LENIENT = { ...CONFIG.evaluate, minAuc: 0, maxAucDropVsProduction: 1 };
 
-const examples: AdExample[] = Array.from({ length: 8 }, (_, i) => ({
-  ad_id: `ad-${i}`,
-  clicked: i % 2,
-  pixels: new Uint8Array(IMAGE_SIZE * IMAGE_SIZE * 3),
-  advertiser: 'acme',
-  category: 'shoes',
-  placement: 'feed',
-  device: 'mobile',
-  hour: i,
-  headline_length: 10,
-}));
+const DEVICES = ['mobile', 'mobile', 'mobile', 'desktop', 'desktop', 'tablet'];
+const PLACEMENTS = ['feed', 'sidebar', 'search'];
+
+// 36 rows: mobile 18, desktop 12, tablet 6 (tablet never clicked, so its AUC is undefined).
+const examples: AdExample[] = Array.from({ length: 36 }, (_, i) => {
+  const device = DEVICES[i % DEVICES.length]!;
+  return {
+    ad_id: `ad-${i}`,
+    clicked: device === 'tablet' ? 0 : (i >> 1) % 2,
+    pixels: new Uint8Array(IMAGE_SIZE * IMAGE_SIZE * 3).fill((i * 37) % 256),
+    advertiser: i % 2 ? 'acme' : 'globex',
+    category: 'shoes',
+    placement: PLACEMENTS[i % PLACEMENTS.length]!,
+    device,
+    hour: i % 24,
+    headline_length: 10 + i,
+  };
+});
 
 let store: string;
-let modelUri: string;
+let candidateUri: string;
+let productionUri: string;
+let evalUri: string;
 let deps: ActivityDeps;
 
-function evaluate(input: EvaluateInput): Promise<EvaluationResult> {
+function evaluate(input: EvaluateInput, workflowId = 'evaluate-test'): Promise<EvaluationResult> {
   const env = new MockActivityEnvironment(
-    { workflowExecution: { workflowId: 'evaluate-test', runId: 'run' } },
+    { workflowExecution: { workflowId, runId: 'run' } },
     { logger: new DefaultLogger('ERROR') },
   );
   const run = (i: EvaluateInput) => createEvaluateActivities(deps).evaluateModel(i);
   return env.run<[EvaluateInput], EvaluationResult, typeof run>(run, input);
+}
+
+async function saveModel(name: string, seed: number): Promise<string> {
+  const preprocessing = fitPreprocessing(examples, IMAGE_SIZE);
+  const model = createModel({ ...CONFIG.train, seed }, preprocessing);
+  const uri = path.join(store, name);
+  await saveModelBundle({ model, preprocessing }, uri);
+  disposeModel(model);
+  return uri;
+}
+
+async function scores(modelUri: string): Promise<Float32Array> {
+  const bundle = await loadModelBundle(modelUri);
+  try {
+    return await predictProbabilities(bundle, examples);
+  } finally {
+    disposeModel(bundle.model);
+  }
 }
 
 void describe('evaluateModel activity', () => {
@@ -52,27 +94,205 @@ void describe('evaluateModel activity', () => {
     store = await fs.mkdtemp(path.join(os.tmpdir(), 'mlops-evaluate-store-'));
     deps = { storeUri: store, servingUrls: [], adminToken: 'test' };
     await loadTfBackend();
-    const preprocessing = fitPreprocessing(examples, IMAGE_SIZE);
-    const model = createModel(CONFIG.train, preprocessing);
-    modelUri = path.join(store, 'model');
-    await saveModelBundle({ model, preprocessing }, modelUri);
-    disposeModel(model);
+    candidateUri = await saveModel('candidate', 1);
+    productionUri = await saveModel('production', 2);
+    evalUri = path.join(store, 'eval.arrow');
+    await writeShard(evalUri, examples, IMAGE_SIZE);
   });
   after(async () => {
     await fs.rm(store, { recursive: true, force: true });
   });
 
+  void it('computes overall metrics of both models from their scores', async () => {
+    const result = await evaluate(
+      {
+        candidateModelUri: candidateUri,
+        evalUri,
+        production: { version: '3', modelUri: productionUri },
+        thresholds: LENIENT,
+      },
+      'overall',
+    );
+    const labels = examples.map((example) => example.clicked);
+    const expectedCandidate = computeBinaryMetrics(labels, await scores(candidateUri));
+    const expectedProduction = computeBinaryMetrics(labels, await scores(productionUri));
+    assert.deepEqual(result.candidate, expectedCandidate);
+    assert.deepEqual(result.production, { ...expectedProduction, version: '3' });
+    assert.equal(result.candidate.clickRate, labels.filter((label) => label === 1).length / 36);
+    assert.equal(result.blessed, true);
+    assert.deepEqual(result.failures, []);
+  });
+
+  void it('reports slices by device and placement, largest first, with null AUC for one-label slices', async () => {
+    const result = await evaluate(
+      {
+        candidateModelUri: candidateUri,
+        evalUri,
+        production: { version: '3', modelUri: productionUri },
+        thresholds: LENIENT,
+      },
+      'slices',
+    );
+    assert.deepEqual(
+      result.slices.map((slice) => [slice.feature, slice.value, slice.count]),
+      [
+        ['device', 'mobile', 18],
+        ['device', 'desktop', 12],
+        ['device', 'tablet', 6],
+        ['placement', 'feed', 12],
+        ['placement', 'search', 12],
+        ['placement', 'sidebar', 12],
+      ],
+    );
+    const tablet = result.slices.find((slice) => slice.value === 'tablet')!;
+    assert.equal(tablet.candidate.auc, null);
+    assert.equal(tablet.production?.auc, null);
+    assert.equal(tablet.clickRate, 0);
+
+    const rows = examples.flatMap((example, i) => (example.device === 'desktop' ? [i] : []));
+    const candidateScores = await scores(candidateUri);
+    const expected = computeBinaryMetrics(
+      rows.map((i) => examples[i]!.clicked),
+      rows.map((i) => candidateScores[i]!),
+    );
+    const desktop = result.slices.find((slice) => slice.value === 'desktop')!;
+    assert.deepEqual(desktop.candidate, {
+      auc: expected.auc,
+      logLoss: expected.logLoss,
+      accuracy: expected.accuracy,
+      ece: expected.ece,
+    });
+    assert.equal(desktop.clickRate, expected.clickRate);
+  });
+
+  void it('writes report.json (the summary) and report.md in the evaluate stage folder', async () => {
+    const result = await evaluate(
+      {
+        candidateModelUri: candidateUri,
+        evalUri,
+        production: { version: '3', modelUri: productionUri },
+        thresholds: LENIENT,
+        modelName: 'ctr',
+      },
+      'report-files',
+    );
+    const stage = path.join(store, 'runs', 'report-files', 'run', 'evaluate');
+    assert.equal(result.reportUri, path.join(stage, 'report.json'));
+    assert.equal(result.reportMarkdownUri, path.join(stage, 'report.md'));
+    assert.deepEqual(JSON.parse(await fs.readFile(result.reportUri, 'utf8')), result);
+    const markdown = await fs.readFile(result.reportMarkdownUri, 'utf8');
+    assert.match(markdown, /^# Evaluation report: ctr\n/);
+    assert.match(markdown, /### By device/);
+    assert.match(markdown, /\| tablet \| 6 \| 0\.00% \| — \|/);
+  });
+
+  void it('reuses the report of an earlier attempt instead of scoring again', async () => {
+    const candidateCopy = await saveModel('candidate-once', 1);
+    const input: EvaluateInput = { candidateModelUri: candidateCopy, evalUri, thresholds: LENIENT };
+    const first = await evaluate(input, 'retry');
+    // Were the retry to score again, the missing model would fail it.
+    await fs.rm(candidateCopy, { recursive: true });
+    const second = await evaluate(input, 'retry');
+    assert.deepEqual(second, first);
+  });
+
+  void it('evaluates without production when the production model cannot be scored', async () => {
+    const result = await evaluate(
+      {
+        candidateModelUri: candidateUri,
+        evalUri,
+        production: { version: '2', modelUri: path.join(store, 'deleted-model') },
+        thresholds: LENIENT,
+      },
+      'no-production',
+    );
+    assert.equal(result.production, undefined);
+    assert.ok(result.slices.length > 0);
+    assert.ok(result.slices.every((slice) => slice.production === undefined));
+  });
+
+  void it('explains a failed blessing by threshold', async () => {
+    const result = await evaluate(
+      { candidateModelUri: candidateUri, evalUri, thresholds: { ...LENIENT, minAuc: 1.01 } },
+      'not-blessed',
+    );
+    assert.equal(result.blessed, false);
+    assert.match(result.failures[0]!, /AUC 0\.\d{4} is below the minimum 1\.01 \(evaluate\.minAuc\)/);
+  });
+
+  void it('fails without retry when the eval split has a single class', async () => {
+    const oneClass = path.join(store, 'one-class.arrow');
+    await writeShard(
+      oneClass,
+      examples.map((example) => ({ ...example, clicked: 0 })),
+      IMAGE_SIZE,
+    );
+    await assert.rejects(
+      evaluate({ candidateModelUri: candidateUri, evalUri: oneClass, thresholds: LENIENT }, 'one-class'),
+      (err: unknown) =>
+        err instanceof ApplicationFailure &&
+        err.nonRetryable &&
+        /0 clicked and 36 unclicked rows; AUC needs both/.test(err.message),
+    );
+  });
+
   void it('leaks no model when the eval shard cannot be read', async () => {
     const baseline = tf.memory().numTensors;
     await assert.rejects(
-      evaluate({
-        candidateModelUri: modelUri,
-        evalUri: path.join(store, 'missing.arrow'),
-        thresholds: CONFIG.evaluate,
-      }),
+      evaluate(
+        {
+          candidateModelUri: candidateUri,
+          evalUri: path.join(store, 'missing.arrow'),
+          thresholds: CONFIG.evaluate,
+        },
+        'missing-shard',
+      ),
     );
     // A model load started alongside the shard read would still be finishing; give it time to.
     await sleep(300);
     assert.equal(tf.memory().numTensors, baseline);
+  });
+});
+
+void describe('computeSlices', () => {
+  void it(`keeps the ${MAX_SLICE_VALUES} largest values per feature, ties by name`, () => {
+    // Placement p00 … p24 where p<k> has k + 1 rows; every row on one device.
+    const rows = Array.from({ length: 25 }, (_, k) =>
+      Array.from({ length: k + 1 }, () => ({
+        device: 'mobile',
+        placement: `p${String(k).padStart(2, '0')}`,
+      })),
+    ).flat();
+    rows.push({ device: 'desktop', placement: 'p24' });
+    const labels = Float64Array.from(rows, (_, i) => i % 2);
+    const candidate = Float64Array.from(rows, (_, i) => (i % 3) / 3);
+    const slices = computeSlices(rows, labels, candidate);
+    const placements = slices.filter((slice) => slice.feature === 'placement');
+    assert.equal(placements.length, MAX_SLICE_VALUES);
+    assert.deepEqual(
+      placements.slice(0, 3).map((slice) => [slice.value, slice.count]),
+      [
+        ['p24', 26],
+        ['p23', 24],
+        ['p22', 23],
+      ],
+    );
+    assert.equal(placements.at(-1)!.value, 'p05');
+    assert.deepEqual(
+      slices.filter((slice) => slice.feature === 'device').map((slice) => slice.value),
+      ['mobile', 'desktop'],
+    );
+    assert.ok(slices.every((slice) => slice.production === undefined));
+  });
+
+  void it('orders equal counts by value so the result is deterministic', () => {
+    const rows = ['b', 'a', 'c'].map((placement) => ({ device: 'mobile', placement }));
+    const slices = computeSlices(rows, Float64Array.from([0, 1, 0]), [0.2, 0.8, 0.4], [0.5, 0.5, 0.5]);
+    assert.deepEqual(
+      slices.filter((slice) => slice.feature === 'placement').map((slice) => slice.value),
+      ['a', 'b', 'c'],
+    );
+    assert.equal(slices[0]!.candidate.auc, 1);
+    assert.equal(slices[0]!.production?.auc, 0.5);
   });
 });

@@ -247,6 +247,7 @@ void describe('validateDataset', () => {
         evalUri,
         quarantineUri: path.join(shardDir, 'quarantine.jsonl'),
         imageSize: 1,
+        schemaVersion: 1,
         rowsRead: examples.length,
         trainRows: half,
         evalRows: examples.length - half,

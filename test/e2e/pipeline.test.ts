@@ -19,7 +19,7 @@ import { startTraffic, type TrafficReport } from '../../lib/traffic/simulated-tr
 import {
   abortRolloutSignal,
   approveSignal,
-  canaryWorkflowId,
+  deploymentWorkflowId,
   pauseRolloutSignal,
   promoteRolloutSignal,
   rejectSignal,
@@ -150,7 +150,7 @@ describe('modelPipeline end to end', { timeout: 600_000 }, () => {
     assert.equal(await predictVersion(), '1');
     const record = await new ModelRegistry(env.storeUri).getVersion(TEST_MODEL, '1');
     assert.equal(record?.status, 'production');
-    assert.equal(record?.training.backend, 'cpu');
+    assert.equal(record?.lineage.training.backend, 'cpu');
   });
 
   it('rolls the second version out through a canary under live traffic, approved with the temporal CLI', async () => {
@@ -169,7 +169,7 @@ describe('modelPipeline end to end', { timeout: 600_000 }, () => {
     assert.equal(result.version, '2');
     assert.equal(result.decision?.by, 'bob', 'approved through `temporal workflow signal --name approve`');
     assert.equal(report.failed + report.errors, 0, `no failed requests (${JSON.stringify(report)})`);
-    const canary = (await env.client.workflow.getHandle('e2e-second-canary').result()) as {
+    const canary = (await env.client.workflow.getHandle(deploymentWorkflowId(TEST_MODEL)).result()) as {
       comparisons: Array<{ canary: { requests: number } }>;
     };
     assert.ok(canary.comparisons[0]!.canary.requests >= 5, 'the canary step saw real traffic');
@@ -254,7 +254,7 @@ describe('modelPipeline end to end', { timeout: 600_000 }, () => {
     await waitForStage(env.client, handle.workflowId, ['awaiting-approval'], { timeoutMs: 300_000 });
     await handle.signal(approveSignal, { by: 'erin' });
     await waitForStage(env.client, handle.workflowId, ['canary'], { timeoutMs: 60_000 });
-    const rollout = env.client.workflow.getHandle(canaryWorkflowId(handle.workflowId));
+    const rollout = env.client.workflow.getHandle(deploymentWorkflowId(TEST_MODEL));
     for (
       let i = 0;
       i < 100 && (await rollout.query(rolloutStatusQuery).catch(() => undefined))?.phase !== 'baking';
@@ -295,7 +295,7 @@ describe('modelPipeline end to end', { timeout: 600_000 }, () => {
     try {
       const { handle } = await startLongCanary('e2e-manual-abort');
       await env.client.workflow
-        .getHandle(canaryWorkflowId(handle.workflowId))
+        .getHandle(deploymentWorkflowId(TEST_MODEL))
         .signal(abortRolloutSignal, { by: 'grace', reason: 'wrong day' });
       const failure = await handle.result().then(
         () => assert.fail('an aborted rollout fails the pipeline'),

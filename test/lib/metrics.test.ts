@@ -1,6 +1,16 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { computeAuc, computeLogLoss } from '../../lib/metrics';
+import {
+  computeAccuracy,
+  computeAuc,
+  computeBinaryMetrics,
+  computeClickRate,
+  computeExpectedCalibrationError,
+  computeLogLoss,
+} from '../../lib/metrics';
+
+const close = (actual: number | null, expected: number) =>
+  assert.ok(actual !== null && Math.abs(actual - expected) < 1e-12, `${actual} is not ${expected}`);
 
 void describe('computeAuc', () => {
   void it('is 1 for a perfect ranking and 0 for a reversed one', () => {
@@ -68,5 +78,63 @@ void describe('computeLogLoss', () => {
     const loss = computeLogLoss([1, 0], [0, 1]);
     assert.ok(Number.isFinite(loss));
     assert.ok(Math.abs(loss - -Math.log(1e-7)) < 1e-6);
+  });
+});
+
+void describe('computeAccuracy', () => {
+  void it('counts a probability of exactly 0.5 as a predicted click', () => {
+    // Predicted 1, 1, 0, 0 against 1, 0, 1, 0: the first and last are right.
+    assert.equal(computeAccuracy([1, 0, 1, 0], [0.5, 0.5, 0.4, 0.1]), 0.5);
+    assert.equal(computeAccuracy([1, 0, 0, 1], [0.9, 0.2, 0.3, 0.6]), 1);
+  });
+
+  void it('takes another threshold', () => {
+    assert.equal(computeAccuracy([1, 0, 1, 0], [0.5, 0.5, 0.4, 0.1], 0.3), 0.75);
+  });
+});
+
+void describe('computeExpectedCalibrationError', () => {
+  void it('weights each bin by its size', () => {
+    // Bin [0.1, 0.2): p 0.12 0.18 0.15, y 0 1 0 → |0.15 − 1/3| · 3/6 = 0.0916…
+    // Bin [0.8, 0.9): p 0.85, y 1 → 0.15 · 1/6 = 0.025
+    // Bin [0.9, 1.0] (1.0 included): p 0.95 1.0, y 1 0 → |0.975 − 0.5| · 2/6 = 0.1583…
+    close(computeExpectedCalibrationError([0, 1, 0, 1, 1, 0], [0.12, 0.18, 0.15, 0.85, 0.95, 1.0]), 0.275);
+  });
+
+  void it("is 0 when each bin's mean probability equals its click rate", () => {
+    close(computeExpectedCalibrationError([0, 1, 0, 0, 0], [0.5, 0.5, 0, 0, 0]), 0);
+  });
+
+  void it('averages the gaps of single bins', () => {
+    close(computeExpectedCalibrationError([0, 1, 0, 1], [0.5, 0.5, 0.55, 0.55]), 0.025);
+    close(computeExpectedCalibrationError([1, 0, 1, 0], [0.05, 0.05, 0.5, 0.5]), (0.45 + 0) / 2);
+    close(computeExpectedCalibrationError([1, 0, 0, 1], [0.9, 0.2, 0.3, 0.6]), (0.1 + 0.2 + 0.3 + 0.4) / 4);
+  });
+
+  void it('refuses a bad bin count', () => {
+    assert.throws(() => computeExpectedCalibrationError([0], [0.1], 0), /bins must be a positive integer/);
+  });
+});
+
+void describe('computeBinaryMetrics', () => {
+  void it('computes every metric from one set of scores', () => {
+    const metrics = computeBinaryMetrics([1, 0, 0, 1], [0.9, 0.2, 0.3, 0.6]);
+    assert.equal(metrics.auc, 1);
+    close(metrics.logLoss, 0.2990011586691898);
+    assert.equal(metrics.accuracy, 1);
+    close(metrics.ece, 0.25);
+    assert.equal(metrics.clickRate, 0.5);
+    assert.equal(metrics.count, 4);
+  });
+
+  void it('reports AUC as null, not an error, when only one class is present', () => {
+    const metrics = computeBinaryMetrics([1, 1, 1], [0.7, 0.4, 0.9]);
+    assert.equal(metrics.auc, null);
+    close(metrics.accuracy, 2 / 3);
+    assert.equal(metrics.clickRate, 1);
+  });
+
+  void it('click rate is the share of positive labels', () => {
+    assert.equal(computeClickRate([1, 0, 0, 1, 1]), 0.6);
   });
 });
