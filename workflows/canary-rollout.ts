@@ -20,6 +20,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { ControlActivities } from '../activities';
+import { withSummaries } from './activity-summaries';
 import { compareCanary, type TrafficSnapshot } from './canary-analysis';
 import {
   abortRolloutSignal,
@@ -40,11 +41,13 @@ import {
 import { rolloutDetailsMarkdown } from './rollout-details';
 import { checkApprovePayload, checkRejectPayload, checkRolloutCommandPayload } from './signal-payloads';
 
-const control = proxyActivities<ControlActivities>({
-  startToCloseTimeout: '2 minutes',
-  heartbeatTimeout: '20 seconds',
-  retry: { maximumAttempts: 10, initialInterval: '500 milliseconds', maximumInterval: '5 seconds' },
-});
+const control = withSummaries(
+  proxyActivities<ControlActivities>({
+    startToCloseTimeout: '2 minutes',
+    heartbeatTimeout: '20 seconds',
+    retry: { maximumAttempts: 10, initialInterval: '500 milliseconds', maximumInterval: '5 seconds' },
+  }),
+);
 
 const PAUSED_ANALYSIS_INTERVAL_MS = 30_000;
 /** Each analysis tick adds about ten events; a new run keeps a long hold's history small. */

@@ -24,6 +24,7 @@ import {
 } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { ControlActivities, GpuActivities } from '../activities';
+import { withSummaries } from './activity-summaries';
 import { approvalDetailsMarkdown } from './approval-details';
 import { canaryRollout } from './canary-rollout';
 import {
@@ -60,20 +61,24 @@ const APPROVAL_DETAILS_REFRESH_MS = 60 * 60 * 1000;
 /** How often a pipeline whose deployment must wait for another one tries again. */
 const DEPLOYMENT_LOCK_RETRY_MS = 15_000;
 
-const control = proxyActivities<ControlActivities>({
-  startToCloseTimeout: '15 minutes',
-  heartbeatTimeout: '2 minutes',
-  retry: { maximumAttempts: 5, initialInterval: '1 second' },
-});
+const control = withSummaries(
+  proxyActivities<ControlActivities>({
+    startToCloseTimeout: '15 minutes',
+    heartbeatTimeout: '2 minutes',
+    retry: { maximumAttempts: 5, initialInterval: '1 second' },
+  }),
+);
 
 export async function modelPipeline(input: PipelineInput): Promise<PipelineResult> {
   const { modelName, dataUri, config } = input;
-  const gpu = proxyActivities<GpuActivities>({
-    taskQueue: config.taskQueues.gpu,
-    startToCloseTimeout: '12 hours',
-    heartbeatTimeout: '2 minutes',
-    retry: { maximumAttempts: 5, initialInterval: '5 seconds' },
-  });
+  const gpu = withSummaries(
+    proxyActivities<GpuActivities>({
+      taskQueue: config.taskQueues.gpu,
+      startToCloseTimeout: '12 hours',
+      heartbeatTimeout: '2 minutes',
+      retry: { maximumAttempts: 5, initialInterval: '5 seconds' },
+    }),
+  );
   const status: PipelineStatus = { modelName, stage: 'ingest', ignoredSignals: [] };
   let rollout: ChildWorkflowHandle<typeof canaryRollout> | undefined;
   const timeoutOutcome = config.approval.timeoutOutcome === 'approve' ? 'approved' : 'rejected';
@@ -233,54 +238,37 @@ export async function modelPipeline(input: PipelineInput): Promise<PipelineResul
     },
   );
 
-  const activitySummary = (summary: string) => ({ summary });
-
   try {
     enterStage('ingest');
-    const ingest = await control.ingestDataset.executeWithOptions(
-      activitySummary(
-        `Read ads.csv and images under ${dataUri}, quarantine bad rows, write train/eval Arrow shards`,
-      ),
-      [{ dataUri, imageSize: config.data.imageSize, evalFraction: config.data.evalFraction }],
-    );
+    const ingest = await control.ingestDataset({
+      dataUri,
+      imageSize: config.data.imageSize,
+      evalFraction: config.data.evalFraction,
+    });
 
     enterStage('validate');
-    const validation = await control.validateDataset.executeWithOptions(
-      activitySummary(
-        `Check ${ingest.trainRows + ingest.evalRows} rows: bad-row fraction, minimum rows, both labels, statistics`,
-      ),
-      [{ ingest, maxBadRowFraction: config.data.maxBadRowFraction, minRows: config.data.minRows }],
-    );
+    const validation = await control.validateDataset({
+      ingest,
+      maxBadRowFraction: config.data.maxBadRowFraction,
+      minRows: config.data.minRows,
+    });
 
     enterStage('train');
-    const production = await control.getProductionVersion.executeWithOptions(
-      activitySummary(`Look up the version of ${modelName} serving production`),
-      [{ model: modelName }],
-    );
-    const trained = await gpu.trainModel.executeWithOptions(
-      activitySummary(
-        `Train ${config.train.epochs} epochs on ${ingest.trainRows} rows, checkpointing every epoch`,
-      ),
-      [{ trainUri: ingest.trainUri, imageSize: ingest.imageSize, train: config.train }],
-    );
+    const production = await control.getProductionVersion({ model: modelName });
+    const trained = await gpu.trainModel({
+      trainUri: ingest.trainUri,
+      imageSize: ingest.imageSize,
+      train: config.train,
+    });
 
     enterStage('evaluate');
-    const evaluation = await gpu.evaluateModel.executeWithOptions(
-      activitySummary(
-        `Score the candidate${production ? ` and production v${production.version}` : ''} on ${ingest.evalRows} eval rows, overall and per slice`,
-      ),
-      [
-        {
-          modelName,
-          candidateModelUri: trained.modelUri,
-          evalUri: ingest.evalUri,
-          ...(production
-            ? { production: { version: production.version, modelUri: production.modelUri } }
-            : {}),
-          thresholds: config.evaluate,
-        },
-      ],
-    );
+    const evaluation = await gpu.evaluateModel({
+      modelName,
+      candidateModelUri: trained.modelUri,
+      evalUri: ingest.evalUri,
+      ...(production ? { production: { version: production.version, modelUri: production.modelUri } } : {}),
+      thresholds: config.evaluate,
+    });
     status.candidateMetrics = evaluation.candidate;
     if (evaluation.production) {
       status.productionVersion = evaluation.production.version;
@@ -297,35 +285,30 @@ export async function modelPipeline(input: PipelineInput): Promise<PipelineResul
     enterStage('register');
     const { workflowId, runId, workflowType } = workflowInfo();
     const { failures: _failures, ...evaluationSummary } = evaluation;
-    const registered = await control.registerModelVersion.executeWithOptions(
-      activitySummary(`Register the candidate of ${modelName} with its lineage and metrics`),
-      [
-        {
-          model: modelName,
-          modelUri: trained.modelUri,
-          metrics: evaluationSummary,
-          lineage: {
-            data: {
-              uri: dataUri,
-              trainUri: ingest.trainUri,
-              evalUri: ingest.evalUri,
-              fingerprint: ingest.fingerprint,
-              schemaVersion: ingest.schemaVersion,
-              trainRows: ingest.trainRows,
-              evalRows: ingest.evalRows,
-            },
-            config,
-            training: {
-              backend: trained.backend,
-              device: trained.device,
-              epochs: trained.epochs,
-              finalLoss: trained.finalLoss,
-            },
-            run: { workflowId, runId, workflowType },
-          },
+    const registered = await control.registerModelVersion({
+      model: modelName,
+      modelUri: trained.modelUri,
+      metrics: evaluationSummary,
+      lineage: {
+        data: {
+          uri: dataUri,
+          trainUri: ingest.trainUri,
+          evalUri: ingest.evalUri,
+          fingerprint: ingest.fingerprint,
+          schemaVersion: ingest.schemaVersion,
+          trainRows: ingest.trainRows,
+          evalRows: ingest.evalRows,
         },
-      ],
-    );
+        config,
+        training: {
+          backend: trained.backend,
+          device: trained.device,
+          epochs: trained.epochs,
+          finalLoss: trained.finalLoss,
+        },
+        run: { workflowId, runId, workflowType },
+      },
+    });
     const version = registered.record.version;
     status.candidateVersion = version;
     upsertSearchAttributes([{ key: ML_MODEL_VERSION, value: version }]);

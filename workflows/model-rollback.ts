@@ -5,20 +5,23 @@
  */
 import { proxyActivities, setCurrentDetails, upsertSearchAttributes } from '@temporalio/workflow';
 import type { ControlActivities } from '../activities';
+import { withSummaries } from './activity-summaries';
 import { ML_MODEL, ML_MODEL_VERSION, ML_STAGE, type RollbackInput, type RollbackResult } from './definitions';
 
-const control = proxyActivities<ControlActivities>({
-  startToCloseTimeout: '2 minutes',
-  heartbeatTimeout: '20 seconds',
-  retry: { maximumAttempts: 10, initialInterval: '500 milliseconds', maximumInterval: '5 seconds' },
-});
+const control = withSummaries(
+  proxyActivities<ControlActivities>({
+    startToCloseTimeout: '2 minutes',
+    heartbeatTimeout: '20 seconds',
+    retry: { maximumAttempts: 10, initialInterval: '500 milliseconds', maximumInterval: '5 seconds' },
+  }),
+);
 
 export async function modelRollback(input: RollbackInput): Promise<RollbackResult> {
   const { modelName, by } = input;
-  const { target, current } = await control.resolveRollbackTarget.executeWithOptions(
-    { summary: `Check that ${modelName} v${input.toVersion ?? '(previous)'} can serve production again` },
-    [{ model: modelName, ...(input.toVersion ? { to: input.toVersion } : {}) }],
-  );
+  const { target, current } = await control.resolveRollbackTarget({
+    model: modelName,
+    ...(input.toVersion ? { to: input.toVersion } : {}),
+  });
   const note = `rollback by ${by}${input.reason ? `: ${input.reason}` : ''}`;
   upsertSearchAttributes([
     { key: ML_MODEL, value: modelName },
@@ -29,10 +32,10 @@ export async function modelRollback(input: RollbackInput): Promise<RollbackResul
     `Rolling ${modelName} back from v${current?.version ?? '—'} to v${target.version} (${note}).`,
   );
 
-  await control.applyDeployment.executeWithOptions(
-    { summary: `Send 100% of ${modelName} traffic to v${target.version} on every replica` },
-    [{ model: modelName, stable: { version: target.version, modelUri: target.modelUri } }],
-  );
+  await control.applyDeployment({
+    model: modelName,
+    stable: { version: target.version, modelUri: target.modelUri },
+  });
   await control.setProductionAlias({ model: modelName, version: target.version, by, reason: note });
   if (current) {
     await control.setModelVersionStatus({

@@ -1,0 +1,52 @@
+/**
+ * One-line summaries of what each activity call does, shown beside its event in the Web UI.
+ * `withSummaries` wraps an activity proxy so every call carries one. Workflow-safe.
+ */
+import type { ControlActivities, GpuActivities } from '../activities';
+
+type Activities = ControlActivities & GpuActivities;
+type Summaries = {
+  [Name in keyof Activities]: (input: Parameters<Activities[Name]>[0]) => string;
+};
+
+export const ACTIVITY_SUMMARIES: Summaries = {
+  ingestDataset: ({ dataUri }) =>
+    `Read ads.csv and images under ${dataUri}, quarantine bad rows, write train/eval Arrow shards`,
+  validateDataset: ({ ingest }) =>
+    `Check ${ingest.trainRows + ingest.evalRows} rows (bad-row fraction, minimum rows, both labels) and compute feature statistics`,
+  getProductionVersion: ({ model }) => `Look up the version of ${model} serving production`,
+  trainModel: ({ train }) =>
+    `Train ${train.epochs} epochs (batch ${train.batchSize}, seed ${train.seed}), checkpointing every epoch`,
+  evaluateModel: ({ production }) =>
+    `Score the candidate${production ? ` and production v${production.version}` : ''} on the eval split, overall and per slice, and decide the blessing`,
+  registerModelVersion: ({ model }) => `Register a new version of ${model} with its lineage and metrics`,
+  setModelVersionStatus: ({ model, version, status }) =>
+    `Mark ${model} v${version} ${status} in the registry`,
+  recordApproval: ({ model, version, approval }) =>
+    `Record in the registry: ${model} v${version} ${approval.decision} by ${approval.by} (${approval.gate} gate)`,
+  setProductionAlias: ({ model, version }) => `Point ${model}'s production alias at v${version}`,
+  resolveRollbackTarget: ({ model, to }) =>
+    `Check that ${model} ${to ? `v${to}` : 'its previous production version'} can serve production again`,
+  applyDeployment: ({ model, stable, canary }) =>
+    canary
+      ? `Route ${canary.weight}% of ${model} traffic to v${canary.version} and the rest to v${stable?.version ?? '—'} on every replica`
+      : `Route all ${model} traffic to v${stable?.version ?? '—'} on every replica`,
+  snapshotTraffic: ({ model }) => `Read ${model}'s traffic counters for canary analysis`,
+};
+
+type WithExecuteWithOptions = ((...args: unknown[]) => Promise<unknown>) & {
+  executeWithOptions(options: { summary: string }, args: unknown[]): Promise<unknown>;
+};
+
+/** The same activity proxy, each call carrying its summary from ACTIVITY_SUMMARIES. */
+export function withSummaries<T extends object>(activities: T): T {
+  const summaries = ACTIVITY_SUMMARIES as unknown as Record<string, ((input: unknown) => string) | undefined>;
+  return new Proxy(activities, {
+    get(target, name, receiver) {
+      const activity = Reflect.get(target, name, receiver) as WithExecuteWithOptions;
+      const summarize = typeof name === 'string' ? summaries[name] : undefined;
+      if (!summarize) return activity;
+      return (...args: unknown[]) => activity.executeWithOptions({ summary: summarize(args[0]) }, args);
+    },
+  });
+}
