@@ -20,8 +20,18 @@ export interface OlderCandidate {
   runId: string;
 }
 
-export interface RegisterModelVersionResult {
-  record: ModelVersionRecord;
+/** What workflows need of a version: records carry lineage and config, too large for every history. */
+export interface VersionRef {
+  version: string;
+  modelUri: string;
+}
+
+const refOf = (record: ModelVersionRecord): VersionRef => ({
+  version: record.version,
+  modelUri: record.modelUri,
+});
+
+export interface RegisterModelVersionResult extends VersionRef {
   olderCandidates: OlderCandidate[];
   /** Where a person reads the evaluation report (the prediction server's report route), when one is served. */
   reportUrl?: string;
@@ -33,6 +43,8 @@ export interface SetStatusInput {
   status: ModelVersionStatus;
   by?: string;
   note?: string;
+  /** Change only a version in one of these statuses; any other is left as it is. */
+  onlyFrom?: ModelVersionStatus[];
 }
 
 export interface RecordApprovalInput {
@@ -55,8 +67,8 @@ export interface ResolveRollbackTargetInput {
 }
 
 export interface ResolveRollbackTargetResult {
-  target: ModelVersionRecord;
-  current?: ModelVersionRecord;
+  target: VersionRef;
+  current?: VersionRef;
 }
 
 /**
@@ -123,11 +135,22 @@ export function createRegistryActivities(
           workflowId: other.lineage.run.workflowId,
           runId: other.lineage.run.runId,
         }));
-      return { record, olderCandidates, ...(reportUrl ? { reportUrl } : {}) };
+      return { ...refOf(record), olderCandidates, ...(reportUrl ? { reportUrl } : {}) };
     },
 
     /** Moves a version to a status; an illegal move fails for good (IllegalStatusChange). */
-    async setModelVersionStatus({ model, version, status, by, note }: SetStatusInput): Promise<void> {
+    async setModelVersionStatus({
+      model,
+      version,
+      status,
+      by,
+      note,
+      onlyFrom,
+    }: SetStatusInput): Promise<void> {
+      if (onlyFrom) {
+        const current = await registry.getVersion(model, version);
+        if (!current || !onlyFrom.includes(current.status)) return;
+      }
       await refusingPermanently(() =>
         registry.setStatus(model, version, status, { ...(by ? { by } : {}), ...(note ? { note } : {}) }),
       );
@@ -139,8 +162,9 @@ export function createRegistryActivities(
     },
 
     /** The version serving production, if any, so evaluation can compare against it. */
-    async getProductionVersion({ model }: { model: string }): Promise<ModelVersionRecord | undefined> {
-      return registry.getProduction(model);
+    async getProductionVersion({ model }: { model: string }): Promise<VersionRef | undefined> {
+      const production = await registry.getProduction(model);
+      return production ? refOf(production) : undefined;
     },
 
     /** Points the production alias at a version, keeping the one it replaces as `previous`. */
@@ -155,7 +179,11 @@ export function createRegistryActivities(
       model,
       to,
     }: ResolveRollbackTargetInput): Promise<ResolveRollbackTargetResult> {
-      return refusingPermanently(() => registry.resolveRollbackTarget(model, to), 'RollbackRefused');
+      const { target, current } = await refusingPermanently(
+        () => registry.resolveRollbackTarget(model, to),
+        'RollbackRefused',
+      );
+      return { target: refOf(target), ...(current ? { current: refOf(current) } : {}) };
     },
   };
 }

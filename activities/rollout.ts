@@ -9,6 +9,7 @@ import {
   readDeployment,
   writeDeployment,
 } from '../lib/deployment';
+import { ModelRegistry } from '../lib/registry';
 import type { ActivityDeps } from './deps';
 import { readPrometheusTraffic } from './prometheus-client';
 import { readReplicaTraffic, reloadReplica, servedRevision, type TrafficSnapshot } from './serving-client';
@@ -30,8 +31,15 @@ function sameDeployment(state: DeploymentState, input: ApplyDeploymentInput): bo
   return JSON.stringify([state.stable, state.canary]) === JSON.stringify([input.stable, input.canary]);
 }
 
+export interface AbandonRolloutInput {
+  model: string;
+  version: string;
+  reason: string;
+}
+
 export function createRolloutActivities(deps: ActivityDeps) {
-  return {
+  const registry = new ModelRegistry(deps.storeUri);
+  const activities = {
     /**
      * Makes `input` the model's deployment and returns once every replica serves it. Writing the
      * same deployment twice keeps its revision, so a retried attempt does not churn replicas.
@@ -62,6 +70,25 @@ export function createRolloutActivities(deps: ActivityDeps) {
       }
     },
 
+    /**
+     * Cleans up after a rollout that ended without compensating (terminated, timed out): traffic
+     * goes back to stable only if `version` is still the canary, so a deployment that has since
+     * taken the model's lock is never overwritten; a version left `canary` becomes `rolled-back`.
+     */
+    async abandonRollout({
+      model,
+      version,
+      reason,
+    }: AbandonRolloutInput): Promise<{ trafficRestored: boolean }> {
+      const current = await readDeployment(deps.storeUri, model);
+      const trafficRestored = current?.canary?.version === version && current.stable !== undefined;
+      if (trafficRestored) await activities.applyDeployment({ model, stable: current.stable });
+      const record = await registry.getVersion(model, version);
+      if (record?.status === 'canary')
+        await registry.setStatus(model, version, 'rolled-back', { note: reason });
+      return { trafficRestored };
+    },
+
     /** Cumulative counters per version of a model, summed over every replica (or by Prometheus). */
     async snapshotTraffic({ model }: { model: string }): Promise<TrafficSnapshot> {
       if (deps.prometheusUrl) return readPrometheusTraffic(deps.prometheusUrl, model);
@@ -69,4 +96,5 @@ export function createRolloutActivities(deps: ActivityDeps) {
       return Object.assign({}, ...perReplica) as TrafficSnapshot;
     },
   };
+  return activities;
 }

@@ -1,5 +1,6 @@
 /** Turns samples of the prediction server's metrics into per-version counters, whichever way they were read. */
 import {
+  FEEDBACK_LOG_LOSS_SQUARED_SUM_METRIC,
   FEEDBACK_LOG_LOSS_SUM_METRIC,
   FEEDBACK_TOTAL_METRIC,
   PREDICTION_LATENCY_METRIC,
@@ -16,6 +17,7 @@ export const TRAFFIC_METRIC_NAMES = [
   `${PREDICTION_SCORE_METRIC}_bucket`,
   FEEDBACK_TOTAL_METRIC,
   FEEDBACK_LOG_LOSS_SUM_METRIC,
+  FEEDBACK_LOG_LOSS_SQUARED_SUM_METRIC,
 ];
 
 /** Per-version counters of one model from one source's samples. */
@@ -42,6 +44,10 @@ export function countersFromSamples(samples: PrometheusSample[], model: string):
         break;
       case FEEDBACK_LOG_LOSS_SUM_METRIC:
         entry.logLossSum += value;
+        break;
+      case FEEDBACK_LOG_LOSS_SQUARED_SUM_METRIC:
+        // Left undefined when a replica does not export it (an older server): unknown, not zero.
+        entry.logLossSquaredSum = (entry.logLossSquaredSum ?? 0) + value;
         break;
     }
   }

@@ -3,6 +3,7 @@
  * workflows. Every object is strict, so a misspelt key is refused instead of silently defaulted.
  */
 import { z } from 'zod';
+import { DEFAULT_LOG_LOSS_SIGNIFICANCE_Z } from '../workflows/canary-analysis';
 
 const rolloutStepSchema = z.strictObject({
   weight: z.number().int().min(1).max(100).describe('percent of traffic sent to the canary'),
@@ -89,8 +90,19 @@ export const pipelineConfigSchema = z.strictObject({
           maxScoreDivergence: z.number().min(0).max(1).default(0.5),
           /** Observations each side needs before latency and score checks count. */
           minSamples: z.number().int().min(1).default(20),
-          /** Canary fails when its online log loss from feedback exceeds stable's by more than this. */
+          /**
+           * Canary fails when its online log loss from feedback exceeds stable's by more than this,
+           * and significantly so (see logLossSignificanceZ).
+           */
           maxLogLossIncrease: z.number().min(0).default(0.05),
+          /**
+           * How many standard errors the canary's log loss must exceed stable + maxLogLossIncrease by
+           * to fail: (difference of means − margin) / √(var_c/n_c + var_s/n_s), one-sided. 2.33 is 1%:
+           * a canary exactly maxLogLossIncrease worse fails one comparison in a hundred, an identical
+           * model far fewer (every analysis interval is a new comparison). Higher needs more labels
+           * before failing; 0 fails on the margin alone, as before this setting existed.
+           */
+          logLossSignificanceZ: z.number().min(0).default(DEFAULT_LOG_LOSS_SIGNIFICANCE_Z),
           /** Feedback labels each side needs before the log-loss check counts. */
           minFeedback: z.number().int().min(1).default(30),
         })

@@ -41,3 +41,8 @@ export const SCORE_BUCKETS = Array.from({ length: 19 }, (_, i) => Number(((i + 1
 export const FEEDBACK_TOTAL_METRIC = 'mlops_feedback_total';
 /** Sum over joined feedback of the prediction's log loss against the observed click. */
 export const FEEDBACK_LOG_LOSS_SUM_METRIC = 'mlops_feedback_log_loss_sum';
+/**
+ * Sum over joined feedback of the squared log loss; with the sum and the count it gives the
+ * variance of a window's log loss, so canary analysis can tell a real regression from noise.
+ */
+export const FEEDBACK_LOG_LOSS_SQUARED_SUM_METRIC = 'mlops_feedback_log_loss_squared_sum';

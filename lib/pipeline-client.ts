@@ -7,6 +7,7 @@ import {
 } from '@temporalio/client';
 import { pipelineConfigSchema, type PipelineConfig, type PipelineConfigInput } from './config-schema';
 import {
+  CANARY_WORKFLOW_TYPE,
   decideUpdate,
   deploymentWorkflowId,
   ML_MODEL,
@@ -163,9 +164,12 @@ export async function startRollback(client: Client, options: StartRollbackOption
   } catch (err) {
     if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
     const running = await client.workflow.getHandle(workflowId).describe();
+    const howToStop =
+      running.type === CANARY_WORKFLOW_TYPE
+        ? `; wait for it, or stop it first with: mlops rollout abort ${workflowId}`
+        : '; wait for it to finish';
     throw new Error(
-      `another deployment of ${options.modelName} is running (${running.type} ${workflowId}); ` +
-        `wait for it or stop it first (a canary: mlops rollout abort ${workflowId})`,
+      `another deployment of ${options.modelName} is running (${running.type} ${workflowId})${howToStop}`,
       { cause: err },
     );
   }

@@ -1,6 +1,7 @@
 /** Prometheus metrics of the prediction server, on a registry of its own so several servers can share a process. */
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import {
+  FEEDBACK_LOG_LOSS_SQUARED_SUM_METRIC,
   FEEDBACK_LOG_LOSS_SUM_METRIC,
   FEEDBACK_TOTAL_METRIC,
   PREDICTION_LATENCY_METRIC,
@@ -37,6 +38,7 @@ export interface PredictionMetrics {
   batchSize: Histogram<'model' | 'version'>;
   feedback: Counter<'model' | 'version'>;
   logLossSum: Counter<'model' | 'version'>;
+  logLossSquaredSum: Counter<'model' | 'version'>;
   feedbackRejected: Counter<'reason'>;
   logRecordsDropped: Counter<'stream'>;
 }
@@ -88,6 +90,12 @@ export function createPredictionMetrics(): PredictionMetrics {
       labelNames: ['model', 'version'] as const,
       registers,
     }),
+    logLossSquaredSum: new Counter({
+      name: FEEDBACK_LOG_LOSS_SQUARED_SUM_METRIC,
+      help: 'Sum of the squared log loss of joined predictions; with the sum and the feedback total gives its variance.',
+      labelNames: ['model', 'version'] as const,
+      registers,
+    }),
     feedbackRejected: new Counter({
       name: 'mlops_feedback_rejected_total',
       help: 'Feedback items not counted, by reason (invalid id, expired, duplicate on this replica).',
@@ -136,6 +144,8 @@ export function recordFeedback(
   probability: number,
   clicked: 0 | 1,
 ): void {
+  const loss = logLoss(probability, clicked);
   metrics.feedback.inc(labels);
-  metrics.logLossSum.inc(labels, logLoss(probability, clicked));
+  metrics.logLossSum.inc(labels, loss);
+  metrics.logLossSquaredSum.inc(labels, loss * loss);
 }

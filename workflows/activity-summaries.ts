@@ -32,6 +32,8 @@ export const ACTIVITY_SUMMARIES: Summaries = {
       ? `Route ${canary.weight}% of ${model} traffic to v${canary.version} and the rest to v${stable?.version ?? '—'} on every replica`
       : `Route all ${model} traffic to v${stable?.version ?? '—'} on every replica`,
   snapshotTraffic: ({ model }) => `Read ${model}'s traffic counters for canary analysis`,
+  abandonRollout: ({ model, version }) =>
+    `Clean up after the ${model} v${version} rollout ended unfinished: stable traffic if it is still the canary`,
 };
 
 type WithExecuteWithOptions = ((...args: unknown[]) => Promise<unknown>) & {

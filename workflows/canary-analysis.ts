@@ -5,6 +5,7 @@ import {
   histogramCount,
   histogramQuantile,
   jensenShannonDivergence,
+  knownLogLossSquaredSum,
   trafficWindow,
   type TrafficSnapshot,
   type VersionTraffic,
@@ -128,14 +129,43 @@ function checkScores(
   ];
 }
 
-function checkLogLoss(
-  canary: VersionWindowSummary,
-  stable: VersionWindowSummary,
+/** Default of `thresholds.logLossSignificanceZ`: one-sided 1% (z of the normal distribution at 0.99). */
+export const DEFAULT_LOG_LOSS_SIGNIFICANCE_Z = 2.33;
+
+/** Mean and unbiased variance of one side's per-label log loss; variance undefined when unknown. */
+interface LogLossSample {
+  labels: number;
+  mean: number;
+  variance?: number;
+}
+
+function logLossSample(window: VersionTraffic): LogLossSample {
+  const n = window.feedback;
+  const mean = n > 0 ? window.logLossSum / n : 0;
+  const squared = knownLogLossSquaredSum(window);
+  if (squared === undefined || n < 2) return { labels: n, mean };
+  // Σ(x − mean)² = Σx² − (Σx)²/n; clamped at 0 against rounding.
+  return { labels: n, mean, variance: Math.max(0, (squared - window.logLossSum * mean) / (n - 1)) };
+}
+
+const signed = (x: number) => `${x >= 0 ? '+' : '−'}${Math.abs(x).toFixed(4)}`;
+
+/**
+ * Online log loss from feedback. Means over a few dozen labels are noisy (a standard error of ~0.1
+ * with 30 labels a side), so the canary fails only when it is worse than stable by more than
+ * `maxLogLossIncrease` and that excess is significant: (d − margin) / se > `logLossSignificanceZ`,
+ * d the difference of means and se its standard error √(vc/nc + vs/ns) (Welch). A window without
+ * the squared sums (an older server) cannot show significance: a canary within the margin passes,
+ * one beyond it is 'not enough data', never a failure.
+ */
+export function checkLogLoss(
+  canary: VersionTraffic,
+  stable: VersionTraffic,
   t: AnalysisThresholds,
 ): MetricCheck {
   if (
-    canary.onlineLogLoss === undefined ||
-    stable.onlineLogLoss === undefined ||
+    canary.feedback === 0 ||
+    stable.feedback === 0 ||
     canary.feedback < t.minFeedback ||
     stable.feedback < t.minFeedback
   ) {
@@ -145,12 +175,39 @@ function checkLogLoss(
       detail: `feedback labels: canary ${canary.feedback}, stable ${stable.feedback}; ${t.minFeedback} needed on each side`,
     };
   }
+  // Workflows started before the threshold existed carry thresholds without it.
+  const zThreshold = t.logLossSignificanceZ ?? DEFAULT_LOG_LOSS_SIGNIFICANCE_Z;
+  const margin = t.maxLogLossIncrease;
+  const c = logLossSample(canary);
+  const s = logLossSample(stable);
+  const d = c.mean - s.mean;
+  const se =
+    c.variance === undefined || s.variance === undefined
+      ? undefined
+      : Math.sqrt(c.variance / c.labels + s.variance / s.labels);
+  const means =
+    `canary ${c.mean.toFixed(4)} (${c.labels} labels) vs stable ${s.mean.toFixed(4)} (${s.labels} labels); ` +
+    `difference ${signed(d)}`;
+  const rule =
+    `fails when canary > stable + ${margin} (thresholds.maxLogLossIncrease) ` +
+    `with z > ${zThreshold} (thresholds.logLossSignificanceZ)`;
+  if (se === undefined) {
+    return {
+      metric: 'online log loss',
+      verdict: d > margin ? 'not enough data' : 'pass',
+      detail:
+        `${means}, standard error unknown (a side lacks the squared log-loss sum: a server older than ` +
+        `that counter, or fewer than 2 labels); ${rule}`,
+    };
+  }
+  const excess = d - margin;
+  // se = 0 only when every label had the same loss: then any excess is certain.
+  const z = excess > 0 ? (se > 0 ? excess / se : Infinity) : undefined;
+  const zText = z === undefined ? 'within the margin' : `z = ${Number.isFinite(z) ? z.toFixed(2) : '∞'}`;
   return {
     metric: 'online log loss',
-    verdict: canary.onlineLogLoss > stable.onlineLogLoss + t.maxLogLossIncrease ? 'fail' : 'pass',
-    detail:
-      `canary ${canary.onlineLogLoss.toFixed(4)} (${canary.feedback} labels) vs stable ${stable.onlineLogLoss.toFixed(4)} ` +
-      `(${stable.feedback} labels); threshold is stable + ${t.maxLogLossIncrease} (thresholds.maxLogLossIncrease)`,
+    verdict: z !== undefined && z > zThreshold ? 'fail' : 'pass',
+    detail: `${means} ± ${se.toFixed(4)} (standard error), ${zText}; ${rule}`,
   };
 }
 
@@ -159,6 +216,7 @@ function awaitedChecks(
   canary: VersionTraffic,
   stable: VersionTraffic,
   stableSummary: VersionWindowSummary,
+  logLoss: MetricCheck,
   t: AnalysisThresholds,
 ): string[] {
   const awaited: string[] = [];
@@ -176,6 +234,11 @@ function awaitedChecks(
   }
   if (stableSummary.feedback >= t.minFeedback && canary.feedback < t.minFeedback) {
     awaited.push(`online log loss (${canary.feedback}/${t.minFeedback} feedback labels)`);
+  } else if (logLoss.verdict === 'not enough data' && stableSummary.feedback >= t.minFeedback) {
+    // Enough labels, worse than the margin, but no variance to judge it by: neither pass nor fail.
+    awaited.push(
+      'online log loss (canary beyond thresholds.maxLogLossIncrease; its standard error needs the squared log-loss sum)',
+    );
   }
   return awaited;
 }
@@ -198,11 +261,12 @@ export function compareCanary(input: CompareCanaryInput): CanaryComparison {
   const errorRateJudged =
     canary.requests >= input.minRequests ||
     binomialTail(canary.requests, canary.errors, allowedRate) < EARLY_FAILURE_SIGNIFICANCE;
+  const logLossCheck = checkLogLoss(canaryWindow, stableWindow, input.thresholds);
   const checks: MetricCheck[] = [
     errorRateJudged ? errorCheck : { ...errorCheck, verdict: 'not enough data' },
     checkLatency(canaryWindow, stableWindow, input.thresholds),
     scoreCheck,
-    checkLogLoss(canary, stable, input.thresholds),
+    logLossCheck,
   ];
   const base = {
     step: input.step,
@@ -223,7 +287,7 @@ export function compareCanary(input: CompareCanaryInput): CanaryComparison {
   }
   // A check stable has data for but the canary not yet (labels arrive late) must be waited for:
   // passing without it would promote a worse model that only feedback can reveal.
-  const awaited = awaitedChecks(canaryWindow, stableWindow, stable, input.thresholds);
+  const awaited = awaitedChecks(canaryWindow, stableWindow, stable, logLossCheck, input.thresholds);
   if (awaited.length > 0) {
     return {
       ...base,

@@ -62,6 +62,7 @@ export interface RolloutCarry {
   baseline: TrafficSnapshot;
   paused: boolean;
   promoteRequested?: string;
+  abortRequested?: string;
 }
 
 export async function canaryRollout(input: RolloutInput & { carry?: RolloutCarry }): Promise<RolloutResult> {
@@ -75,7 +76,7 @@ export async function canaryRollout(input: RolloutInput & { carry?: RolloutCarry
   };
   let paused = carry?.paused ?? false;
   let promoteRequested = carry?.promoteRequested;
-  let abortRequested: string | undefined;
+  let abortRequested = carry?.abortRequested;
   let gateDecision: Decision | undefined = status.gate?.decision;
 
   setHandler(rolloutStatusQuery, () => status, {
@@ -182,13 +183,17 @@ export async function canaryRollout(input: RolloutInput & { carry?: RolloutCarry
   const showDetails = () => setCurrentDetails(rolloutDetailsMarkdown(input, status));
   const candidate = { version: input.candidateVersion, modelUri: input.candidateModelUri };
   const parent = workflowInfo().parent;
-  const notifyParent = async (state: 'waiting' | 'closed', deadline?: string) => {
+  /** Tells the pipeline that the gate opened, or closed (with the winning decision, if one won). */
+  const notifyParent = async (
+    state: 'waiting' | 'closed',
+    extra: { deadline?: string; decision?: Decision } = {},
+  ) => {
     if (!parent) return;
     try {
       await getExternalWorkflowHandle(parent.workflowId, parent.runId).signal(fullTrafficGateSignal, {
         state,
         weight: status.weight,
-        ...(deadline ? { deadline } : {}),
+        ...extra,
       });
     } catch {
       // A pipeline that is gone cannot be told; the gate still works by signalling this workflow.
@@ -200,41 +205,53 @@ export async function canaryRollout(input: RolloutInput & { carry?: RolloutCarry
   let stable = carry ? carry.stable : undefined;
   if (!carry) {
     const production = await control.getProductionVersion({ model: modelName });
+    // Approved pipelines queue for the lock in no particular order: an older candidate must never
+    // replace a newer version that reached production first.
+    if (production && Number(production.version) > Number(candidate.version)) {
+      throw ApplicationFailure.create({
+        nonRetryable: true,
+        type: 'Superseded',
+        message: `v${candidate.version} is older than v${production.version}, which reached production first; not deployed`,
+      });
+    }
     if (production && production.version !== candidate.version)
       stable = { version: production.version, modelUri: production.modelUri };
     await control.setModelVersionStatus({ model: modelName, version: candidate.version, status: 'canary' });
   }
 
   /** Registry and traffic when the candidate takes over. */
-  const promote = async (by: string, reason: string): Promise<RolloutResult> => {
-    await control.applyDeployment({ model: modelName, stable: candidate });
-    await control.setProductionAlias({ model: modelName, version: candidate.version, by, reason });
-    await control.setModelVersionStatus({
-      model: modelName,
-      version: candidate.version,
-      status: 'production',
-      by,
-      note: reason,
-    });
-    if (stable) {
+  // A commit point: once traffic moves, the registry must follow even if cancellation arrives.
+  const promote = (by: string, reason: string): Promise<RolloutResult> =>
+    CancellationScope.nonCancellable(async () => {
+      await control.applyDeployment({ model: modelName, stable: candidate });
+      await control.setProductionAlias({ model: modelName, version: candidate.version, by, reason });
       await control.setModelVersionStatus({
         model: modelName,
-        version: stable.version,
-        status: 'archived',
-        note: `replaced by v${candidate.version}`,
+        version: candidate.version,
+        status: 'production',
+        by,
+        note: reason,
       });
-    }
-    status.phase = 'promoted';
-    status.weight = 100;
-    status.live = undefined;
-    return {
-      outcome: 'promoted',
-      comparisons: status.comparisons,
-      ...(promoteRequested ? { promotedBy: promoteRequested } : {}),
-      ...(stable ? { replacedVersion: stable.version } : {}),
-      ...(gateDecision ? { fullTrafficDecision: gateDecision } : {}),
-    };
-  };
+      if (stable) {
+        await control.setModelVersionStatus({
+          model: modelName,
+          version: stable.version,
+          status: 'archived',
+          note: `replaced by v${candidate.version}`,
+          onlyFrom: ['production'],
+        });
+      }
+      status.phase = 'promoted';
+      status.weight = 100;
+      status.live = undefined;
+      return {
+        outcome: 'promoted',
+        comparisons: status.comparisons,
+        ...(promoteRequested ? { promotedBy: promoteRequested } : {}),
+        ...(stable ? { replacedVersion: stable.version } : {}),
+        ...(gateDecision ? { fullTrafficDecision: gateDecision } : {}),
+      };
+    });
 
   if (!stable) {
     // The first version of a model has nothing to be compared with: it takes all traffic at once.
@@ -256,9 +273,11 @@ export async function canaryRollout(input: RolloutInput & { carry?: RolloutCarry
       status: 'rolled-back',
       note: reason,
     });
+    const gateWasOpen = status.phase === 'awaiting-approval';
     status.phase = type === 'RolloutAborted' ? 'aborted' : 'rolled-back';
     status.weight = 0;
     showDetails();
+    if (gateWasOpen) await notifyParent('closed', gateDecision ? { decision: gateDecision } : {});
     throw ApplicationFailure.create({
       nonRetryable: true,
       type,
@@ -275,7 +294,7 @@ export async function canaryRollout(input: RolloutInput & { carry?: RolloutCarry
 
   /** Continues as new when the history grows long (a long pause or gate), keeping every bit of state. */
   const maybeContinueAsNew = async () => {
-    if (workflowInfo().historyLength < CONTINUE_AS_NEW_AFTER_EVENTS) return;
+    if (workflowInfo().historyLength < CONTINUE_AS_NEW_AFTER_EVENTS || abortRequested) return;
     await condition(allHandlersFinished);
     await continueAsNew<typeof canaryRollout>({
       ...input,
@@ -287,6 +306,7 @@ export async function canaryRollout(input: RolloutInput & { carry?: RolloutCarry
         baseline: baseline!,
         paused,
         ...(promoteRequested ? { promoteRequested } : {}),
+        ...(abortRequested ? { abortRequested } : {}),
       },
     });
   };
@@ -346,6 +366,7 @@ export async function canaryRollout(input: RolloutInput & { carry?: RolloutCarry
       showDetails();
       // Time spent not paused: both the bake and the wait for traffic pause with the rollout.
       for (;;) {
+        await checkAbort();
         await maybeContinueAsNew();
         const tickStart = Date.now();
         // Wakes early for a manual command, so abort and promote act within one analysis interval.
@@ -380,16 +401,28 @@ export async function canaryRollout(input: RolloutInput & { carry?: RolloutCarry
 
     // The full-traffic gate: hold at the last partial weight, still analysed, until a person decides.
     const gate = input.fullTrafficGate;
-    if (gate && status.weight > 0 && !gateDecision) {
+    const firstPartial = steps.find((step) => step.weight < 100);
+    if (gate && firstPartial && !gateDecision) {
       if (status.phase !== 'awaiting-approval') {
+        if (status.weight === 0) {
+          // Promoted before the first step: the gate still holds, at the first partial weight.
+          status.step = 1;
+          status.weight = firstPartial.weight;
+          await control.applyDeployment({
+            model: modelName,
+            stable: stableVersion,
+            canary: { ...candidate, weight: firstPartial.weight },
+          });
+        }
         status.phase = 'awaiting-approval';
         status.gate = { deadline: new Date(Date.now() + gate.timeoutHours * 3_600_000).toISOString() };
         baseline = await control.snapshotTraffic({ model: modelName });
-        await notifyParent('waiting', status.gate.deadline);
+        await notifyParent('waiting', { deadline: status.gate.deadline });
       }
       showDetails();
       const deadlineMs = new Date(status.gate!.deadline).getTime();
       while (!gateDecision) {
+        await checkAbort();
         await maybeContinueAsNew();
         const left = deadlineMs - Date.now();
         if (left <= 0) {
@@ -424,14 +457,15 @@ export async function canaryRollout(input: RolloutInput & { carry?: RolloutCarry
           ...(gateDecision.note ? { note: gateDecision.note } : {}),
         },
       });
-      await notifyParent('closed');
       if (gateDecision.kind === 'rejected') {
+        // rollBack tells the pipeline the gate closed, with this decision.
         return await rollBack(
           `full traffic for v${candidate.version} was refused by ${gateDecision.by}${gateDecision.note ? `: ${gateDecision.note}` : ''}`,
           'RolloutAborted',
           status.live,
         );
       }
+      await notifyParent('closed', { decision: gateDecision });
     }
   } catch (err) {
     // Cancelled (the pipeline was cancelled or timed out): never leave traffic split.

@@ -83,6 +83,8 @@ export interface GateNotice {
   state: 'waiting' | 'closed';
   weight: number;
   deadline?: string;
+  /** With `closed`: the decision that won at the gate (none when a regression or abort closed it). */
+  decision?: Decision;
 }
 export const fullTrafficGateSignal = defineSignal<[GateNotice]>('fullTrafficGate');
 /** Manual control of a running canary: who asks, and why. */

@@ -9,11 +9,14 @@
  * waits in stage `waiting-to-deploy`.
  */
 import {
+  allHandlersFinished,
   ApplicationFailure,
   CancellationScope,
   condition,
   getExternalWorkflowHandle,
   proxyActivities,
+  isCancellation,
+  ParentClosePolicy,
   setCurrentDetails,
   setHandler,
   sleep,
@@ -58,8 +61,11 @@ import {
 const ROLLBACK_FAILURE_TYPES = ['CanaryRegression', 'CanaryInconclusive', 'RolloutAborted'];
 /** How often the reviewer's details (time left) are refreshed while a candidate waits. */
 const APPROVAL_DETAILS_REFRESH_MS = 60 * 60 * 1000;
-/** How often a pipeline whose deployment must wait for another one tries again. */
+/** How often a pipeline whose deployment must wait for another one tries again: doubling, capped. */
 const DEPLOYMENT_LOCK_RETRY_MS = 15_000;
+const DEPLOYMENT_LOCK_MAX_RETRY_MS = 10 * 60_000;
+/** How long a full-traffic decision waits for the canary to say whether it won. */
+const GATE_CONFIRMATION_TIMEOUT_MS = 60_000;
 
 const control = withSummaries(
   proxyActivities<ControlActivities>({
@@ -108,7 +114,14 @@ export async function modelPipeline(input: PipelineInput): Promise<PipelineResul
       return `v${version} is not the version waiting for approval; v${pending.version} is`;
     return undefined;
   };
-  /** Takes a decision at the open gate; the full-traffic gate's goes on to the canary, which holds it. */
+  /** Set by the canary's notice when its full-traffic gate closes; the canary decides who won there. */
+  let fullTrafficGateClosed = false;
+
+  /**
+   * Takes a decision at the open gate. The candidate gate is this workflow's; a full-traffic
+   * decision goes to the canary, which holds that gate (and may have timed out meanwhile), so the
+   * answer is the canary's verdict. Throws an ApplicationFailure when the decision did not apply.
+   */
   const decide = async (
     kind: Decision['kind'],
     by: string,
@@ -119,19 +132,47 @@ export async function modelPipeline(input: PipelineInput): Promise<PipelineResul
     status.pending = undefined;
     if (pending.gate === 'candidate') {
       status.decision = decision;
-    } else {
-      status.fullTrafficDecision = decision;
-      const payload = {
-        by,
-        version: pending.version,
-        ...(note ? (kind === 'approved' ? { comment: note } : { reason: note }) : {}),
-      };
-      await getExternalWorkflowHandle(deploymentWorkflowId(modelName)).signal(
-        kind === 'approved' ? approveSignal : rejectSignal,
-        payload,
-      );
+      return { gate: pending.gate, version: pending.version, decision };
     }
-    return { gate: pending.gate, version: pending.version, decision };
+    const payload = {
+      by,
+      version: pending.version,
+      ...(note ? (kind === 'approved' ? { comment: note } : { reason: note }) : {}),
+    };
+    try {
+      await rollout!.signal(kind === 'approved' ? approveSignal : rejectSignal, payload);
+    } catch (err) {
+      throw ApplicationFailure.create({
+        type: 'DecisionNotDelivered',
+        message: `the rollout holding the full-traffic gate could not be reached: ${err instanceof Error ? err.message : String(err)}`,
+      });
+    }
+    const confirmed = await condition(() => fullTrafficGateClosed, GATE_CONFIRMATION_TIMEOUT_MS);
+    const winner = status.fullTrafficDecision;
+    if (!confirmed || !winner)
+      throw ApplicationFailure.create({
+        type: 'DecisionNotDelivered',
+        message: `the rollout did not confirm the decision within ${GATE_CONFIRMATION_TIMEOUT_MS / 1000}s; see its status`,
+      });
+    if (winner.by !== by || winner.kind !== kind)
+      throw ApplicationFailure.create({
+        type: 'DecisionRefused',
+        message: `the full-traffic gate was already ${winner.kind} by ${winner.by}${winner.timedOut ? ' (timeout)' : ''}`,
+      });
+    return { gate: pending.gate, version: pending.version, decision: winner };
+  };
+  /** A signal's decision: any failure to apply it is recorded, never thrown (that would fail the workflow). */
+  const decideBySignal = async (
+    name: string,
+    kind: Decision['kind'],
+    by: string,
+    note: string | undefined,
+  ) => {
+    try {
+      await decide(kind, by, note);
+    } catch (err) {
+      ignoreSignal(name, err instanceof Error ? err.message : String(err));
+    }
   };
 
   setHandler(statusQuery, () => status, {
@@ -144,7 +185,7 @@ export async function modelPipeline(input: PipelineInput): Promise<PipelineResul
       if (!checked.ok) return ignoreSignal('approve', checked.reason);
       const refusal = decisionRefusal(checked.value.version);
       if (refusal) return ignoreSignal('approve', refusal);
-      await decide('approved', checked.value.by, checked.value.comment);
+      await decideBySignal('approve', 'approved', checked.value.by, checked.value.comment);
     },
     {
       description:
@@ -158,7 +199,7 @@ export async function modelPipeline(input: PipelineInput): Promise<PipelineResul
       if (!checked.ok) return ignoreSignal('reject', checked.reason);
       const refusal = decisionRefusal(checked.value.version);
       if (refusal) return ignoreSignal('reject', refusal);
-      await decide('rejected', checked.value.by, checked.value.reason);
+      await decideBySignal('reject', 'rejected', checked.value.by, checked.value.reason);
     },
     {
       description:
@@ -168,12 +209,11 @@ export async function modelPipeline(input: PipelineInput): Promise<PipelineResul
   setHandler(
     decideUpdate,
     async (payload) => {
-      const { decision, by, comment, reason } = payload;
-      return decide(
-        decision === 'approve' ? 'approved' : 'rejected',
-        by.trim(),
-        (comment ?? reason)?.trim() || undefined,
-      );
+      // The validator accepted it, so this parses; the parsed form is the normalized one.
+      const checked = checkDecidePayload(payload);
+      if (!checked.ok) throw ApplicationFailure.create({ type: 'DecisionRefused', message: checked.reason });
+      const { decision, by, comment, reason } = checked.value;
+      return decide(decision === 'approve' ? 'approved' : 'rejected', by, comment ?? reason);
     },
     {
       // Refused updates never reach history: the caller gets the reason, the workflow is untouched.
@@ -203,6 +243,8 @@ export async function modelPipeline(input: PipelineInput): Promise<PipelineResul
           `v${checked.value.version} is not newer than v${status.candidateVersion}`,
         );
       status.supersededBy = checked.value;
+      // Closed at once, so a decision arriving in the same moment cannot approve a superseded candidate.
+      if (status.pending?.gate === 'candidate') status.pending = undefined;
     },
     {
       description:
@@ -214,8 +256,12 @@ export async function modelPipeline(input: PipelineInput): Promise<PipelineResul
     (payload: unknown) => {
       const checked = checkGateNotice(payload);
       if (!checked.ok) return ignoreSignal('fullTrafficGate', checked.reason);
+      if (status.stage !== 'canary')
+        return ignoreSignal('fullTrafficGate', `no rollout is running (stage ${status.stage})`);
       if (checked.value.state === 'closed') {
         if (status.pending?.gate === 'full-traffic') status.pending = undefined;
+        if (checked.value.decision) status.fullTrafficDecision = checked.value.decision;
+        fullTrafficGateClosed = true;
         return;
       }
       if (!status.candidateVersion || status.fullTrafficDecision) return;
@@ -238,131 +284,96 @@ export async function modelPipeline(input: PipelineInput): Promise<PipelineResul
     },
   );
 
-  try {
-    enterStage('ingest');
-    const ingest = await control.ingestDataset({
-      dataUri,
-      imageSize: config.data.imageSize,
-      evalFraction: config.data.evalFraction,
-    });
-
-    enterStage('validate');
-    const validation = await control.validateDataset({
-      ingest,
-      maxBadRowFraction: config.data.maxBadRowFraction,
-      minRows: config.data.minRows,
-    });
-
-    enterStage('train');
-    const production = await control.getProductionVersion({ model: modelName });
-    const trained = await gpu.trainModel({
-      trainUri: ingest.trainUri,
-      imageSize: ingest.imageSize,
-      train: config.train,
-    });
-
-    enterStage('evaluate');
-    const evaluation = await gpu.evaluateModel({
-      modelName,
-      candidateModelUri: trained.modelUri,
-      evalUri: ingest.evalUri,
-      ...(production ? { production: { version: production.version, modelUri: production.modelUri } } : {}),
-      thresholds: config.evaluate,
-    });
-    status.candidateMetrics = evaluation.candidate;
-    if (evaluation.production) {
-      status.productionVersion = evaluation.production.version;
-      status.productionMetrics = evaluation.production;
-    }
-    if (!evaluation.blessed) {
-      throw ApplicationFailure.create({
-        nonRetryable: true,
-        type: 'ModelNotBlessed',
-        message: `Candidate for ${modelName} was not blessed: ${evaluation.failures.join('; ')}`,
+  const run = async (): Promise<PipelineResult> => {
+    try {
+      enterStage('ingest');
+      const ingest = await control.ingestDataset({
+        dataUri,
+        imageSize: config.data.imageSize,
+        evalFraction: config.data.evalFraction,
       });
-    }
 
-    enterStage('register');
-    const { workflowId, runId, workflowType } = workflowInfo();
-    const { failures: _failures, ...evaluationSummary } = evaluation;
-    const registered = await control.registerModelVersion({
-      model: modelName,
-      modelUri: trained.modelUri,
-      metrics: evaluationSummary,
-      lineage: {
-        data: {
-          uri: dataUri,
-          trainUri: ingest.trainUri,
-          evalUri: ingest.evalUri,
-          fingerprint: ingest.fingerprint,
-          schemaVersion: ingest.schemaVersion,
-          trainRows: ingest.trainRows,
-          evalRows: ingest.evalRows,
-        },
-        config,
-        training: {
-          backend: trained.backend,
-          device: trained.device,
-          epochs: trained.epochs,
-          finalLoss: trained.finalLoss,
-        },
-        run: { workflowId, runId, workflowType },
-      },
-    });
-    const version = registered.record.version;
-    status.candidateVersion = version;
-    upsertSearchAttributes([{ key: ML_MODEL_VERSION, value: version }]);
-    // The newest candidate is the one to review: older ones still waiting end, saying why.
-    for (const older of registered.olderCandidates) {
-      try {
-        await getExternalWorkflowHandle(older.workflowId, older.runId).signal(supersedeSignal, {
-          version,
-          workflowId,
+      enterStage('validate');
+      const validation = await control.validateDataset({
+        ingest,
+        maxBadRowFraction: config.data.maxBadRowFraction,
+        minRows: config.data.minRows,
+      });
+
+      enterStage('train');
+      const production = await control.getProductionVersion({ model: modelName });
+      const trained = await gpu.trainModel({
+        trainUri: ingest.trainUri,
+        imageSize: ingest.imageSize,
+        train: config.train,
+      });
+
+      enterStage('evaluate');
+      const evaluation = await gpu.evaluateModel({
+        modelName,
+        candidateModelUri: trained.modelUri,
+        evalUri: ingest.evalUri,
+        ...(production ? { production: { version: production.version, modelUri: production.modelUri } } : {}),
+        thresholds: config.evaluate,
+      });
+      status.candidateMetrics = evaluation.candidate;
+      if (evaluation.production) {
+        status.productionVersion = evaluation.production.version;
+        status.productionMetrics = evaluation.production;
+      }
+      if (!evaluation.blessed) {
+        throw ApplicationFailure.create({
+          nonRetryable: true,
+          type: 'ModelNotBlessed',
+          message: `Candidate for ${modelName} was not blessed: ${evaluation.failures.join('; ')}`,
         });
-      } catch {
-        // That pipeline has already ended; nothing to supersede.
       }
-    }
 
-    const gate: ApprovalGate = 'candidate';
-    if (config.approval.required) {
-      enterStage('awaiting-approval');
-      const deadlineMs = Date.now() + config.approval.timeoutHours * 3_600_000;
-      status.pending = {
-        gate,
-        version,
-        since: new Date().toISOString(),
-        deadline: new Date(deadlineMs).toISOString(),
-        timeoutOutcome,
-      };
-      const showApprovalDetails = () =>
-        setCurrentDetails(
-          approvalDetailsMarkdown({
-            modelName,
-            candidateVersion: version,
-            evaluation,
-            warnings: validation.warnings,
-            deadline: new Date(deadlineMs),
-            now: new Date(),
-            timeoutOutcome: config.approval.timeoutOutcome,
+      enterStage('register');
+      const { workflowId, runId, workflowType } = workflowInfo();
+      const { failures: _failures, ...evaluationSummary } = evaluation;
+      const registered = await control.registerModelVersion({
+        model: modelName,
+        modelUri: trained.modelUri,
+        metrics: evaluationSummary,
+        lineage: {
+          data: {
+            uri: dataUri,
+            trainUri: ingest.trainUri,
+            evalUri: ingest.evalUri,
+            fingerprint: ingest.fingerprint,
+            schemaVersion: ingest.schemaVersion,
+            trainRows: ingest.trainRows,
+            evalRows: ingest.evalRows,
+          },
+          config,
+          training: {
+            backend: trained.backend,
+            device: trained.device,
+            epochs: trained.epochs,
+            finalLoss: trained.finalLoss,
+          },
+          run: { workflowId, runId, workflowType },
+        },
+      });
+      const version = registered.version;
+      status.candidateVersion = version;
+      upsertSearchAttributes([{ key: ML_MODEL_VERSION, value: version }]);
+      // The newest candidate is the one to review: older ones still waiting end, saying why.
+      for (const older of registered.olderCandidates) {
+        try {
+          await getExternalWorkflowHandle(older.workflowId, older.runId).signal(supersedeSignal, {
+            version,
             workflowId,
-            ...(registered.reportUrl ? { reportUrl: registered.reportUrl } : {}),
-          }),
-        );
-      // Refreshed now and then so "time left" stays true; a decision or supersession wakes it at once.
-      for (;;) {
-        if (status.decision || status.supersededBy) break;
-        const left = deadlineMs - Date.now();
-        if (left <= 0) break;
-        showApprovalDetails();
-        await condition(
-          () => status.decision !== undefined || status.supersededBy !== undefined,
-          Math.min(left, APPROVAL_DETAILS_REFRESH_MS),
-        );
+          });
+        } catch {
+          // That pipeline has already ended; nothing to supersede.
+        }
       }
-      status.pending = undefined;
-      if (status.supersededBy && !status.decision) {
-        const message = `v${version} was superseded by v${status.supersededBy.version} (workflow ${status.supersededBy.workflowId}) before a decision`;
+
+      /** Ends the pipeline cleanly when a newer version made this candidate moot. */
+      const endSuperseded = async (message: string): Promise<PipelineResult> => {
+        status.pending = undefined;
         await control.setModelVersionStatus({
           model: modelName,
           version,
@@ -371,124 +382,198 @@ export async function modelPipeline(input: PipelineInput): Promise<PipelineResul
           note: message,
         });
         enterStage('superseded', message);
-        setCurrentDetails(`${modelName}: ${message}. Review v${status.supersededBy.version} instead.`);
+        setCurrentDetails(`${modelName}: ${message}.`);
         return { modelName, version, outcome: 'superseded', metrics: evaluation.candidate, message };
-      }
-      status.decision ??= {
-        kind: timeoutOutcome,
-        by: 'approval timeout',
-        note: `no decision within ${config.approval.timeoutHours}h (approval.timeoutOutcome=${config.approval.timeoutOutcome})`,
-        at: new Date().toISOString(),
-        timedOut: true,
       };
-    } else {
-      status.decision = {
-        kind: 'approved',
-        by: 'automatic (approval.required=false)',
-        at: new Date().toISOString(),
-      };
-    }
-    const decision = status.decision;
-    await control.recordApproval({
-      model: modelName,
-      version,
-      approval: {
-        decision: decision.timedOut && decision.kind === 'rejected' ? 'timed-out' : decision.kind,
-        by: decision.by,
-        at: decision.at,
-        gate,
-        ...(decision.note ? { note: decision.note } : {}),
-      },
-    });
-    setCurrentDetails(
-      `${modelName} v${version}: ${decision.kind} by ${decision.by}${decision.note ? ` — ${decision.note}` : ''}`,
-    );
+      const supersededMessage = () =>
+        `v${version} was superseded by v${status.supersededBy!.version} (workflow ${status.supersededBy!.workflowId}) before a decision; review v${status.supersededBy!.version} instead`;
 
-    if (decision.kind !== 'approved') {
-      enterStage('rejected', `${decision.kind} by ${decision.by}`);
-      return { modelName, version, outcome: 'rejected', metrics: evaluation.candidate, decision };
-    }
-
-    // One deployment per model at a time: the deployment workflow id is the lock.
-    const rolloutId = deploymentWorkflowId(modelName);
-    for (;;) {
-      try {
-        rollout = await startChild(canaryRollout, {
-          workflowId: rolloutId,
-          staticSummary: `Canary ${modelName} v${version}: ${config.rollout.steps.map((step) => `${step.weight}%`).join(' → ')}`,
-          args: [
-            {
+      const gate: ApprovalGate = 'candidate';
+      if (status.supersededBy) return await endSuperseded(supersededMessage());
+      if (config.approval.required) {
+        enterStage('awaiting-approval');
+        const deadlineMs = Date.now() + config.approval.timeoutHours * 3_600_000;
+        status.pending = {
+          gate,
+          version,
+          since: new Date().toISOString(),
+          deadline: new Date(deadlineMs).toISOString(),
+          timeoutOutcome,
+        };
+        const showApprovalDetails = () =>
+          setCurrentDetails(
+            approvalDetailsMarkdown({
               modelName,
               candidateVersion: version,
-              candidateModelUri: trained.modelUri,
-              rollout: config.rollout,
-              ...(config.approval.beforeFullTraffic
-                ? {
-                    fullTrafficGate: {
-                      timeoutHours: config.approval.timeoutHours,
-                      timeoutOutcome: config.approval.timeoutOutcome,
-                    },
-                  }
-                : {}),
-            },
-          ],
-        });
-        break;
-      } catch (err) {
-        if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-        if (status.stage !== 'waiting-to-deploy')
+              evaluation,
+              warnings: validation.warnings,
+              deadline: new Date(deadlineMs),
+              now: new Date(),
+              timeoutOutcome: config.approval.timeoutOutcome,
+              workflowId,
+              ...(registered.reportUrl ? { reportUrl: registered.reportUrl } : {}),
+            }),
+          );
+        // Refreshed now and then so "time left" stays true; a decision or supersession wakes it at once.
+        for (;;) {
+          if (status.decision || status.supersededBy) break;
+          const left = deadlineMs - Date.now();
+          if (left <= 0) break;
+          showApprovalDetails();
+          await condition(
+            () => status.decision !== undefined || status.supersededBy !== undefined,
+            Math.min(left, APPROVAL_DETAILS_REFRESH_MS),
+          );
+        }
+        status.pending = undefined;
+        if (status.supersededBy && !status.decision) return await endSuperseded(supersededMessage());
+        status.decision ??= {
+          kind: timeoutOutcome,
+          by: 'approval timeout',
+          note: `no decision within ${config.approval.timeoutHours}h (approval.timeoutOutcome=${config.approval.timeoutOutcome})`,
+          at: new Date().toISOString(),
+          timedOut: true,
+        };
+      } else {
+        status.decision = {
+          kind: 'approved',
+          by: 'automatic (approval.required=false)',
+          at: new Date().toISOString(),
+        };
+      }
+      const decision = status.decision;
+      await control.recordApproval({
+        model: modelName,
+        version,
+        approval: {
+          decision: decision.timedOut && decision.kind === 'rejected' ? 'timed-out' : decision.kind,
+          by: decision.by,
+          at: decision.at,
+          gate,
+          ...(decision.note ? { note: decision.note } : {}),
+        },
+      });
+      setCurrentDetails(
+        `${modelName} v${version}: ${decision.kind} by ${decision.by}${decision.note ? ` — ${decision.note}` : ''}`,
+      );
+
+      if (decision.kind !== 'approved') {
+        enterStage('rejected', `${decision.kind} by ${decision.by}`);
+        return { modelName, version, outcome: 'rejected', metrics: evaluation.candidate, decision };
+      }
+
+      // One deployment per model at a time: the deployment workflow id is the lock.
+      const rolloutId = deploymentWorkflowId(modelName);
+      let retryMs = DEPLOYMENT_LOCK_RETRY_MS;
+      for (;;) {
+        try {
+          rollout = await startChild(canaryRollout, {
+            workflowId: rolloutId,
+            // Closing the pipeline (terminate, timeout) cancels the canary, which then restores stable.
+            parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+            staticSummary: `Canary ${modelName} v${version}: ${config.rollout.steps.map((step) => `${step.weight}%`).join(' → ')}`,
+            args: [
+              {
+                modelName,
+                candidateVersion: version,
+                candidateModelUri: trained.modelUri,
+                rollout: config.rollout,
+                ...(config.approval.beforeFullTraffic
+                  ? {
+                      fullTrafficGate: {
+                        timeoutHours: config.approval.timeoutHours,
+                        timeoutOutcome: config.approval.timeoutOutcome,
+                      },
+                    }
+                  : {}),
+              },
+            ],
+          });
+          break;
+        } catch (err) {
+          if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+          // Backing off keeps a long wait (behind a canary held at its gate for days) from filling the history.
           enterStage(
             'waiting-to-deploy',
-            `another deployment of ${modelName} is running (${rolloutId}); trying again every ${DEPLOYMENT_LOCK_RETRY_MS / 1000}s`,
+            `another deployment of ${modelName} is running (${rolloutId}); trying again in ${Math.round(retryMs / 1000)}s`,
           );
-        await sleep(DEPLOYMENT_LOCK_RETRY_MS);
+          await sleep(retryMs);
+          retryMs = Math.min(retryMs * 2, DEPLOYMENT_LOCK_MAX_RETRY_MS);
+        }
       }
-    }
-    status.rolloutWorkflowId = rolloutId;
-    enterStage('canary');
-    let result;
-    try {
-      result = await rollout.result();
-    } catch (err) {
-      const cause = err instanceof Error ? err.cause : undefined;
-      const judged = cause instanceof ApplicationFailure && ROLLBACK_FAILURE_TYPES.includes(cause.type ?? '');
-      const reason = cause instanceof Error ? cause.message : String(err);
-      if (!judged) {
-        // The rollout ended without compensating (terminated, timed out): traffic goes back to
-        // what production is, and the candidate is marked. A verdict already did both.
-        await CancellationScope.nonCancellable(async () => {
-          const stable = await control.getProductionVersion({ model: modelName });
-          if (stable && stable.version !== version)
-            await control.applyDeployment({
-              model: modelName,
-              stable: { version: stable.version, modelUri: stable.modelUri },
-            });
-          await control.setModelVersionStatus({
-            model: modelName,
-            version,
-            status: 'rolled-back',
-            note: reason,
+      status.rolloutWorkflowId = rolloutId;
+      enterStage('canary');
+      let result;
+      try {
+        result = await rollout.result();
+      } catch (err) {
+        status.pending = undefined;
+        const cause = err instanceof Error ? err.cause : undefined;
+        const type = cause instanceof ApplicationFailure ? cause.type : undefined;
+        const reason = rootMessage(err);
+        if (type === 'Superseded') return await endSuperseded(reason);
+        if (!ROLLBACK_FAILURE_TYPES.includes(type ?? '')) {
+          // The rollout ended without compensating (terminated, timed out, failed): put stable back
+          // if this version is still the canary, and mark it. A verdict already did both.
+          let cleanup = '';
+          await CancellationScope.nonCancellable(async () => {
+            try {
+              await control.abandonRollout({ model: modelName, version, reason });
+            } catch (cleanupErr) {
+              cleanup = `; cleaning up also failed: ${rootMessage(cleanupErr)}`;
+            }
           });
+          enterStage('rolled-back', `${reason}${cleanup}`);
+          throw ApplicationFailure.create({
+            nonRetryable: true,
+            type: 'DeploymentFailed',
+            message: `${modelName} v${version} deployment failed: ${reason}${cleanup}`,
+            cause: err instanceof Error ? err : undefined,
+          });
+        }
+        enterStage('rolled-back', reason);
+        throw ApplicationFailure.create({
+          nonRetryable: true,
+          type: 'RolledBack',
+          message: `${modelName} v${version} was rolled back: ${reason}`,
         });
       }
-      enterStage('rolled-back', reason);
-      if (!judged) throw err;
-      throw ApplicationFailure.create({
-        nonRetryable: true,
-        type: 'RolledBack',
-        message: `${modelName} v${version} was rolled back: ${reason}`,
-      });
+      if (result.fullTrafficDecision) status.fullTrafficDecision = result.fullTrafficDecision;
+      status.pending = undefined;
+      enterStage('production');
+      setCurrentDetails(
+        `${modelName} v${version} is in production (AUC ${evaluation.candidate.auc.toFixed(4)})${result.replacedVersion ? `, replacing v${result.replacedVersion}` : ''}.`,
+      );
+      return { modelName, version, outcome: 'production', metrics: evaluation.candidate, decision };
+    } catch (err) {
+      // Cancelled while a candidate waited: it will never be decided or deployed.
+      const waiting = ['awaiting-approval', 'waiting-to-deploy'].includes(status.stage);
+      if (isCancellation(err) && waiting && status.candidateVersion) {
+        const version = status.candidateVersion;
+        await CancellationScope.nonCancellable(() =>
+          control.setModelVersionStatus({
+            model: modelName,
+            version,
+            status: 'archived',
+            note: 'pipeline cancelled',
+          }),
+        );
+      }
+      if (status.stage !== 'rolled-back') enterStage('failed', rootMessage(err));
+      throw err;
     }
-    if (result.fullTrafficDecision) status.fullTrafficDecision = result.fullTrafficDecision;
-    status.pending = undefined;
-    enterStage('production');
-    setCurrentDetails(
-      `${modelName} v${version} is in production (AUC ${evaluation.candidate.auc.toFixed(4)})${result.replacedVersion ? `, replacing v${result.replacedVersion}` : ''}.`,
-    );
-    return { modelName, version, outcome: 'production', metrics: evaluation.candidate, decision };
-  } catch (err) {
-    if (status.stage !== 'rolled-back')
-      enterStage('failed', err instanceof Error ? err.message : String(err));
-    throw err;
+  };
+  try {
+    return await run();
+  } finally {
+    // Let async handlers finish (a decision being forwarded), so no caller is left without an answer.
+    await CancellationScope.nonCancellable(() => condition(allHandlersFinished));
   }
+}
+
+/** The innermost message of a failure chain: the activity's own words, not "Activity task failed". */
+function rootMessage(err: unknown): string {
+  let inner = err;
+  while (inner instanceof Error && inner.cause instanceof Error) inner = inner.cause;
+  return inner instanceof Error ? inner.message : String(inner);
 }

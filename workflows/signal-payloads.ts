@@ -2,6 +2,7 @@
 import type {
   ApprovePayload,
   DecidePayload,
+  Decision,
   GateNotice,
   RejectPayload,
   RolloutCommandPayload,
@@ -40,7 +41,9 @@ function optionalVersion(record: Record<string, unknown>): Checked<string | unde
   if (value === undefined) return { ok: true, value: undefined };
   if (typeof value === 'number' && Number.isInteger(value) && value > 0)
     return { ok: true, value: String(value) };
-  if (typeof value === 'string' && /^\d+$/.test(value.trim())) return { ok: true, value: value.trim() };
+  // "003" names the same version as "3".
+  if (typeof value === 'string' && /^\d+$/.test(value.trim()) && Number(value) > 0)
+    return { ok: true, value: String(Number(value)) };
   return { ok: false, reason: `"version" must be a version number like "3", got ${show(value)}` };
 }
 
@@ -130,12 +133,35 @@ export function checkSupersedePayload(payload: unknown): Checked<SupersedePayloa
 export function checkGateNotice(payload: unknown): Checked<GateNotice> {
   const object = asObject(payload, '{"state": "waiting", "weight": 50}');
   if (!object.ok) return object;
-  const { state, weight, deadline } = object.value;
+  const { state, weight, deadline, decision } = object.value;
   if (state !== 'waiting' && state !== 'closed')
     return { ok: false, reason: `"state" must be "waiting" or "closed", got ${show(state)}` };
   if (typeof weight !== 'number')
     return { ok: false, reason: `"weight" must be a number, got ${show(weight)}` };
   if (deadline !== undefined && typeof deadline !== 'string')
     return { ok: false, reason: `"deadline" must be an ISO time string, got ${show(deadline)}` };
-  return { ok: true, value: { state, weight, ...(deadline ? { deadline } : {}) } };
+  if (decision !== undefined) {
+    const d = (typeof decision === 'object' ? decision : null) as Partial<
+      Record<keyof Decision, unknown>
+    > | null;
+    if (
+      !d ||
+      (d.kind !== 'approved' && d.kind !== 'rejected') ||
+      typeof d.by !== 'string' ||
+      typeof d.at !== 'string'
+    )
+      return {
+        ok: false,
+        reason: `"decision" must be a decision like {"kind": "approved", "by": "…", "at": "…"}, got ${show(decision)}`,
+      };
+  }
+  return {
+    ok: true,
+    value: {
+      state,
+      weight,
+      ...(deadline ? { deadline } : {}),
+      ...(decision ? { decision: decision as Decision } : {}),
+    },
+  };
 }

@@ -11,6 +11,11 @@ export interface VersionTraffic {
   scoreBuckets: Record<string, number>;
   feedback: number;
   logLossSum: number;
+  /**
+   * Sum of the squared per-label log loss, for the window's variance. Absent when a source does not
+   * export it (a server older than the counter): unknown, which is not zero once there is feedback.
+   */
+  logLossSquaredSum?: number;
 }
 
 /** Counters of every version as one source reported them. */
@@ -27,6 +32,22 @@ export function emptyTraffic(): VersionTraffic {
   return { requests: 0, errors: 0, latencyBuckets: {}, scoreBuckets: {}, feedback: 0, logLossSum: 0 };
 }
 
+/** The squared log-loss sum, or undefined when unknown; without feedback it can only be 0. */
+export function knownLogLossSquaredSum(traffic: VersionTraffic): number | undefined {
+  return traffic.logLossSquaredSum ?? (traffic.feedback === 0 ? 0 : undefined);
+}
+
+/**
+ * `{ logLossSquaredSum }` when there is feedback and the sum is known, else nothing: unknown stays
+ * absent rather than a misleading 0, and without feedback it is implied 0, as in a scrape.
+ */
+function squaredSumField(
+  feedback: number,
+  value: number | undefined,
+): Pick<VersionTraffic, 'logLossSquaredSum'> {
+  return feedback === 0 || value === undefined ? {} : { logLossSquaredSum: value };
+}
+
 /** Sums two cumulative histograms bucket by bucket. */
 export function addBuckets(x: Record<string, number>, y: Record<string, number>): Record<string, number> {
   const sum = { ...x };
@@ -34,8 +55,10 @@ export function addBuckets(x: Record<string, number>, y: Record<string, number>)
   return sum;
 }
 
-/** Adds `b` into `a` (replicas' counters are summed). */
+/** Adds `b` into `a` (replicas' counters are summed); the squared sum is known only if both are. */
 export function addTraffic(a: VersionTraffic, b: VersionTraffic): VersionTraffic {
+  const squaredA = knownLogLossSquaredSum(a);
+  const squaredB = knownLogLossSquaredSum(b);
   return {
     requests: a.requests + b.requests,
     errors: a.errors + b.errors,
@@ -43,6 +66,10 @@ export function addTraffic(a: VersionTraffic, b: VersionTraffic): VersionTraffic
     scoreBuckets: addBuckets(a.scoreBuckets, b.scoreBuckets),
     feedback: a.feedback + b.feedback,
     logLossSum: a.logLossSum + b.logLossSum,
+    ...squaredSumField(
+      a.feedback + b.feedback,
+      squaredA === undefined || squaredB === undefined ? undefined : squaredA + squaredB,
+    ),
   };
 }
 
@@ -53,13 +80,22 @@ function sourceWindow(before: VersionTraffic, after: VersionTraffic): VersionTra
   const deltaBuckets = (x: Record<string, number>, y: Record<string, number>) =>
     Object.fromEntries(Object.entries(y).map(([le, count]) => [le, delta(x[le] ?? 0, count)]));
   const requests = delta(before.requests, after.requests);
+  const feedback = delta(before.feedback, after.feedback);
+  const squaredBefore = knownLogLossSquaredSum(before);
+  const squaredAfter = knownLogLossSquaredSum(after);
   return {
     requests,
     errors: Math.min(requests, delta(before.errors, after.errors)),
     latencyBuckets: deltaBuckets(before.latencyBuckets, after.latencyBuckets),
     scoreBuckets: deltaBuckets(before.scoreBuckets, after.scoreBuckets),
-    feedback: delta(before.feedback, after.feedback),
+    feedback,
     logLossSum: delta(before.logLossSum, after.logLossSum),
+    ...squaredSumField(
+      feedback,
+      squaredBefore === undefined || squaredAfter === undefined
+        ? undefined
+        : delta(squaredBefore, squaredAfter),
+    ),
   };
 }
 

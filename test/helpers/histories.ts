@@ -34,11 +34,37 @@ export async function saveHistory(
 ): Promise<History> {
   const history = await client.workflow.getHandle(workflowId, runId).fetchHistory();
   // The id goes first, beside the events: history readers (the SDK's historyFromJSON, ours) read only `events`.
-  const json = { workflowId, ...historyToProtoJson(history) };
+  const json = { workflowId, ...scrubMachineDetails(historyToProtoJson(history)) };
   await fs.mkdir(path.dirname(file), { recursive: true });
   // Written as prettier writes JSON, so `npm run format` leaves recorded files alone.
   await fs.writeFile(file, await format(JSON.stringify(json), { parser: 'json' }));
   return history;
+}
+
+/** What a recorded history says instead of the worker or client identity (`pid@hostname`). */
+export const RECORDED_IDENTITY = 'history-recorder';
+/** The repository root, cut from the absolute paths in failure stack traces. */
+const REPO_ROOT = path.resolve(__dirname, '..', '..');
+
+/**
+ * Drops what only says which machine recorded a history, so a re-recording does not differ by
+ * it: worker and client identities, and this checkout's absolute path in failure stack traces.
+ * Replay reads neither (identities are informational; a stack trace only becomes `error.stack`).
+ */
+export function scrubMachineDetails<T>(json: T): T {
+  const scrub = (value: unknown, key?: string): unknown => {
+    if (typeof value === 'string') {
+      if (key === 'identity') return RECORDED_IDENTITY;
+      if (key === 'stackTrace') return value.replaceAll(`${REPO_ROOT}${path.sep}`, '');
+      return value;
+    }
+    if (Array.isArray(value)) return value.map((item) => scrub(item));
+    if (typeof value === 'object' && value !== null) {
+      return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, scrub(v, k)]));
+    }
+    return value;
+  };
+  return scrub(json) as T;
 }
 
 /** Reads every `*.json` history in `dir`, sorted by file name. */

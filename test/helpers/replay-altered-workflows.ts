@@ -1,15 +1,30 @@
 /**
- * Test-only workflow bundle for the replay tests: today's pipeline with one step added before its
- * first, the way an incompatible change looks. Replaying a recorded history against it must fail.
+ * Test-only workflow bundle for the replay tests: today's workflows, each with one step added
+ * before its first, the way an incompatible change looks. Replaying any recorded history against
+ * it must fail.
  */
 import { sleep } from '@temporalio/workflow';
+import { canaryRollout as currentCanary } from '../../workflows/canary-rollout';
 import { modelPipeline as currentPipeline } from '../../workflows/model-pipeline';
-import type { PipelineInput } from '../../workflows/definitions';
-
-export { canaryRollout } from '../../workflows/canary-rollout';
+import { modelRollback as currentRollback } from '../../workflows/model-rollback';
+import type { PipelineInput, RollbackInput } from '../../workflows/definitions';
 
 /** The current pipeline, after a new one-second timer that no recorded history has. */
 export async function modelPipeline(input: PipelineInput): ReturnType<typeof currentPipeline> {
   await sleep(1_000);
   return currentPipeline(input);
+}
+
+/** The current canary, after the same new timer. */
+export async function canaryRollout(
+  ...args: Parameters<typeof currentCanary>
+): ReturnType<typeof currentCanary> {
+  await sleep(1_000);
+  return currentCanary(...args);
+}
+
+/** The current rollback, after the same new timer. */
+export async function modelRollback(input: RollbackInput): ReturnType<typeof currentRollback> {
+  await sleep(1_000);
+  return currentRollback(input);
 }

@@ -1,15 +1,31 @@
 /**
- * Test-only workflow bundle for the replay tests: the same added step as
+ * Test-only workflow bundle for the replay tests: the same added steps as
  * replay-altered-workflows.ts, behind `patched()`, the way a compatible change looks.
  */
 import { patched, sleep } from '@temporalio/workflow';
+import { canaryRollout as currentCanary } from '../../workflows/canary-rollout';
 import { modelPipeline as currentPipeline } from '../../workflows/model-pipeline';
-import type { PipelineInput } from '../../workflows/definitions';
+import { modelRollback as currentRollback } from '../../workflows/model-rollback';
+import type { PipelineInput, RollbackInput } from '../../workflows/definitions';
 
-export { canaryRollout } from '../../workflows/canary-rollout';
+const PATCH_ID = 'replay-test-extra-timer';
 
 /** The current pipeline, with the new timer only in workflows that start after the change. */
 export async function modelPipeline(input: PipelineInput): ReturnType<typeof currentPipeline> {
-  if (patched('replay-test-extra-timer')) await sleep(1_000);
+  if (patched(PATCH_ID)) await sleep(1_000);
   return currentPipeline(input);
+}
+
+/** The current canary, with the same patched timer. */
+export async function canaryRollout(
+  ...args: Parameters<typeof currentCanary>
+): ReturnType<typeof currentCanary> {
+  if (patched(PATCH_ID)) await sleep(1_000);
+  return currentCanary(...args);
+}
+
+/** The current rollback, with the same patched timer. */
+export async function modelRollback(input: RollbackInput): ReturnType<typeof currentRollback> {
+  if (patched(PATCH_ID)) await sleep(1_000);
+  return currentRollback(input);
 }

@@ -20,6 +20,16 @@ void describe('pipelineConfigSchema', () => {
     assert.equal(config.approval.required, true);
     assert.equal(config.rollout.steps.at(-1)?.weight, 100);
     assert.equal(config.rollout.thresholds.minSamples, 20);
+    assert.equal(config.rollout.thresholds.maxLogLossIncrease, 0.05);
+    assert.equal(config.rollout.thresholds.logLossSignificanceZ, 2.33);
+  });
+
+  void it('takes a log-loss significance z of 0 or more and refuses a negative one', () => {
+    const config = pipelineConfigSchema.parse({ rollout: { thresholds: { logLossSignificanceZ: 0 } } });
+    assert.equal(config.rollout.thresholds.logLossSignificanceZ, 0);
+    assert.deepEqual(problems({ rollout: { thresholds: { logLossSignificanceZ: -1 } } }), [
+      'rollout.thresholds.logLossSignificanceZ: Too small: expected number to be >=0',
+    ]);
   });
 
   void it('fills the rest of a section that is given in part', () => {

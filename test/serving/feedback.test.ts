@@ -74,11 +74,20 @@ describe('feedback', () => {
       const mine = served
         .map((s, i) => ({ ...s, clicked: clicks[i] ?? 0 }))
         .filter((s) => s.version === version);
-      const expectedLoss = mine.reduce((sum, s) => sum + logLoss(s.probability, s.clicked), 0);
+      const losses = mine.map((s) => logLoss(s.probability, s.clicked));
+      const expectedLoss = losses.reduce((sum, loss) => sum + loss, 0);
+      const expectedSquared = losses.reduce((sum, loss) => sum + loss * loss, 0);
       const labels = { model: 'ctr', version };
       assert.equal(await metricValue(replicaB, 'mlops_feedback_total', labels), mine.length);
       const loss = await metricValue(replicaB, 'mlops_feedback_log_loss_sum', labels);
       assert.ok(Math.abs(loss - expectedLoss) < 1e-6, `version ${version}: ${loss} vs ${expectedLoss}`);
+      // The squared sum gives the window's variance: present and exact, and larger than zero.
+      const squared = await metricValue(replicaB, 'mlops_feedback_log_loss_squared_sum', labels);
+      assert.ok(expectedSquared > 0);
+      assert.ok(
+        Math.abs(squared - expectedSquared) < 1e-6,
+        `version ${version}: squared ${squared} vs ${expectedSquared}`,
+      );
       // The replica that served saw none of it: replicas share no state, the id carries it all.
       assert.equal(await metricValue(replicaA, 'mlops_feedback_total', labels), 0);
     }

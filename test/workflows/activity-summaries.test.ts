@@ -24,7 +24,7 @@ describe('activity summaries', () => {
 
   it('wraps a proxy so every known activity is called with its summary and its arguments', async () => {
     const calls: Array<{ options: unknown; args: unknown[] }> = [];
-    const activity = Object.assign(() => Promise.resolve('plain call'), {
+    const activity = Object.assign((..._args: unknown[]) => Promise.resolve('plain call'), {
       executeWithOptions: (options: unknown, args: unknown[]) => {
         calls.push({ options, args });
         return Promise.resolve('with options');

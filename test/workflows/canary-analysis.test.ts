@@ -1,6 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { binomialTail, compareCanary, type AnalysisThresholds } from '../../workflows/canary-analysis';
+import {
+  binomialTail,
+  checkLogLoss,
+  compareCanary,
+  type AnalysisThresholds,
+} from '../../workflows/canary-analysis';
 import {
   emptyTraffic,
   histogramQuantile,
@@ -15,6 +20,15 @@ import { pipelineConfigSchema } from '../../lib/config-schema';
 const thresholds: AnalysisThresholds = pipelineConfigSchema.parse({}).rollout.thresholds;
 const base = { stableVersion: '1', canaryVersion: '2', step: 1, weight: 20, minRequests: 10, thresholds };
 const traffic = (fields: Partial<VersionTraffic>): VersionTraffic => ({ ...emptyTraffic(), ...fields });
+/**
+ * Counters of `labels` feedback labels whose per-label log loss has this mean and unbiased
+ * variance: Σx = n·mean, Σx² = (n − 1)·variance + n·mean².
+ */
+const labelled = (labels: number, mean: number, variance: number): Partial<VersionTraffic> => ({
+  feedback: labels,
+  logLossSum: labels * mean,
+  logLossSquaredSum: (labels - 1) * variance + labels * mean * mean,
+});
 /** A snapshot from a single replica. */
 const at = (versions: VersionCounters): TrafficSnapshot => ({ replica: versions });
 
@@ -82,6 +96,44 @@ describe('traffic windows', () => {
     );
     assert.equal(window.requests, 3);
     assert.equal(window.errors, 1);
+  });
+
+  it('differences the squared log-loss sum per replica like the sum, restarts included', () => {
+    const baseline = {
+      'a@1': { '2': traffic({ feedback: 10, logLossSum: 5, logLossSquaredSum: 4 }) },
+      'b@1': { '2': traffic({ feedback: 10, logLossSum: 6, logLossSquaredSum: 5 }) },
+    };
+    const current = {
+      'a@1': { '2': traffic({ feedback: 30, logLossSum: 17, logLossSquaredSum: 14 }) },
+      'b@9': { '2': traffic({ feedback: 3, logLossSum: 2, logLossSquaredSum: 1.5 }) },
+    };
+    assert.deepEqual(
+      trafficWindow(baseline, current, '2'),
+      traffic({ feedback: 23, logLossSum: 14, logLossSquaredSum: 11.5 }),
+    );
+  });
+
+  it('leaves the squared sum unknown, not zero, when a source with feedback lacks it', () => {
+    const withIt = traffic({ feedback: 10, logLossSum: 5, logLossSquaredSum: 4 });
+    const without = traffic({ feedback: 10, logLossSum: 5 });
+    // An older replica next to a newer one: the sum over both is unknown.
+    const mixed = trafficWindow({}, { 'a@1': { '2': withIt }, 'old@1': { '2': without } }, '2');
+    assert.equal(mixed.feedback, 20);
+    assert.equal(mixed.logLossSquaredSum, undefined);
+    // A baseline taken without it cannot be differenced either.
+    const fromOld = trafficWindow(
+      at({ '2': without }),
+      at({ '2': traffic({ ...withIt, feedback: 20 }) }),
+      '2',
+    );
+    assert.equal(fromOld.logLossSquaredSum, undefined);
+    // Without feedback there is nothing to square: a source lacking it counts as 0.
+    const quiet = trafficWindow(
+      {},
+      { 'a@1': { '2': withIt }, 'q@1': { '2': traffic({ requests: 5 }) } },
+      '2',
+    );
+    assert.equal(quiet.logLossSquaredSum, 4);
   });
 
   it('interpolates quantiles within a bucket as Prometheus histogram_quantile does', () => {
@@ -199,20 +251,103 @@ describe('canary analysis', () => {
     assert.match(result.reason, /^score distribution: Jensen-Shannon divergence 0\.9\d\d/);
   });
 
-  it('fails when the online log loss from feedback is worse than stable', () => {
+  it('passes identical models whose log loss differs by noise beyond the fixed margin', () => {
+    // The demo's case: same weights, 0.6121 vs 0.5530 over 34 and 86 labels. The 0.059 difference
+    // exceeds maxLogLossIncrease (0.05), but its standard error is ~0.11.
     const result = compareCanary({
       ...base,
       baseline: {},
       current: at({
-        '1': traffic({ requests: 100, feedback: 50, logLossSum: 25 }),
-        '2': traffic({ requests: 60, feedback: 40, logLossSum: 30 }),
+        '1': traffic({ requests: 172, ...labelled(86, 0.553, 0.3) }),
+        '2': traffic({ requests: 68, ...labelled(34, 0.6121, 0.3) }),
+      }),
+    });
+    assert.equal(result.verdict, 'pass', result.reason);
+    const check = result.checks.find((c) => c.metric === 'online log loss');
+    assert.equal(check?.verdict, 'pass');
+    assert.match(
+      check?.detail ?? '',
+      /^canary 0\.6121 \(34 labels\) vs stable 0\.5530 \(86 labels\); difference \+0\.0591 ± 0\.11\d\d \(standard error\), z = 0\.08/,
+    );
+    assert.match(check?.detail ?? '', /thresholds\.maxLogLossIncrease/);
+    assert.match(check?.detail ?? '', /thresholds\.logLossSignificanceZ/);
+  });
+
+  it('fails a clearly worse model on online log loss, naming both thresholds', () => {
+    const result = compareCanary({
+      ...base,
+      baseline: {},
+      current: at({
+        '1': traffic({ requests: 60, ...labelled(30, 0.6, 0.4) }),
+        '2': traffic({ requests: 60, ...labelled(30, 1.3, 0.4) }),
       }),
     });
     assert.equal(result.verdict, 'fail');
+    // se = √(0.4/30 + 0.4/30) = 0.1633; z = (0.7 − 0.05) / 0.1633 = 3.98.
     assert.match(
       result.reason,
-      /^online log loss: canary 0\.7500 \(40 labels\) vs stable 0\.5000 \(50 labels\)/,
+      /^online log loss: canary 1\.3000 \(30 labels\) vs stable 0\.6000 \(30 labels\); difference \+0\.7000 ± 0\.1633 \(standard error\), z = 3\.98/,
     );
+    assert.match(result.reason, /stable \+ 0\.05 \(thresholds\.maxLogLossIncrease\)/);
+    assert.match(result.reason, /z > 2\.33 \(thresholds\.logLossSignificanceZ\)/);
+  });
+
+  it('fails only beyond the margin: a significant difference smaller than maxLogLossIncrease passes', () => {
+    // Thousands of labels make 0.04 highly significant, but it is within the allowed 0.05.
+    const check = checkLogLoss(
+      traffic(labelled(5000, 0.59, 0.3)),
+      traffic(labelled(5000, 0.55, 0.3)),
+      thresholds,
+    );
+    assert.equal(check.verdict, 'pass');
+    assert.match(check.detail, /within the margin/);
+  });
+
+  it('weighs the excess over the margin by logLossSignificanceZ', () => {
+    const canary = traffic(labelled(34, 0.6121, 0.3));
+    const stable = traffic(labelled(86, 0.553, 0.3));
+    // z = 0 is the plain margin: the noise above fails then.
+    assert.equal(checkLogLoss(canary, stable, { ...thresholds, logLossSignificanceZ: 0 }).verdict, 'fail');
+    // A far bigger difference still passes a demanding z.
+    const worse = traffic(labelled(30, 1.3, 0.4));
+    const base06 = traffic(labelled(30, 0.6, 0.4));
+    assert.equal(checkLogLoss(worse, base06, { ...thresholds, logLossSignificanceZ: 5 }).verdict, 'pass');
+    // Thresholds from a workflow started before the setting existed fall back to 2.33.
+    const { logLossSignificanceZ: _omitted, ...older } = thresholds;
+    assert.equal(checkLogLoss(worse, base06, older as AnalysisThresholds).verdict, 'fail');
+    assert.equal(checkLogLoss(canary, stable, older as AnalysisThresholds).verdict, 'pass');
+  });
+
+  it('fails an excess with zero variance: every label lost the same', () => {
+    const check = checkLogLoss(traffic(labelled(30, 1, 0)), traffic(labelled(30, 0.5, 0)), thresholds);
+    assert.equal(check.verdict, 'fail');
+    assert.match(check.detail, /z = ∞/);
+  });
+
+  it('never fails on log loss without squared sums: within the margin passes, beyond it waits', () => {
+    const worse = compareCanary({
+      ...base,
+      baseline: {},
+      current: at({
+        '1': traffic({ requests: 100, feedback: 50, logLossSum: 25 }),
+        '2': traffic({ requests: 60, feedback: 40, logLossSum: 52 }),
+      }),
+    });
+    assert.equal(worse.verdict, 'insufficient-traffic');
+    assert.match(worse.reason, /online log loss \(canary beyond thresholds\.maxLogLossIncrease/);
+    const check = worse.checks.find((c) => c.metric === 'online log loss');
+    assert.equal(check?.verdict, 'not enough data');
+    assert.match(check?.detail ?? '', /standard error unknown/);
+
+    const close = compareCanary({
+      ...base,
+      baseline: {},
+      current: at({
+        '1': traffic({ requests: 100, feedback: 50, logLossSum: 25 }),
+        '2': traffic({ requests: 60, feedback: 40, logLossSum: 20.5 }),
+      }),
+    });
+    assert.equal(close.verdict, 'pass', close.reason);
   });
 
   it("keeps waiting for the canary's feedback when stable already has enough", () => {
@@ -241,8 +376,8 @@ describe('canary analysis', () => {
       ...base,
       baseline: {},
       current: at({
-        '1': traffic({ requests: 50, errors: 1, feedback: 40, logLossSum: 20, ...same }),
-        '2': traffic({ requests: 50, errors: 1, feedback: 40, logLossSum: 20.5, ...same }),
+        '1': traffic({ requests: 50, errors: 1, ...labelled(40, 0.5, 0.3), ...same }),
+        '2': traffic({ requests: 50, errors: 1, ...labelled(40, 0.5125, 0.3), ...same }),
       }),
     });
     assert.equal(result.verdict, 'pass');

@@ -7,11 +7,15 @@ import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { bundleWorkflowCode, DefaultLogger, Runtime, Worker, type WorkflowBundle } from '@temporalio/worker';
 import { DeterminismViolationError } from '@temporalio/workflow';
-import { CANARY_WORKFLOW_TYPE, PIPELINE_WORKFLOW_TYPE } from '../../workflows/definitions';
+import {
+  CANARY_WORKFLOW_TYPE,
+  PIPELINE_WORKFLOW_TYPE,
+  ROLLBACK_WORKFLOW_TYPE,
+} from '../../workflows/definitions';
 import { HISTORIES_DIR, loadHistories, type RecordedHistory } from '../helpers/histories';
 
 /** Every recording must cover these, so deleting the files cannot turn the test into a no-op. */
-const REQUIRED_WORKFLOW_TYPES = [PIPELINE_WORKFLOW_TYPE, CANARY_WORKFLOW_TYPE];
+const REQUIRED_WORKFLOW_TYPES = [PIPELINE_WORKFLOW_TYPE, CANARY_WORKFLOW_TYPE, ROLLBACK_WORKFLOW_TYPE];
 
 const quietLogger = {
   log: () => undefined,
@@ -64,7 +68,7 @@ describe('replaying recorded workflow histories', { timeout: 300_000 }, () => {
     pipelineHistories = histories.filter((h) => h.workflowType === PIPELINE_WORKFLOW_TYPE);
   });
 
-  it('finds recorded histories of the pipeline and of its canary child', () => {
+  it('finds recorded histories of the pipeline, its canary child and the manual rollback', () => {
     const types = new Set(histories.map((h) => h.workflowType));
     for (const type of REQUIRED_WORKFLOW_TYPES) {
       assert.ok(
@@ -86,16 +90,17 @@ describe('replaying recorded workflow histories', { timeout: 300_000 }, () => {
     );
   });
 
-  it('catches a step added before the first one: DeterminismViolationError on every pipeline history', async () => {
+  it('catches a step added before the first one: DeterminismViolationError on every history', async () => {
     assert.ok(pipelineHistories.length > 0, `no ${PIPELINE_WORKFLOW_TYPE} history in ${HISTORIES_DIR}`);
+    // Every workflow type is altered, so this also proves canary and rollback histories are checked.
     const failures = await replay(
       await bundle(require.resolve('../helpers/replay-altered-workflows')),
-      pipelineHistories,
+      histories,
     );
     assert.deepEqual(
       failures.map(({ file }) => file),
-      pipelineHistories.map(({ file }) => file),
-      'every pipeline history fails to replay against the altered code',
+      histories.map(({ file }) => file),
+      'every history fails to replay against the altered code',
     );
     for (const { file, error } of failures) {
       assert.ok(
@@ -109,7 +114,7 @@ describe('replaying recorded workflow histories', { timeout: 300_000 }, () => {
     assert.ok(pipelineHistories.length > 0, `no ${PIPELINE_WORKFLOW_TYPE} history in ${HISTORIES_DIR}`);
     const failures = await replay(
       await bundle(require.resolve('../helpers/replay-patched-workflows')),
-      pipelineHistories,
+      histories,
     );
     assert.equal(failures.length, 0, describeFailures(failures));
   });
