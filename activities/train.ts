@@ -1,23 +1,27 @@
 /**
- * Train: fit the model on the train shard, heartbeating progress and checkpointing every epoch,
- * so a retried attempt resumes from the last finished epoch instead of the first.
+ * Train: fits the model in a separate training process (lib/model/train-process) and watches it.
+ * A timer heartbeats progress every few seconds whatever the training does; cancelling stops the
+ * process; a process that dies fails the attempt retryably; every attempt resumes from the last
+ * checkpoint (weights and optimizer state) the earlier ones left in the store.
  */
-import { Context, log } from '@temporalio/activity';
-import { readShard } from '../lib/dataset/shards';
-import type { PipelineConfig } from '../lib/config-schema';
+import { ApplicationFailure, Context, log } from '@temporalio/activity';
+import { pipelineConfigSchema, type PipelineConfig } from '../lib/config-schema';
 import {
-  disposeModel,
-  loadModelBundle,
-  loadTfBackend,
-  saveModelBundle,
-  trainModel,
-  type ModelBundle,
+  runTrainingProcess,
+  TrainingJobError,
+  TrainingProcessExitError,
+  type CheckpointRef,
+  type TrainJobEvent,
+  type TrainPhase,
 } from '../lib/model';
 import { joinUri, readJsonIfExists, writeJson } from '../lib/storage';
 import { type ActivityDeps, stageUri } from './deps';
 
 export interface TrainInput {
-  trainUri: string;
+  /** The training split as one Arrow shard (what ingest writes today)… */
+  trainUri?: string;
+  /** …or as several, which each epoch visits in a seeded order through one shuffle buffer. */
+  trainUris?: string[];
   imageSize: number;
   train: PipelineConfig['train'];
 }
@@ -29,30 +33,84 @@ export interface TrainResult {
   epochs: number;
   /** Epochs this attempt trained itself; fewer than `epochs` when it resumed from a checkpoint. */
   epochsTrainedThisAttempt: number;
+  /** The checkpoint epoch this attempt resumed after; 0 when it started fresh. */
+  resumedFromEpoch: number;
+  /** The activity attempt that finished the training. */
+  attempt: number;
   finalLoss: number;
   examples: number;
+  /** Seconds the finishing attempt spent in its epochs (batches and checkpoints). */
+  trainingSeconds: number;
 }
 
-/** What a heartbeat carries, and what a retried attempt reads back to resume. */
+/** What a heartbeat carries: the latest batch, the newest checkpoint, and where training runs. */
 export interface TrainHeartbeat {
+  /** What the training process is doing; 'starting' until it reports. */
+  phase: TrainPhase | 'starting';
+  /** Epoch and batch (1-based) of the latest batch trained; 0 before this attempt's first batch. */
   epoch: number;
   batch: number;
   batchesPerEpoch: number;
+  /** Loss on that batch (0 before the first one). */
   loss: number;
-  checkpoint?: { epoch: number; uri: string };
+  checkpoint?: CheckpointRef;
   backend: string;
   device: string;
+  attempt: number;
+  /** The training process, once started (it runs on the worker that heartbeats). */
+  pid?: number;
 }
 
-interface CheckpointPointer {
-  epoch: number;
-  uri: string;
-  lossHistory: number[];
+/**
+ * One attempt's record, at `attempts/attempt-N.json` in the stage folder, rewritten as it goes:
+ * which epochs it started and checkpointed, and how it ended (nothing, if its worker was killed).
+ */
+export interface TrainAttemptLog {
+  attempt: number;
+  startedAt: string;
+  pid?: number;
+  resumedFromEpoch?: number;
+  epochsStarted: number[];
+  checkpoints: number[];
+  backend?: string;
+  device?: string;
+  endedAt?: string;
+  outcome?: 'completed' | 'failed' | 'cancelled';
+  error?: string;
 }
 
-export function createTrainActivities(deps: ActivityDeps) {
+export interface TrainActivityOptions {
+  /** How often the activity heartbeats while the training process runs. */
+  heartbeatIntervalMs?: number;
+  /** How long a cancelled training process may take to stop before it is killed. */
+  killGraceMs?: number;
+}
+
+/** Job failures that no retry can fix. */
+const PERMANENT_ERRORS = new Set(['ShardFormatError']);
+
+/** Writes an attempt log in order, each write replacing the last; failures are logged, never thrown. */
+function attemptLogWriter(uri: string, initial: TrainAttemptLog) {
+  const record = initial;
+  let writing: Promise<void> = Promise.resolve();
+  const flush = (): Promise<void> => {
+    const snapshot = structuredClone(record);
+    writing = writing.then(async () => {
+      try {
+        await writeJson(uri, snapshot);
+      } catch (err) {
+        log.warn('cannot write the training attempt log', { uri, error: String(err) });
+      }
+    });
+    return writing;
+  };
+  return { record, flush };
+}
+
+export function createTrainActivities(deps: ActivityDeps, options: TrainActivityOptions = {}) {
+  const heartbeatIntervalMs = options.heartbeatIntervalMs ?? 2_000;
   return {
-    /** Trains the candidate model; idempotent per workflow run and resumable per epoch. */
+    /** Trains the candidate model in a training process; idempotent per workflow run and resumable per checkpoint. */
     async trainModel(input: TrainInput): Promise<TrainResult> {
       const outUri = stageUri(deps.storeUri, 'train');
       const resultUri = joinUri(outUri, 'result.json');
@@ -60,63 +118,134 @@ export function createTrainActivities(deps: ActivityDeps) {
       if (finished) return finished;
 
       const context = Context.current();
-      const { backend, device } = await loadTfBackend();
-      log.info('training on', { backend, device });
-      const { examples } = await readShard(input.trainUri);
-
-      const pointerUri = joinUri(outUri, 'checkpoints', 'latest.json');
-      const pointer = await readJsonIfExists<CheckpointPointer>(pointerUri);
-      const resumeFrom = pointer
-        ? { bundle: await loadModelBundle(pointer.uri), epochsDone: pointer.epoch }
-        : undefined;
-      if (pointer) log.info('resuming training from checkpoint', { epoch: pointer.epoch, uri: pointer.uri });
-      let lastCheckpoint = pointer ? { epoch: pointer.epoch, uri: pointer.uri } : undefined;
-      const lossHistory = pointer ? [...pointer.lossHistory] : [];
-
-      // This worker is long-lived and may hold a GPU, so every model is freed whatever fails. trainModel
-      // frees a model it created itself when it fails, but a resumed one stays ours; on success the
-      // returned model is either the resumed one or a new one, and either way ours to free.
-      let trained: ModelBundle | undefined;
-      let newLosses: number[];
-      const modelUri = joinUri(outUri, 'model');
-      try {
-        ({ bundle: trained, lossHistory: newLosses } = await trainModel({
-          examples,
-          imageSize: input.imageSize,
-          config: input.train,
-          resumeFrom,
-          signal: context.cancellationSignal,
-          onProgress: async (progress) => {
-            context.heartbeat({
-              ...progress,
-              checkpoint: lastCheckpoint,
-              backend,
-              device,
-            } satisfies TrainHeartbeat);
-            // Yield so the heartbeat and any cancellation actually reach the server mid-epoch.
-            await new Promise((resolve) => setImmediate(resolve));
-          },
-          onEpochEnd: async ({ epoch, loss, bundle: snapshot }) => {
-            const uri = joinUri(outUri, 'checkpoints', `epoch-${epoch}`);
-            await saveModelBundle(snapshot, uri);
-            lossHistory.push(loss);
-            lastCheckpoint = { epoch, uri };
-            await writeJson(pointerUri, { epoch, uri, lossHistory } satisfies CheckpointPointer);
-          },
-        }));
-        await saveModelBundle(trained, modelUri);
-      } finally {
-        const model = trained?.model ?? resumeFrom?.bundle.model;
-        if (model) disposeModel(model);
+      const attempt = context.info.attempt;
+      // Workflows started before a train setting existed pass configs without it: fill in defaults here too.
+      const config = pipelineConfigSchema.shape.train.parse(input.train);
+      const shardUris = input.trainUris ?? (input.trainUri ? [input.trainUri] : []);
+      if (shardUris.length === 0) {
+        throw ApplicationFailure.create({
+          nonRetryable: true,
+          message: 'trainModel needs trainUri or trainUris',
+        });
       }
+
+      const attemptLog = attemptLogWriter(joinUri(outUri, 'attempts', `attempt-${attempt}.json`), {
+        attempt,
+        startedAt: new Date().toISOString(),
+        epochsStarted: [],
+        checkpoints: [],
+      });
+      void attemptLog.flush();
+      const state: TrainHeartbeat = {
+        phase: 'starting',
+        epoch: 0,
+        batch: 0,
+        batchesPerEpoch: 0,
+        loss: 0,
+        backend: 'unknown',
+        device: 'unknown',
+        attempt,
+      };
+      const beat = () => context.heartbeat({ ...state });
+      const onEvent = (event: TrainJobEvent) => {
+        switch (event.type) {
+          case 'backend':
+            Object.assign(state, { backend: event.backend, device: event.device });
+            Object.assign(attemptLog.record, { backend: event.backend, device: event.device });
+            log.info('training on', { backend: event.backend, device: event.device });
+            break;
+          case 'phase':
+            state.phase = event.phase;
+            break;
+          case 'resumed':
+            state.checkpoint = event.checkpoint;
+            attemptLog.record.resumedFromEpoch = event.checkpoint.epoch;
+            log.info('resuming training from checkpoint', { ...event.checkpoint });
+            void attemptLog.flush();
+            break;
+          case 'epoch-start':
+            attemptLog.record.epochsStarted.push(event.epoch);
+            void attemptLog.flush();
+            break;
+          case 'progress':
+            Object.assign(state, {
+              epoch: event.epoch,
+              batch: event.batch,
+              batchesPerEpoch: event.batchesPerEpoch,
+              loss: event.loss,
+            });
+            break;
+          case 'checkpoint':
+            state.checkpoint = event.checkpoint;
+            attemptLog.record.checkpoints.push(event.checkpoint.epoch);
+            void attemptLog.flush();
+            beat();
+            break;
+        }
+      };
+
+      beat();
+      const timer = setInterval(beat, heartbeatIntervalMs);
+      const end = async (outcome: NonNullable<TrainAttemptLog['outcome']>, error?: string) => {
+        Object.assign(attemptLog.record, {
+          outcome,
+          endedAt: new Date().toISOString(),
+          ...(error ? { error } : {}),
+        });
+        await attemptLog.flush();
+      };
+      let job;
+      try {
+        job = await runTrainingProcess(
+          { shardUris, imageSize: input.imageSize, config, outUri },
+          {
+            onEvent,
+            signal: context.cancellationSignal,
+            ...(options.killGraceMs !== undefined ? { killGraceMs: options.killGraceMs } : {}),
+            onSpawn: (pid) => {
+              attemptLog.record.pid = pid;
+              state.pid = pid;
+              log.info('training process started', { pid, attempt });
+            },
+          },
+        );
+      } catch (err) {
+        if (context.cancellationSignal.aborted) {
+          await end('cancelled');
+          // The activity's own cancellation (a CancelledFailure), so Temporal records a cancel, not a failure.
+          throw context.cancellationSignal.reason;
+        }
+        await end('failed', (err as Error).message);
+        if (err instanceof TrainingProcessExitError) {
+          throw ApplicationFailure.create({
+            type: 'TrainingProcessDied',
+            message: `${err.message}; the retry resumes from the last checkpoint`,
+            details: [{ pid: err.pid, code: err.code, signal: err.signal }],
+          });
+        }
+        if (err instanceof TrainingJobError) {
+          throw ApplicationFailure.create({
+            type: err.remoteName,
+            message: `training failed: ${err.message}`,
+            nonRetryable: PERMANENT_ERRORS.has(err.remoteName),
+          });
+        }
+        throw err;
+      } finally {
+        clearInterval(timer);
+      }
+      await end('completed');
       const result: TrainResult = {
-        modelUri,
-        backend,
-        device,
-        epochs: input.train.epochs,
-        epochsTrainedThisAttempt: newLosses.length,
-        finalLoss: lossHistory.at(-1) ?? newLosses.at(-1) ?? Number.NaN,
-        examples: examples.length,
+        modelUri: job.modelUri,
+        backend: job.backend,
+        device: job.device,
+        epochs: job.epochs,
+        epochsTrainedThisAttempt: job.epochsTrained.length,
+        resumedFromEpoch: job.resumedFromEpoch,
+        attempt,
+        finalLoss: job.finalLoss,
+        examples: job.examples,
+        trainingSeconds: job.trainingMs / 1000,
       };
       await writeJson(resultUri, result);
       return result;

@@ -39,13 +39,45 @@ export const pipelineConfigSchema = z.strictObject({
         })
         .prefault({}),
       embeddingDim: z.number().int().min(1).max(64).default(4),
+      /** Weights and optimizer state are saved every this many epochs (and after the last); a retry resumes there. */
+      checkpointEveryEpochs: z.number().int().min(1).max(1000).default(1),
+      /** Rows the streaming shuffle holds (tf.data's buffer_size); at least the split's size shuffles fully. */
+      shuffleBufferSize: z.number().int().min(1).max(1_000_000).default(4096),
+      /**
+       * How long the train activity may go without a heartbeat before Temporal retries it elsewhere.
+       * Heartbeats come from a timer every few seconds whatever the training does, so this bounds how
+       * long a dead GPU worker holds the pipeline up.
+       */
+      heartbeatTimeoutSeconds: z.number().int().min(5).max(3600).default(60),
     })
     .prefault({}),
+  /**
+   * Blessing, in the manner of TFX's Evaluator: absolute thresholds on the candidate, and change
+   * thresholds against the production model scored on the same eval rows (skipped when there is
+   * none). A candidate is blessed only if it clears every one; a value exactly on a threshold passes.
+   */
   evaluate: z
     .strictObject({
+      /** Absolute: the candidate's AUC must reach this (0.5 is a coin flip). */
       minAuc: z.number().min(0).max(1).default(0.55),
+      /** Absolute, off unless set: the highest log loss a candidate may have (ln 2 ≈ 0.693 is a coin flip). */
+      maxLogLoss: z.number().positive().optional(),
+      /** Absolute, off unless set: the highest expected calibration error (10 bins) a candidate may have. */
+      maxEce: z.number().min(0).max(1).optional(),
       /** How much worse than production (in AUC) a candidate may be and still pass. */
       maxAucDropVsProduction: z.number().min(0).max(1).default(0.01),
+      /**
+       * How much higher than production's its log loss may be. Looser than the AUC drop: on a few
+       * hundred eval rows log loss moves by 0.01 between equally good models (seen: AUC up 0.014,
+       * log loss up 0.013 on 76 rows).
+       */
+      maxLogLossIncreaseVsProduction: z.number().min(0).default(0.02),
+      /**
+       * How much higher than production's its expected calibration error may be. Loose, as ECE over
+       * 10 bins is noisy on small splits, and a barely trained baseline that predicts the click rate
+       * everywhere is well calibrated; 0.05 is a real miscalibration at a 30% click rate.
+       */
+      maxEceIncreaseVsProduction: z.number().min(0).max(1).default(0.05),
     })
     .prefault({}),
   approval: z

@@ -1,5 +1,10 @@
-/** The evaluation report a person reads (report.md): overall and per-slice metrics, the blessing and its failures. Pure. */
+/**
+ * The evaluation report: what report.json holds (the summary and the curves), and its Markdown
+ * (report.md): overall and per-slice metrics, the best possible AUC, the blessing and its failures. Pure.
+ */
+import type { CalibrationBin, RocPoint } from './metrics';
 import {
+  bestPossibleSentence,
   escapeMarkdown,
   formatDelta,
   formatMetric,
@@ -8,6 +13,25 @@ import {
 } from '../workflows/approval-details';
 import type { ModelMetrics } from '../workflows/definitions';
 import type { EvaluationSummary, SliceComparison, SliceMetrics } from '../workflows/evaluation-types';
+
+/** One model's curves on the eval rows, for the HTML report's charts. */
+export interface ModelCurves {
+  /** At most MAX_ROC_POINTS points, from (0, 0) to (1, 1). */
+  roc: RocPoint[];
+  /** 10 equal-width probability bins, empty ones included. */
+  calibration: CalibrationBin[];
+}
+
+/** Curves of every model evaluated: kept in report.json, never in the activity's result. */
+export interface EvaluationCurves {
+  candidate: ModelCurves;
+  production?: ModelCurves;
+  /** The ROC curve of the true click probabilities, when the dataset has them. */
+  bestPossible?: Pick<ModelCurves, 'roc'>;
+}
+
+/** What report.json holds: the activity's summary and the curves the HTML report draws. */
+export type EvaluationReportData = EvaluationSummary & { curves: EvaluationCurves };
 
 /** Names the report's subject when known (the version is only assigned at registration). */
 export interface EvaluationReportOptions {
@@ -88,6 +112,11 @@ function sliceSection(feature: string, slices: SliceComparison[], withProduction
   ];
 }
 
+function bestPossibleSection(summary: EvaluationSummary): string[] {
+  const sentence = bestPossibleSentence(summary);
+  return sentence ? ['', sentence] : [];
+}
+
 /** The whole report as Markdown; the same summary always gives the same text. */
 export function evaluationReportMarkdown(
   summary: EvaluationSummary,
@@ -113,6 +142,7 @@ export function evaluationReportMarkdown(
     '## Overall',
     '',
     ...overallSection(summary),
+    ...bestPossibleSection(summary),
   ];
   if (features.length > 0) {
     lines.push(
@@ -138,6 +168,9 @@ export function evaluationReportMarkdown(
         ),
       );
     }
+  }
+  if (summary.reportHtmlUri) {
+    lines.push('', `With ROC and calibration charts: \`${summary.reportHtmlUri}\``);
   }
   lines.push('', `Summary as JSON: \`${summary.reportUri}\``, '');
   return lines.join('\n');

@@ -93,7 +93,8 @@ export function pipelineStaticDetails({ modelName, dataUri, config }: PipelineIn
     `**modelPipeline** for \`${modelName}\` on \`${dataUri}\``,
     '',
     `- train: ${train.epochs} epochs, batch ${train.batchSize}, image ${config.data.imageSize}px, on task queue \`${config.taskQueues.gpu}\``,
-    `- bless: AUC ≥ ${evaluate.minAuc}, at most ${evaluate.maxAucDropVsProduction} below production`,
+    `- bless: AUC ≥ ${evaluate.minAuc}, at most ${evaluate.maxAucDropVsProduction} below production; ` +
+      `log loss at most ${evaluate.maxLogLossIncreaseVsProduction} and ECE at most ${evaluate.maxEceIncreaseVsProduction} above it`,
     approval.required
       ? `- approval: signal \`approve\` / \`reject\` within ${approval.timeoutHours}h, else ${approval.timeoutOutcome === 'approve' ? 'approved' : 'rejected'}` +
         (approval.beforeFullTraffic ? '; a second approval before 100% of traffic' : '')

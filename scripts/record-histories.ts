@@ -45,7 +45,12 @@ const CONFIG: PipelineConfigInput = {
   taskQueues: { gpu: TEST_GPU_QUEUE },
   data: { imageSize: 16, minRows: 10 },
   train: { epochs: 1, batchSize: 16, conv: { filters: [4], denseUnits: 8 } },
-  evaluate: { minAuc: 0, maxAucDropVsProduction: 1 },
+  evaluate: {
+    minAuc: 0,
+    maxAucDropVsProduction: 1,
+    maxLogLossIncreaseVsProduction: 100,
+    maxEceIncreaseVsProduction: 1,
+  },
   rollout: {
     steps: [
       { weight: 50, bakeSeconds: 1, minRequests: 5 },
@@ -144,7 +149,15 @@ const SCENARIOS: Scenario[] = [
     needs: 'nothing',
     async run({ start }) {
       // No model reaches AUC 1 on noisy clicks: evaluation fails the pipeline before registering.
-      const handle = await start({ ...CONFIG, evaluate: { minAuc: 1, maxAucDropVsProduction: 1 } });
+      const handle = await start({
+        ...CONFIG,
+        evaluate: {
+          minAuc: 1,
+          maxAucDropVsProduction: 1,
+          maxLogLossIncreaseVsProduction: 100,
+          maxEceIncreaseVsProduction: 1,
+        },
+      });
       expectFailure(await result(handle), /not blessed/);
       return handle;
     },

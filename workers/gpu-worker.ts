@@ -4,6 +4,9 @@ import { createGpuActivities } from '../activities';
 import { loadTfBackend } from '../lib/model';
 import { runWorkerMain } from './run-worker';
 
+/** Longest the SDK holds back a heartbeat. */
+const HEARTBEAT_THROTTLE = '2 seconds';
+
 export interface GpuWorkerOptions {
   connection: NativeConnection;
   namespace: string;
@@ -25,6 +28,10 @@ export async function createGpuWorker(options: GpuWorkerOptions): Promise<Worker
     taskQueue: options.taskQueue,
     activities: createGpuActivities({ storeUri: options.storeUri }),
     maxConcurrentActivityTaskExecutions: options.concurrency,
+    // Training heartbeats every couple of seconds; send them on, so progress is fresh in describe()
+    // and a cancellation (delivered in a heartbeat's response) reaches the training process promptly.
+    // Without this the SDK sends at most one per 0.8 × heartbeat timeout.
+    maxHeartbeatThrottleInterval: HEARTBEAT_THROTTLE,
   });
 }
 

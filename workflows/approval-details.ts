@@ -48,6 +48,28 @@ export function escapeMarkdown(text: string): string {
   return text.replace(/\s*[\r\n]+\s*/g, ' ').replace(/[\\`*_[\]<>|#!]/g, '\\$&');
 }
 
+/** One sentence comparing the candidate's AUC with the best possible, or undefined when that is unknown. */
+export function bestPossibleSentence(
+  evaluation: Pick<EvaluationSummary, 'candidate' | 'bestPossible'>,
+): string | undefined {
+  const best = evaluation.bestPossible;
+  if (!best) return undefined;
+  const { auc } = evaluation.candidate;
+  const gap = best.auc - auc;
+  const comparison =
+    gap >= 0
+      ? `${gap.toFixed(4)} below it` +
+        // How far from a coin flip (0.5) to the best possible the candidate has come.
+        (best.auc > 0.5 && auc >= 0.5
+          ? `, ${(((auc - 0.5) / (best.auc - 0.5)) * 100).toFixed(0)}% of the way from a coin flip`
+          : '')
+      : `${(-gap).toFixed(4)} above it (chance, on a small split)`;
+  return (
+    `Best possible AUC on these ${best.count} rows (the true click probabilities): ${formatMetric(best.auc)}, ` +
+    `log loss ${formatMetric(best.logLoss)}; the candidate's AUC ${formatMetric(auc)} is ${comparison}.`
+  );
+}
+
 /** Time left as whole hours and minutes: "71h 59m", "12m", "<1m"; "0m" once past. */
 export function formatDuration(ms: number): string {
   if (!Number.isFinite(ms) || ms <= 0) return '0m';
@@ -156,14 +178,21 @@ export function approvalDetailsMarkdown(input: ApprovalDetailsInput): string {
   const outcome = input.timeoutOutcome === 'approve' ? 'approved' : 'rejected';
   const left = input.deadline.getTime() - input.now.getTime();
   const deadline = input.deadline.toISOString();
+  // The route answers the HTML page by default; reports from before it existed have only Markdown.
   const report = input.reportUrl
-    ? `[${input.reportUrl}](${input.reportUrl})`
-    : `\`${evaluation.reportMarkdownUri}\``;
+    ? evaluation.reportHtmlUri
+      ? `Evaluation report (HTML): [${input.reportUrl}](${input.reportUrl}) · [Markdown](${input.reportUrl}?format=md)`
+      : `Evaluation report: [${input.reportUrl}](${input.reportUrl})`
+    : evaluation.reportHtmlUri
+      ? `Evaluation report (HTML): \`${evaluation.reportHtmlUri}\``
+      : `Evaluation report: \`${evaluation.reportMarkdownUri}\``;
+  const best = bestPossibleSentence(evaluation);
   const id = input.workflowId ?? '<workflow-id>';
   const lines = [
     `## ${escapeMarkdown(input.modelName)} v${input.candidateVersion} is waiting for approval`,
     '',
     ...overallTable(input.candidateVersion, evaluation),
+    ...(best ? ['', best] : []),
     ...sliceTable(evaluation.slices, evaluation.production !== undefined),
     ...(evaluation.failures.length > 0
       ? ['', '**Failed thresholds:**', ...evaluation.failures.map((f) => `- ${escapeMarkdown(f)}`)]
@@ -175,7 +204,7 @@ export function approvalDetailsMarkdown(input: ApprovalDetailsInput): string {
       ? `**Time left: ${formatDuration(left)}** (until ${deadline}); then it is ${outcome} automatically.`
       : `**The deadline (${deadline}) has passed**; it is being ${outcome} automatically.`,
     '',
-    `Evaluation report: ${report}`,
+    report,
     '',
     '**To decide:** **Send a Signal** → `approve` with `{"by": "your name", "comment": "…"}` ' +
       'or `reject` with `{"by": "your name", "reason": "…"}`; or run ' +

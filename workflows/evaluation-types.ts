@@ -31,17 +31,52 @@ export interface SliceComparison {
 /** The production model's overall metrics, with the version they belong to. */
 export type ProductionMetrics = ModelMetrics & { version: string };
 
-/** The evaluate stage's result, also written as report.json beside report.md. */
+/** Metrics the true click probabilities reach on the eval rows: the best any model can do. */
+export interface BestPossibleMetrics {
+  auc: number;
+  logLoss: number;
+  /** Eval rows whose ad_id the ground-truth file lists (normally all of them). */
+  count: number;
+}
+
+/** Metrics a blessing threshold can be set on. */
+export type BlessingMetric = 'auc' | 'logLoss' | 'ece';
+
+/** One blessing threshold the candidate failed, with the numbers behind it. */
+export interface ThresholdFailure {
+  metric: BlessingMetric;
+  /** `absolute`: on the candidate alone; `vsProduction`: a change against the production model. */
+  kind: 'absolute' | 'vsProduction';
+  /** The setting that holds the threshold, e.g. `evaluate.maxAucDropVsProduction`. */
+  configKey: string;
+  threshold: number;
+  candidate: number;
+  /** With `vsProduction`: production's value and version. */
+  production?: number;
+  productionVersion?: string;
+  /** How far past the threshold the candidate is, in the metric's units (always > 0). */
+  excess: number;
+  /** The same as one sentence a person can act on. */
+  message: string;
+}
+
+/** The evaluate stage's result; report.json beside report.md and report.html holds it and the curves. */
 export interface EvaluationSummary {
   candidate: ModelMetrics;
   production?: ProductionMetrics;
   /** Per device and per placement, largest slices first, at most 20 values per feature. */
   slices: SliceComparison[];
+  /** Only when the dataset came with true click probabilities (ground_truth.csv, synthetic data). */
+  bestPossible?: BestPossibleMetrics;
   blessed: boolean;
   /** Why the candidate was not blessed, one line per failed threshold. */
   failures: string[];
-  /** The summary as JSON (report.json). */
+  /** The same failures with their numbers; absent from summaries written before it existed. */
+  failedThresholds?: ThresholdFailure[];
+  /** The summary and the curves as JSON (report.json). */
   reportUri: string;
-  /** The report a person reads (report.md). */
+  /** The report as Markdown (report.md). */
   reportMarkdownUri: string;
+  /** The report as a self-contained HTML page with ROC and calibration charts (report.html). */
+  reportHtmlUri?: string;
 }

@@ -85,6 +85,15 @@ export async function modelPipeline(input: PipelineInput): Promise<PipelineResul
       retry: { maximumAttempts: 5, initialInterval: '5 seconds' },
     }),
   );
+  const trainer = withSummaries(
+    // H5-LOCAL-TRY
+    proxyActivities<GpuActivities>({
+      taskQueue: config.taskQueues.gpu,
+      startToCloseTimeout: '12 hours',
+      heartbeatTimeout: `${config.train.heartbeatTimeoutSeconds ?? 120} seconds`,
+      retry: { maximumAttempts: 5, initialInterval: '5 seconds' },
+    }),
+  );
   const status: PipelineStatus = { modelName, stage: 'ingest', ignoredSignals: [] };
   let rollout: ChildWorkflowHandle<typeof canaryRollout> | undefined;
   const timeoutOutcome = config.approval.timeoutOutcome === 'approve' ? 'approved' : 'rejected';
@@ -302,7 +311,7 @@ export async function modelPipeline(input: PipelineInput): Promise<PipelineResul
 
       enterStage('train');
       const production = await control.getProductionVersion({ model: modelName });
-      const trained = await gpu.trainModel({
+      const trained = await trainer.trainModel({
         trainUri: ingest.trainUri,
         imageSize: ingest.imageSize,
         train: config.train,
@@ -311,6 +320,7 @@ export async function modelPipeline(input: PipelineInput): Promise<PipelineResul
       enterStage('evaluate');
       const evaluation = await gpu.evaluateModel({
         modelName,
+        dataUri,
         candidateModelUri: trained.modelUri,
         evalUri: ingest.evalUri,
         ...(production ? { production: { version: production.version, modelUri: production.modelUri } } : {}),
@@ -326,12 +336,13 @@ export async function modelPipeline(input: PipelineInput): Promise<PipelineResul
           nonRetryable: true,
           type: 'ModelNotBlessed',
           message: `Candidate for ${modelName} was not blessed: ${evaluation.failures.join('; ')}`,
+          details: [{ failedThresholds: evaluation.failedThresholds ?? [] }],
         });
       }
 
       enterStage('register');
       const { workflowId, runId, workflowType } = workflowInfo();
-      const { failures: _failures, ...evaluationSummary } = evaluation;
+      const { failures: _failures, failedThresholds: _failed, ...evaluationSummary } = evaluation;
       const registered = await control.registerModelVersion({
         model: modelName,
         modelUri: trained.modelUri,

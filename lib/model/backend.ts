@@ -5,6 +5,20 @@ import * as tf from '@tensorflow/tfjs';
 /** Which backend to load; 'auto' takes the fastest one that loads. */
 export type BackendPreference = 'auto' | 'tfjs-node-gpu' | 'tfjs-node' | 'cpu';
 
+/** What a heartbeat and a model's metadata record about the backend: small, serialisable. */
+export interface BackendInfo {
+  /** The package that was loaded (never 'auto'). */
+  package: Exclude<BackendPreference, 'auto'>;
+  /** TF.js backend name: 'tensorflow' (tfjs-node, tfjs-node-gpu) or 'cpu'. */
+  backend: string;
+  /** What the work runs on, for people: 'GPU (CUDA)', 'CPU (TensorFlow C library)', 'cpu (TF.js pure JavaScript)'. */
+  device: string;
+  /** True only when TensorFlow itself reports that it placed work on a GPU. */
+  gpu: boolean;
+  /** @tensorflow/tfjs-core version, which fixes the kernels' numerics. */
+  tfjsVersion: string;
+}
+
 /** The loaded backend: the TF.js core to use, the backend's registry name and a human-readable device. */
 export interface TfBackend {
   tf: typeof tf;
@@ -14,26 +28,32 @@ export interface TfBackend {
   device: string;
   /** The preference that was satisfied (never 'auto'). */
   package: Exclude<BackendPreference, 'auto'>;
-  /** Why 'auto' passed over faster backends, one line each, so a worker can log it. */
+  /** Whether TensorFlow placed work on a GPU (tfjs-node-gpu falls back to the CPU when it finds none). */
+  gpu: boolean;
+  /** The same facts as a plain object, for heartbeats and model metadata. */
+  info: BackendInfo;
+  /** Why 'auto' passed over faster backends (or a GPU), one line each, so a worker can log it. */
   skipped: string[];
 }
 
 const PREFERENCES: readonly BackendPreference[] = ['auto', 'tfjs-node-gpu', 'tfjs-node', 'cpu'];
 
+const GPU_REQUIREMENTS =
+  'Linux x86-64 with an NVIDIA driver newer than 450, CUDA 11.2 and cuDNN 8.1 (what its TensorFlow 2.9.1 library was built against)';
+
 const NATIVE = {
   'tfjs-node-gpu': {
     module: '@tensorflow/tfjs-node-gpu',
-    device: 'GPU (CUDA)',
     install:
-      'install it with `npm install @tensorflow/tfjs-node-gpu@4.22` on a Linux x86-64 host with CUDA 11.2 and cuDNN 8.1 ' +
-      '(its install script downloads libtensorflow; see https://github.com/tensorflow/tfjs/tree/master/tfjs-node)',
+      `install it with \`npm install @tensorflow/tfjs-node-gpu@4.22.0\` on ${GPU_REQUIREMENTS}; ` +
+      'its install script downloads libtensorflow-gpu-linux-x86_64-2.9.1 from storage.googleapis.com, so it must be ' +
+      'allowed to run (package.json "allowScripts" with npm 11) and reach that host; see "Running workers on GPU nodes" in README.md',
   },
   'tfjs-node': {
     module: '@tensorflow/tfjs-node',
-    device: 'CPU (TensorFlow C library)',
     install:
-      'install it with `npm install @tensorflow/tfjs-node@4.22` (its install script downloads libtensorflow; ' +
-      'see https://github.com/tensorflow/tfjs/tree/master/tfjs-node)',
+      'install it with `npm install @tensorflow/tfjs-node@4.22.0`; its install script downloads ' +
+      'libtensorflow-cpu 2.9.1 from storage.googleapis.com, so it must be allowed to run and reach that host',
   },
 } as const;
 
@@ -58,12 +78,39 @@ function requireNative(name: keyof typeof NATIVE): void {
   try {
     requireOptional(spec.module);
   } catch (err) {
-    const reason = (err as Error).message.split('\n')[0];
-    throw new Error(`TF.js backend '${name}' is not available (${reason}); ${spec.install}`, { cause: err });
+    const error = err as NodeJS.ErrnoException;
+    const reason = error.message.split('\n')[0];
+    // The package itself missing, or present but its native addon / libtensorflow failing to load.
+    const absent = error.code === 'MODULE_NOT_FOUND' && reason?.includes(`'${spec.module}'`) === true;
+    const state = absent ? 'is not installed' : `is installed but failed to load (${reason})`;
+    throw new Error(`TF.js backend '${name}' is not available: ${spec.module} ${state}; ${spec.install}`, {
+      cause: err,
+    });
   }
 }
 
-async function loadNative(name: keyof typeof NATIVE): Promise<TfBackend> {
+function backendResult(
+  name: Exclude<BackendPreference, 'auto'>,
+  backend: string,
+  device: string,
+  gpu: boolean,
+): TfBackend {
+  const info: BackendInfo = { package: name, backend, device, gpu, tfjsVersion: tf.version_core };
+  return { tf, backend, device, package: name, gpu, info, skipped: [] };
+}
+
+/** tfjs-node-gpu quietly runs on the CPU when TensorFlow finds no usable GPU; its backend says which. */
+function usesGpu(): boolean {
+  return (tf.backend() as unknown as { isUsingGpuDevice?: unknown }).isUsingGpuDevice === true;
+}
+
+/** Why TensorFlow saw no GPU, and what to check; for logs and for a named tfjs-node-gpu that cannot honour its name. */
+const NO_GPU_HINT =
+  'TensorFlow found no GPU device: check `nvidia-smi`, that the CUDA 11.2 and cuDNN 8.1 libraries ' +
+  '(libcudart.so.11.0, libcudnn.so.8) are on the loader path, and CUDA_VISIBLE_DEVICES / the nvidia.com/gpu resource; ' +
+  "TensorFlow's own log lines above name the library it could not open";
+
+async function loadNative(name: keyof typeof NATIVE, strict: boolean): Promise<TfBackend> {
   const spec = NATIVE[name];
   requireNative(name);
   // A copy of tfjs-core nested under the native package would have taken the registration instead.
@@ -76,7 +123,18 @@ async function loadNative(name: keyof typeof NATIVE): Promise<TfBackend> {
   if (!(await tf.setBackend('tensorflow'))) {
     throw new Error(`${spec.module} loaded but its 'tensorflow' backend failed to initialise`);
   }
-  return { tf, backend: 'tensorflow', device: spec.device, package: name, skipped: [] };
+  if (name === 'tfjs-node') return backendResult(name, 'tensorflow', 'CPU (TensorFlow C library)', false);
+  if (usesGpu()) return backendResult(name, 'tensorflow', 'GPU (CUDA)', true);
+  // Named explicitly, a GPU backend that trains on the CPU is a broken GPU node, not a preference met.
+  if (strict) throw new Error(`TF.js backend 'tfjs-node-gpu' was asked for by name, but ${NO_GPU_HINT}`);
+  const result = backendResult(
+    name,
+    'tensorflow',
+    'CPU (TensorFlow C library; tfjs-node-gpu found no GPU)',
+    false,
+  );
+  result.skipped.push(`GPU: ${NO_GPU_HINT}`);
+  return result;
 }
 
 /** The slice of the CPU backend's kernel arguments the replacement kernels read. */
@@ -246,16 +304,17 @@ async function loadCpu(): Promise<TfBackend> {
   // We report the backend choice ourselves; silence the CPU backend's first-use banner advertising tfjs-node.
   const cpu = tf.backend() as unknown as { firstUse?: boolean };
   if (cpu.firstUse === true) cpu.firstUse = false;
-  return { tf, backend: 'cpu', device: 'cpu (TF.js pure JavaScript)', package: 'cpu', skipped: [] };
+  return backendResult('cpu', 'cpu', 'cpu (TF.js pure JavaScript)', false);
 }
 
 async function load(preference: BackendPreference): Promise<TfBackend> {
   if (preference === 'cpu') return loadCpu();
-  if (preference !== 'auto') return loadNative(preference);
+  if (preference !== 'auto') return loadNative(preference, true);
   const skipped: string[] = [];
   for (const name of ['tfjs-node-gpu', 'tfjs-node'] as const) {
     try {
-      return { ...(await loadNative(name)), skipped };
+      const loaded = await loadNative(name, false);
+      return { ...loaded, skipped: [...skipped, ...loaded.skipped] };
     } catch (err) {
       // Absent native bindings are the normal case off GPU nodes; note why and try the next choice.
       skipped.push((err as Error).message);

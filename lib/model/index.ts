@@ -13,16 +13,51 @@ export {
   type ModelInput,
   type Preprocessing,
 } from './preprocessing';
+export { PreprocessingFitter } from './preprocessing-fit';
 export { createModel, disposeModel } from './architecture';
 export {
   trainModel,
+  shuffledIndices,
   TrainingAbortedError,
   type TrainModelOptions,
   type TrainModelResult,
   type TrainProgress,
   type EpochEndInfo,
 } from './training';
-export { saveModelBundle, loadModelBundle, ModelBundleError } from './persistence';
+export {
+  inMemoryTrainingData,
+  scanShards,
+  shardTrainingData,
+  type LabelledBatch,
+  type ShardScan,
+  type ShardSource,
+  type TrainingData,
+} from './input-pipeline';
+export {
+  saveModelBundle,
+  loadModelBundle,
+  saveCheckpoint,
+  loadCheckpoint,
+  ModelBundleError,
+  type Checkpoint,
+} from './persistence';
+export type { OptimizerState } from './optimizer-state';
+export {
+  runTrainJob,
+  checkpointPointerUri,
+  type CheckpointPointer,
+  type CheckpointRef,
+  type TrainJob,
+  type TrainJobEvent,
+  type TrainJobResult,
+  type TrainPhase,
+} from './train-job';
+export {
+  runTrainingProcess,
+  TrainingJobError,
+  TrainingProcessExitError,
+  type TrainingProcessOptions,
+} from './train-runner';
 export { predictProbabilities } from './predict';
 
 /** A trained model together with the preprocessing it was trained with; the unit that is saved, loaded and served. */

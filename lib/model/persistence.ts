@@ -1,12 +1,23 @@
-/** Saves and loads a model bundle as a folder in the store: model.json, weights.bin, preprocessing.json. */
+/**
+ * Saves and loads a model bundle as a folder in the store: model.json, weights.bin, preprocessing.json;
+ * a training checkpoint adds the optimizer's state: optimizer.json, optimizer.bin.
+ */
 import * as tf from '@tensorflow/tfjs';
 import { joinUri, NotFoundError, storageFor } from '../storage';
 import type { ModelBundle } from './index';
+import {
+  decodeOptimizerState,
+  encodeOptimizerState,
+  type EncodedOptimizerState,
+  type OptimizerState,
+} from './optimizer-state';
 import type { Preprocessing } from './preprocessing';
 
 const MODEL_FILE = 'model.json';
 const WEIGHTS_FILE = 'weights.bin';
 const PREPROCESSING_FILE = 'preprocessing.json';
+const OPTIMIZER_FILE = 'optimizer.json';
+const OPTIMIZER_WEIGHTS_FILE = 'optimizer.bin';
 
 /** A bundle folder that is missing, incomplete or unreadable; the message names the URI. */
 export class ModelBundleError extends Error {
@@ -106,5 +117,53 @@ export async function loadModelBundle(uri: string): Promise<ModelBundle> {
     return { model, preprocessing };
   } catch (err) {
     throw new ModelBundleError(uri, `cannot rebuild the model: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/** A bundle plus the optimizer state that continues its training exactly. */
+export interface Checkpoint {
+  bundle: ModelBundle;
+  optimizerState: OptimizerState;
+}
+
+/**
+ * Writes a training checkpoint: the bundle and its compiled model's optimizer state. The optimizer
+ * files go first and model.json last, so a folder with model.json holds a whole checkpoint.
+ */
+export async function saveCheckpoint(bundle: ModelBundle, uri: string): Promise<void> {
+  const optimizer = bundle.model.optimizer as tf.Optimizer | undefined;
+  if (!optimizer) throw new Error('cannot checkpoint a model that is not compiled (it has no optimizer)');
+  const { manifest, data } = await encodeOptimizerState(optimizer);
+  const storage = storageFor(uri);
+  await storage.write(joinUri(uri, OPTIMIZER_WEIGHTS_FILE), Buffer.from(data));
+  await storage.write(joinUri(uri, OPTIMIZER_FILE), JSON.stringify(manifest));
+  await saveModelBundle(bundle, uri);
+}
+
+/** Loads a checkpoint saved by saveCheckpoint; the caller owns the model and the optimizer tensors. */
+export async function loadCheckpoint(uri: string): Promise<Checkpoint> {
+  const manifest = parseJson<Partial<EncodedOptimizerState['manifest']>>(
+    uri,
+    OPTIMIZER_FILE,
+    await readFile(uri, OPTIMIZER_FILE),
+  );
+  if (manifest.version !== 1 || !Array.isArray(manifest.specs)) {
+    throw new ModelBundleError(uri, `${OPTIMIZER_FILE} is not a version 1 optimizer state`);
+  }
+  const bytes = await readFile(uri, OPTIMIZER_WEIGHTS_FILE);
+  const data = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+  let optimizerState: OptimizerState;
+  try {
+    optimizerState = decodeOptimizerState({ manifest: manifest as EncodedOptimizerState['manifest'], data });
+  } catch (err) {
+    throw new ModelBundleError(uri, `cannot decode the optimizer state: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+  try {
+    return { bundle: await loadModelBundle(uri), optimizerState };
+  } catch (err) {
+    tf.dispose(optimizerState.weights.map((w) => w.tensor));
+    throw err;
   }
 }

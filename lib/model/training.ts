@@ -1,12 +1,16 @@
-/** The training loop: deterministic shuffles, batch-by-batch updates, progress, checkpoints and cancellation. */
+/** The training loop: seeded batches from any TrainingData, progress, per-epoch hooks, resume with optimizer state, cancellation. */
 import * as tf from '@tensorflow/tfjs';
 import type { PipelineConfig } from '../config-schema';
 import type { AdExample } from '../dataset/schema';
 import { compileModel, createModel, disposeModel } from './architecture';
-import { createRandom } from '../random';
 import { loadTfBackend } from './backend';
 import type { ModelBundle } from './index';
-import { encodeBatch, encodedToTensors, fitPreprocessing, gatherRows } from './preprocessing';
+import { inMemoryTrainingData, type TrainingData } from './input-pipeline';
+import { disposeOptimizerState, restoreOptimizerState, type OptimizerState } from './optimizer-state';
+import { prefetch } from './prefetch';
+import { encodedToTensors, fitPreprocessing, type Preprocessing } from './preprocessing';
+
+export { shuffledIndices } from './input-pipeline';
 
 /** Reported after every batch; `batch` counts batches done in this epoch (1..batchesPerEpoch). */
 export interface TrainProgress {
@@ -17,7 +21,7 @@ export interface TrainProgress {
   loss: number;
 }
 
-/** Reported after every epoch; `bundle` is the live model, so save it inside the callback. */
+/** Reported after every epoch; `bundle` is the live model (its optimizer too), so save it inside the callback. */
 export interface EpochEndInfo {
   epoch: number;
   /** Mean of the epoch's batch losses, weighted by batch size. */
@@ -26,13 +30,22 @@ export interface EpochEndInfo {
 }
 
 export interface TrainModelOptions {
-  examples: readonly AdExample[];
+  /** Examples in memory; preprocessing is fitted on them unless given. Or pass `data`. */
+  examples?: readonly AdExample[];
+  /** A training split as epochs of batches (shards streamed from the store); needs `preprocessing`. */
+  data?: TrainingData;
+  /** Preprocessing the data was encoded with; a resumed bundle's own takes precedence. */
+  preprocessing?: Preprocessing;
   imageSize: number;
   config: PipelineConfig['train'];
   onProgress?: (progress: TrainProgress) => void | Promise<void>;
+  onEpochStart?: (epoch: number, batchesPerEpoch: number) => void | Promise<void>;
   onEpochEnd?: (info: EpochEndInfo) => Promise<void>;
-  /** Continue a checkpoint: its preprocessing is kept (vocabularies fix embedding sizes); Adam's state restarts. */
-  resumeFrom?: { bundle: ModelBundle; epochsDone: number };
+  /**
+   * Continue a checkpoint: its preprocessing is kept (vocabularies fix embedding sizes), and with
+   * `optimizerState` Adam continues where it was (moments, step), so the result equals an uninterrupted run's.
+   */
+  resumeFrom?: { bundle: ModelBundle; epochsDone: number; optimizerState?: OptimizerState };
   signal?: AbortSignal;
 }
 
@@ -50,66 +63,72 @@ export class TrainingAbortedError extends Error {
   }
 }
 
-/** Fisher–Yates permutation of 0..n-1 for one epoch; depends only on (seed, epoch), so a resumed run sees the same order. */
-export function shuffledIndices(n: number, seed: number, epoch: number): Uint32Array {
-  const random = createRandom(Math.imul(seed, 0x9e3779b1) ^ Math.imul(epoch, 0x85ebca6b));
-  const order = new Uint32Array(n);
-  for (let i = 0; i < n; i++) order[i] = i;
-  for (let i = n - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    const swap = order[i]!;
-    order[i] = order[j]!;
-    order[j] = swap;
-  }
-  return order;
-}
-
-/** Lets timers and I/O run (Temporal heartbeats, cancellation delivery) between CPU-bound batches. */
+/** Lets timers, signals and IPC run (heartbeats, cancellation, a parent's disconnect) between CPU-bound batches. */
 function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
-/** Trains a new model (or continues a checkpoint) for config.epochs epochs, numbered from 1. */
+function trainingData(options: TrainModelOptions, preprocessing: Preprocessing): TrainingData {
+  if (options.data) return options.data;
+  if (!options.examples) throw new Error('trainModel needs `examples` or `data`');
+  return inMemoryTrainingData(options.examples, preprocessing, options.config.seed);
+}
+
+/**
+ * Trains a new model (or continues a checkpoint) for config.epochs epochs, numbered from 1.
+ * Takes ownership of `resumeFrom.optimizerState` (freed whatever happens); a resumed model stays the caller's.
+ */
 export async function trainModel(options: TrainModelOptions): Promise<TrainModelResult> {
-  const { examples, imageSize, config, onProgress, onEpochEnd, resumeFrom, signal } = options;
-  const firstEpoch = (resumeFrom?.epochsDone ?? 0) + 1;
-  if (signal?.aborted) throw new TrainingAbortedError(firstEpoch);
-  if (examples.length === 0) throw new Error('cannot train on an empty training split');
-  if (resumeFrom && resumeFrom.bundle.preprocessing.imageSize !== imageSize) {
-    throw new Error(
-      `checkpoint was trained at imageSize ${resumeFrom.bundle.preprocessing.imageSize}, not ${imageSize}; ` +
-        'start training from scratch',
-    );
-  }
-
-  // Memoised; makes sure a backend was chosen deliberately (and the fast CPU kernels are in) before any tensor work.
-  await loadTfBackend();
-  const preprocessing = resumeFrom?.bundle.preprocessing ?? fitPreprocessing(examples, imageSize);
-  // Encode before creating the model: a bad example then fails with nothing to free.
-  const encoded = encodeBatch(preprocessing, examples);
-  const labels = Float32Array.from(examples, (e) => e.clicked);
-  const model = resumeFrom?.bundle.model ?? createModel(config, preprocessing);
-  // A model loaded from storage comes back uncompiled.
-  if (!model.optimizer) compileModel(model, config);
-  const bundle: ModelBundle = { model, preprocessing };
-
-  const n = examples.length;
-  const batchSize = Math.min(config.batchSize, n);
-  const batchesPerEpoch = Math.ceil(n / batchSize);
-  const lossHistory: number[] = [];
-
+  const { imageSize, config, onProgress, onEpochStart, onEpochEnd, resumeFrom, signal } = options;
+  let pendingState = resumeFrom?.optimizerState;
+  let created: tf.LayersModel | undefined;
   try {
+    const firstEpoch = (resumeFrom?.epochsDone ?? 0) + 1;
+    if (signal?.aborted) throw new TrainingAbortedError(firstEpoch);
+    if (options.examples?.length === 0 || options.data?.rows === 0) {
+      throw new Error('cannot train on an empty training split');
+    }
+    if (resumeFrom && resumeFrom.bundle.preprocessing.imageSize !== imageSize) {
+      throw new Error(
+        `checkpoint was trained at imageSize ${resumeFrom.bundle.preprocessing.imageSize}, not ${imageSize}; ` +
+          'start training from scratch',
+      );
+    }
+    if (options.data && !options.preprocessing && !resumeFrom) {
+      throw new Error('trainModel with `data` needs the `preprocessing` it is encoded with');
+    }
+
+    // Memoised; makes sure a backend was chosen deliberately (and the fast CPU kernels are in) before any tensor work.
+    await loadTfBackend();
+    const preprocessing =
+      resumeFrom?.bundle.preprocessing ??
+      options.preprocessing ??
+      fitPreprocessing(options.examples ?? [], imageSize);
+    // Built before the model: bad examples then fail with nothing to free.
+    const data = trainingData(options, preprocessing);
+    const model = resumeFrom?.bundle.model ?? (created = createModel(config, preprocessing));
+    const bundle: ModelBundle = { model, preprocessing };
+
+    // A model loaded from storage comes back uncompiled; its saved optimizer state goes into the new Adam.
+    if (!model.optimizer) compileModel(model, config);
+    if (pendingState) {
+      const state = pendingState;
+      pendingState = undefined;
+      await restoreOptimizerState(model.optimizer, state);
+    }
+
+    const batchSize = Math.min(config.batchSize, data.rows);
+    const batchesPerEpoch = Math.ceil(data.rows / batchSize);
+    const lossHistory: number[] = [];
     for (let epoch = firstEpoch; epoch <= config.epochs; epoch++) {
-      const order = shuffledIndices(n, config.seed, epoch);
+      if (signal?.aborted) throw new TrainingAbortedError(epoch);
+      await onEpochStart?.(epoch, batchesPerEpoch);
       let weightedLoss = 0;
-      for (let b = 0; b < batchesPerEpoch; b++) {
+      let batch = 0;
+      for await (const { inputs, labels } of prefetch(data.batches(epoch, batchSize))) {
         if (signal?.aborted) throw new TrainingAbortedError(epoch);
-        const rows = order.subarray(b * batchSize, Math.min(n, (b + 1) * batchSize));
-        const xs = encodedToTensors(preprocessing, gatherRows(encoded, rows));
-        const ys = tf.tensor2d(
-          Float32Array.from(rows, (r) => labels[r]!),
-          [rows.length, 1],
-        );
+        const xs = encodedToTensors(preprocessing, inputs);
+        const ys = tf.tensor2d(labels, [labels.length, 1]);
         let loss: number;
         try {
           // trainOnBatch is async, so tf.tidy cannot scope it; inputs are disposed by hand instead.
@@ -117,18 +136,20 @@ export async function trainModel(options: TrainModelOptions): Promise<TrainModel
         } finally {
           tf.dispose([...xs, ys]);
         }
-        weightedLoss += loss * rows.length;
-        await onProgress?.({ epoch, batch: b + 1, batchesPerEpoch, loss });
+        weightedLoss += loss * labels.length;
+        batch++;
+        await onProgress?.({ epoch, batch, batchesPerEpoch, loss });
         await yieldToEventLoop();
       }
-      const epochLoss = weightedLoss / n;
+      const epochLoss = weightedLoss / data.rows;
       lossHistory.push(epochLoss);
       await onEpochEnd?.({ epoch, loss: epochLoss, bundle });
     }
+    return { bundle, lossHistory };
   } catch (err) {
+    if (pendingState) disposeOptimizerState(pendingState);
     // A model this call created is unreachable after a failure; free its weights. A resumed one is the caller's.
-    if (!resumeFrom) disposeModel(model);
+    if (created) disposeModel(created);
     throw err;
   }
-  return { bundle, lossHistory };
 }

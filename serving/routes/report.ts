@@ -1,6 +1,7 @@
 /**
- * `GET /v1/models/{model}/versions/{version}/report`: a registered version's evaluation report, as
- * Markdown (default) or, with `?format=json`, the summary evaluation wrote beside it.
+ * `GET /v1/models/{model}/versions/{version}/report`: a registered version's evaluation report: the
+ * HTML page with its charts when there is one (else the Markdown), `?format=html` for the page
+ * alone, `?format=md` for the Markdown, `?format=json` for the data (summary and curves).
  */
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -21,13 +22,14 @@ export const REPORT_VERSION_PATTERN = /^\d{1,12}$/;
 
 /** The part of a registry record this route reads; the registry module owns the full shape. */
 interface RegistryRecordReportFields {
-  metrics?: { reportUri?: unknown; reportMarkdownUri?: unknown };
+  metrics?: { reportUri?: unknown; reportMarkdownUri?: unknown; reportHtmlUri?: unknown };
 }
 
 /** Where the report of one version lives, from its registry record. */
 interface ReportLocation {
   markdownUri?: string;
   jsonUri?: string;
+  htmlUri?: string;
 }
 
 export interface ReportRouteOptions {
@@ -35,12 +37,28 @@ export interface ReportRouteOptions {
   storeUri: string;
 }
 
-type ReportFormat = 'markdown' | 'json';
+/** `md` and `markdown` are one format; without `format`, HTML when it exists, else Markdown. */
+export const REPORT_FORMATS = ['html', 'md', 'markdown', 'json'] as const;
+type ReportFormat = (typeof REPORT_FORMATS)[number];
+type ReportKind = 'html' | 'markdown' | 'json';
 
 const querySchema = {
   type: 'object',
-  properties: { format: { type: 'string', enum: ['markdown', 'json'] } },
+  properties: { format: { type: 'string', enum: REPORT_FORMATS } },
 } as const;
+
+const KINDS: Record<ReportKind, { key: keyof ReportLocation; name: string; contentType: string }> = {
+  html: { key: 'htmlUri', name: 'HTML', contentType: 'text/html; charset=utf-8' },
+  markdown: { key: 'markdownUri', name: 'Markdown', contentType: 'text/markdown; charset=utf-8' },
+  json: { key: 'jsonUri', name: 'JSON', contentType: 'application/json; charset=utf-8' },
+};
+
+/**
+ * The page is self-contained (inline SVG and CSS, no script): anything else it might try to load,
+ * from data that slipped past escaping, is refused by the browser.
+ */
+const HTML_SECURITY_POLICY =
+  "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 function sibling(uri: string, name: string): string {
   return uri.replace(/[^/\\]+$/, name);
@@ -54,13 +72,17 @@ function isUnderStore(storeUri: string, uri: string): boolean {
 }
 
 function locate(record: RegistryRecordReportFields): ReportLocation {
-  const { reportUri, reportMarkdownUri } = record.metrics ?? {};
+  const { reportUri, reportMarkdownUri, reportHtmlUri } = record.metrics ?? {};
   const markdown = typeof reportMarkdownUri === 'string' ? reportMarkdownUri : undefined;
   const json = typeof reportUri === 'string' ? reportUri : undefined;
-  // Records written before report.md existed name only report.json; the Markdown is looked for beside it.
+  const html = typeof reportHtmlUri === 'string' ? reportHtmlUri : undefined;
+  // Records written before report.md (or report.html) existed name fewer files; the others are
+  // looked for beside the ones named.
+  const any = json ?? markdown ?? html;
   return {
-    markdownUri: markdown ?? (json ? sibling(json, 'report.md') : undefined),
-    jsonUri: json ?? (markdown ? sibling(markdown, 'report.json') : undefined),
+    markdownUri: markdown ?? (any ? sibling(any, 'report.md') : undefined),
+    jsonUri: json ?? (any ? sibling(any, 'report.json') : undefined),
+    htmlUri: html ?? (any ? sibling(any, 'report.html') : undefined),
   };
 }
 
@@ -109,37 +131,52 @@ export function registerReportRoute(app: FastifyInstance, options: ReportRouteOp
             )
           : new HttpError(404, 'model_not_found', `no model named ${model} in the registry`);
       }
-      const format = request.query.format ?? 'markdown';
       const location = locate(record);
-      const uri = format === 'json' ? location.jsonUri : location.markdownUri;
-      if (!uri) {
-        throw new HttpError(
-          404,
-          'report_not_found',
-          `${model} v${version} has no evaluation report recorded in the registry`,
+      const requested = request.query.format;
+      /** The report of one kind, or why not: outside the store, or missing from it. */
+      const read = async (kind: ReportKind): Promise<Buffer | HttpError> => {
+        const uri = location[KINDS[kind].key];
+        if (!uri) {
+          return new HttpError(
+            404,
+            'report_not_found',
+            `${model} v${version} has no evaluation report recorded in the registry`,
+          );
+        }
+        // The record is data; it must not make this route read files outside the store.
+        if (!isUnderStore(storeUri, uri)) {
+          return new HttpError(
+            404,
+            'report_not_found',
+            `the report of ${model} v${version} is outside the store`,
+          );
+        }
+        return (
+          (await readReport(uri)) ??
+          new HttpError(
+            404,
+            'report_not_found',
+            `the ${KINDS[kind].name} report of ${model} v${version} is missing from the store`,
+          )
         );
+      };
+      const send = (kind: ReportKind, body: Buffer) => {
+        void reply.header('content-type', KINDS[kind].contentType);
+        if (kind === 'html') {
+          void reply.header('content-security-policy', HTML_SECURITY_POLICY);
+          void reply.header('x-content-type-options', 'nosniff');
+        }
+        return body;
+      };
+      if (requested === undefined) {
+        // Reports written before the HTML page existed are served as Markdown.
+        const html = await read('html');
+        if (Buffer.isBuffer(html)) return send('html', html);
       }
-      // The record is data; it must not make this route read files outside the store.
-      if (!isUnderStore(storeUri, uri)) {
-        throw new HttpError(
-          404,
-          'report_not_found',
-          `the report of ${model} v${version} is outside the store`,
-        );
-      }
-      const body = await readReport(uri);
-      if (!body) {
-        throw new HttpError(
-          404,
-          'report_not_found',
-          `the ${format === 'json' ? 'JSON' : 'Markdown'} report of ${model} v${version} is missing from the store`,
-        );
-      }
-      void reply.header(
-        'content-type',
-        format === 'json' ? 'application/json; charset=utf-8' : 'text/markdown; charset=utf-8',
-      );
-      return body;
+      const kind: ReportKind = requested === 'html' || requested === 'json' ? requested : 'markdown';
+      const body = await read(kind);
+      if (!Buffer.isBuffer(body)) throw body;
+      return send(kind, body);
     },
   );
 }

@@ -19,7 +19,8 @@ import {
 import { pipelineConfigSchema } from '../../lib/config-schema';
 import { writeShard } from '../../lib/dataset/shards';
 import type { AdExample } from '../../lib/dataset/schema';
-import { computeBinaryMetrics } from '../../lib/metrics';
+import type { EvaluationReportData } from '../../lib/evaluation-report';
+import { computeAuc, computeBinaryMetrics, computeLogLoss } from '../../lib/metrics';
 import {
   createModel,
   disposeModel,
@@ -35,7 +36,13 @@ const CONFIG = pipelineConfigSchema.parse({
   train: { conv: { filters: [2], denseUnits: 4 }, embeddingDim: 2 },
 });
 // Thresholds nothing fails, so tests about metrics are not about blessing.
-const LENIENT = { ...CONFIG.evaluate, minAuc: 0, maxAucDropVsProduction: 1 };
+const LENIENT = {
+  ...CONFIG.evaluate,
+  minAuc: 0,
+  maxAucDropVsProduction: 1,
+  maxLogLossIncreaseVsProduction: 100,
+  maxEceIncreaseVsProduction: 1,
+};
 
 const DEVICES = ['mobile', 'mobile', 'mobile', 'desktop', 'desktop', 'tablet'];
 const PLACEMENTS = ['feed', 'sidebar', 'search'];
@@ -165,7 +172,7 @@ void describe('evaluateModel activity', () => {
     assert.equal(desktop.clickRate, expected.clickRate);
   });
 
-  void it('writes report.json (the summary) and report.md in the evaluate stage folder', async () => {
+  void it('writes report.json, report.md and report.html in the evaluate stage folder', async () => {
     const result = await evaluate(
       {
         candidateModelUri: candidateUri,
@@ -179,11 +186,26 @@ void describe('evaluateModel activity', () => {
     const stage = path.join(store, 'runs', 'report-files', 'run', 'evaluate');
     assert.equal(result.reportUri, path.join(stage, 'report.json'));
     assert.equal(result.reportMarkdownUri, path.join(stage, 'report.md'));
-    assert.deepEqual(JSON.parse(await fs.readFile(result.reportUri, 'utf8')), result);
+    assert.equal(result.reportHtmlUri, path.join(stage, 'report.html'));
     const markdown = await fs.readFile(result.reportMarkdownUri, 'utf8');
     assert.match(markdown, /^# Evaluation report: ctr\n/);
     assert.match(markdown, /### By device/);
     assert.match(markdown, /\| tablet \| 6 \| 0\.00% \| — \|/);
+    const html = await fs.readFile(result.reportHtmlUri, 'utf8');
+    assert.match(html, /<title>Evaluation report: ctr<\/title>/);
+    assert.equal((html.match(/<svg[\s>]/g) ?? []).length, 2);
+
+    // report.json holds the summary and the curves; the result, which lands in history, only the summary.
+    const { curves, ...summary } = JSON.parse(
+      await fs.readFile(result.reportUri, 'utf8'),
+    ) as EvaluationReportData;
+    assert.deepEqual(summary, result);
+    assert.equal('curves' in result, false);
+    assert.equal(curves.candidate.roc[0]?.fpr, 0);
+    assert.equal(curves.candidate.roc.at(-1)?.tpr, 1);
+    assert.equal(curves.candidate.calibration.length, 10);
+    assert.ok(curves.production);
+    assert.ok(Buffer.byteLength(JSON.stringify(result)) < 8_000, 'the result stays small');
   });
 
   void it('reuses the report of an earlier attempt instead of scoring again', async () => {
@@ -194,6 +216,29 @@ void describe('evaluateModel activity', () => {
     await fs.rm(candidateCopy, { recursive: true });
     const second = await evaluate(input, 'retry');
     assert.deepEqual(second, first);
+  });
+
+  void it('evaluates again over a report.json written before report.html existed', async () => {
+    const stage = path.join(store, 'runs', 'older-report', 'run', 'evaluate');
+    await fs.mkdir(stage, { recursive: true });
+    await fs.writeFile(
+      path.join(stage, 'report.json'),
+      JSON.stringify({
+        candidate: { auc: 0.5, logLoss: 0.7, count: 36 },
+        slices: [],
+        blessed: true,
+        failures: [],
+        reportUri: path.join(stage, 'report.json'),
+        reportMarkdownUri: path.join(stage, 'report.md'),
+      }),
+    );
+    const result = await evaluate(
+      { candidateModelUri: candidateUri, evalUri, thresholds: LENIENT },
+      'older-report',
+    );
+    assert.equal(result.reportHtmlUri, path.join(stage, 'report.html'));
+    assert.ok(result.slices.length > 0);
+    assert.match(await fs.readFile(result.reportHtmlUri, 'utf8'), /<svg/);
   });
 
   void it('evaluates without production when the production model cannot be scored', async () => {
@@ -217,7 +262,118 @@ void describe('evaluateModel activity', () => {
       'not-blessed',
     );
     assert.equal(result.blessed, false);
-    assert.match(result.failures[0]!, /AUC 0\.\d{4} is below the minimum 1\.01 \(evaluate\.minAuc\)/);
+    assert.match(
+      result.failures[0]!,
+      /AUC 0\.\d{4} is below the minimum 1\.01 by 0\.\d{4} \(evaluate\.minAuc\)/,
+    );
+    assert.equal(result.failedThresholds?.[0]?.configKey, 'evaluate.minAuc');
+    const markdown = await fs.readFile(result.reportMarkdownUri, 'utf8');
+    assert.match(markdown, /\*\*Not blessed\*\*: the candidate fails these thresholds:\n- AUC /);
+  });
+
+  void it('lists every failed threshold, those against production with both values', async () => {
+    const result = await evaluate(
+      {
+        candidateModelUri: candidateUri,
+        evalUri,
+        production: { version: '3', modelUri: productionUri },
+        thresholds: {
+          minAuc: 1.01,
+          maxLogLoss: 0.01,
+          maxEce: 0,
+          maxAucDropVsProduction: 0,
+          maxLogLossIncreaseVsProduction: 0,
+          maxEceIncreaseVsProduction: 0,
+        },
+      },
+      'not-blessed-all',
+    );
+    const keys = result.failedThresholds!.map((failure) => failure.configKey);
+    assert.deepEqual(keys.slice(0, 3), ['evaluate.minAuc', 'evaluate.maxLogLoss', 'evaluate.maxEce']);
+    assert.deepEqual(
+      result.failures,
+      result.failedThresholds!.map((failure) => failure.message),
+    );
+    // Two models with different seeds differ; the candidate is worse than production on some of them.
+    for (const failure of result.failedThresholds!.slice(3)) {
+      assert.equal(failure.production, result.production![failure.metric]);
+      assert.match(failure.message, /production v3 \(0\.\d{4}\): 0\.\d+ more than the allowed/);
+    }
+  });
+
+  void it('gives settings a running pipeline predates their defaults', async () => {
+    const result = await evaluate(
+      {
+        candidateModelUri: candidateUri,
+        evalUri,
+        production: { version: '3', modelUri: productionUri },
+        thresholds: { minAuc: 0, maxAucDropVsProduction: 1 },
+      },
+      'older-config',
+    );
+    // Only the defaults of the change thresholds on log loss and ECE can have failed here.
+    for (const failure of result.failedThresholds!) {
+      assert.match(failure.configKey, /^evaluate\.max(LogLoss|Ece)IncreaseVsProduction$/);
+      assert.equal(failure.threshold, failure.metric === 'ece' ? 0.05 : 0.02);
+    }
+  });
+
+  void it('reports the AUC of the true click probabilities when ground_truth.csv lies beside ads.csv', async () => {
+    const dataDir = path.join(store, 'dataset-with-truth');
+    await fs.mkdir(dataDir, { recursive: true });
+    await fs.writeFile(path.join(dataDir, 'ads.csv'), 'not read by evaluation\n');
+    // Every eval row, in another order, plus ads that are not in the eval split.
+    const truth = examples.map((example, i) => [example.ad_id, ((i * 7) % 36) / 40 + example.clicked * 0.05]);
+    const lines = [...truth].reverse().map(([id, p]) => `${id},${(p as number).toFixed(6)}`);
+    await fs.writeFile(
+      path.join(dataDir, 'ground_truth.csv'),
+      ['ad_id,click_probability', ...lines, 'ad-train-1,0.500000', ''].join('\n'),
+    );
+    const labels = examples.map((example) => example.clicked);
+    const probabilities = truth.map(([, p]) => Number((p as number).toFixed(6)));
+    const expected = {
+      auc: computeAuc(labels, probabilities),
+      logLoss: computeLogLoss(labels, probabilities),
+      count: 36,
+    };
+
+    for (const dataUri of [dataDir, path.join(dataDir, 'ads.csv')]) {
+      const result = await evaluate(
+        { candidateModelUri: candidateUri, evalUri, thresholds: LENIENT, dataUri, modelName: 'ctr' },
+        `ground-truth-${dataUri.endsWith('.csv') ? 'csv' : 'dir'}`,
+      );
+      assert.deepEqual(result.bestPossible, expected);
+      const markdown = await fs.readFile(result.reportMarkdownUri, 'utf8');
+      assert.match(markdown, /Best possible AUC on these 36 rows \(the true click probabilities\): 0\.\d{4}/);
+      const html = await fs.readFile(result.reportHtmlUri!, 'utf8');
+      assert.match(html, /true probabilities \(best possible\)/);
+      const report = JSON.parse(await fs.readFile(result.reportUri, 'utf8')) as EvaluationReportData;
+      assert.ok(report.curves.bestPossible!.roc.length > 2);
+    }
+  });
+
+  void it('leaves the best possible out without ground truth, or with a broken one', async () => {
+    const plain = path.join(store, 'dataset-without-truth');
+    await fs.mkdir(plain, { recursive: true });
+    const broken = path.join(store, 'dataset-broken-truth');
+    await fs.mkdir(broken, { recursive: true });
+    await fs.writeFile(path.join(broken, 'ground_truth.csv'), 'ad_id,probability\nad-0,0.5\n');
+    const outOfRange = path.join(store, 'dataset-out-of-range-truth');
+    await fs.mkdir(outOfRange, { recursive: true });
+    await fs.writeFile(path.join(outOfRange, 'ground_truth.csv'), 'ad_id,click_probability\nad-0,1.5\n');
+    for (const [name, dataUri] of [
+      ['none', undefined],
+      ['absent', plain],
+      ['broken', broken],
+      ['out-of-range', outOfRange],
+    ] as const) {
+      const result = await evaluate(
+        { candidateModelUri: candidateUri, evalUri, thresholds: LENIENT, ...(dataUri ? { dataUri } : {}) },
+        `no-truth-${name}`,
+      );
+      assert.equal('bestPossible' in result, false, name);
+      assert.doesNotMatch(await fs.readFile(result.reportMarkdownUri, 'utf8'), /Best possible/, name);
+    }
   });
 
   void it('fails without retry when the eval split has a single class', async () => {

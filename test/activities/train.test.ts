@@ -3,59 +3,87 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import * as tf from '@tensorflow/tfjs';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
 import type { ActivityDeps } from '../../activities/deps';
-import { createTrainActivities, type TrainInput, type TrainResult } from '../../activities/train';
+import {
+  createTrainActivities,
+  type TrainAttemptLog,
+  type TrainHeartbeat,
+  type TrainInput,
+  type TrainResult,
+} from '../../activities/train';
 import { pipelineConfigSchema } from '../../lib/config-schema';
-import type { AdExample } from '../../lib/dataset/schema';
 import { writeShard } from '../../lib/dataset/shards';
+import { makeExamples } from '../lib/model/fixtures';
 
 const IMAGE_SIZE = 8;
 const WORKFLOW_ID = 'train-test';
 const TRAIN = pipelineConfigSchema.parse({
   train: { epochs: 2, batchSize: 16, seed: 3, conv: { filters: [2], denseUnits: 4 }, embeddingDim: 2 },
 }).train;
-
-function makeExamples(count: number): AdExample[] {
-  return Array.from({ length: count }, (_, i) => ({
-    ad_id: `ad-${i}`,
-    clicked: i % 2,
-    pixels: new Uint8Array(IMAGE_SIZE * IMAGE_SIZE * 3).fill((i * 37) % 256),
-    advertiser: ['acme', 'globex'][i % 2]!,
-    category: 'shoes',
-    placement: 'feed',
-    device: 'mobile',
-    hour: i % 24,
-    headline_length: 10 + i,
-  }));
-}
+/** Long enough to act on mid-run: 25 batches an epoch. */
+const LONG_TRAIN = { ...TRAIN, epochs: 30 };
+const HEARTBEAT_MS = 100;
 
 let store: string;
 let trainUri: string;
 let deps: ActivityDeps;
 
-/** Runs trainModel as attempt of the given workflow run; a retry is the same run id again. */
-function runTrain(runId: string): Promise<TrainResult> {
+interface Attempt {
+  env: MockActivityEnvironment;
+  heartbeats: Array<{ at: number; details: TrainHeartbeat }>;
+  result: Promise<TrainResult>;
+}
+
+/** Starts trainModel as the given attempt of a workflow run; a retry is the same run id with the next attempt. */
+function startAttempt(runId: string, attempt: number, input: Partial<TrainInput> = {}): Attempt {
   const env = new MockActivityEnvironment(
-    { workflowExecution: { workflowId: WORKFLOW_ID, runId } },
+    { workflowExecution: { workflowId: WORKFLOW_ID, runId }, attempt },
     { logger: new DefaultLogger('ERROR') },
   );
-  const train = (input: TrainInput) => createTrainActivities(deps).trainModel(input);
-  return env.run<[TrainInput], TrainResult, typeof train>(train, {
+  const heartbeats: Attempt['heartbeats'] = [];
+  env.on('heartbeat', (details: TrainHeartbeat) => heartbeats.push({ at: performance.now(), details }));
+  const activities = createTrainActivities(deps, { heartbeatIntervalMs: HEARTBEAT_MS, killGraceMs: 2_000 });
+  const trainModel = (input: TrainInput) => activities.trainModel(input);
+  const result = env.run<[TrainInput], TrainResult, typeof trainModel>(trainModel, {
     trainUri,
     imageSize: IMAGE_SIZE,
     train: TRAIN,
+    ...input,
+  });
+  return { env, heartbeats, result };
+}
+
+async function readAttemptLog(runId: string, attempt: number): Promise<TrainAttemptLog> {
+  const file = path.join(store, 'runs', WORKFLOW_ID, runId, 'train', 'attempts', `attempt-${attempt}.json`);
+  return JSON.parse(await fs.readFile(file, 'utf8')) as TrainAttemptLog;
+}
+
+/** Resolves with the first heartbeat that satisfies `predicate`. */
+function heartbeatWhere(
+  attempt: Attempt,
+  predicate: (details: TrainHeartbeat) => boolean,
+): Promise<TrainHeartbeat> {
+  return new Promise((resolve, reject) => {
+    const listener = (details: TrainHeartbeat) => {
+      if (!predicate(details)) return;
+      attempt.env.off('heartbeat', listener);
+      resolve(details);
+    };
+    attempt.env.on('heartbeat', listener);
+    attempt.result.then(() => reject(new Error('the attempt ended first')), reject);
   });
 }
 
-/** Puts a file where a model folder will be written, so saving it fails. */
-async function blockPath(runId: string, ...parts: string[]): Promise<string> {
-  const file = path.join(store, 'runs', WORKFLOW_ID, runId, 'train', ...parts);
-  await fs.mkdir(path.dirname(file), { recursive: true });
-  await fs.writeFile(file, 'in the way');
-  return file;
+function isGone(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch {
+    return true;
+  }
 }
 
 void describe('trainModel activity', () => {
@@ -63,38 +91,90 @@ void describe('trainModel activity', () => {
     store = await fs.mkdtemp(path.join(os.tmpdir(), 'mlops-train-store-'));
     deps = { storeUri: store, servingUrls: [], adminToken: 'test' };
     trainUri = path.join(store, 'train.arrow');
-    await writeShard(trainUri, makeExamples(32), IMAGE_SIZE);
-    // Warm up, so tensors the backend keeps for good are not counted as leaks below.
-    await runTrain('warm-up');
+    await writeShard(trainUri, makeExamples(400, 2, IMAGE_SIZE), IMAGE_SIZE);
   });
   after(async () => {
     await fs.rm(store, { recursive: true, force: true });
   });
 
-  void it('frees every model when checkpointing or saving fails, fresh or resumed', async () => {
-    const baseline = tf.memory().numTensors;
-    const runId = 'failing';
-    const secondCheckpoint = await blockPath(runId, 'checkpoints', 'epoch-2');
+  void it('trains in its own process, heartbeating epoch, batch, loss, backend and device from a timer', async () => {
+    const attempt = startAttempt('in-a-process', 1, { train: { ...TRAIN, epochs: 6 } });
+    const result = await attempt.result;
+    assert.equal(result.epochsTrainedThisAttempt, 6);
+    assert.equal(result.resumedFromEpoch, 0);
+    assert.equal(result.examples, 400);
+    assert.equal(result.backend, 'cpu');
 
-    // Fresh: epoch 1 is checkpointed, epoch 2's checkpoint fails.
-    await assert.rejects(runTrain(runId));
-    assert.equal(tf.memory().numTensors, baseline, 'after a failed fresh attempt');
+    const log = await readAttemptLog('in-a-process', 1);
+    assert.ok(log.pid && log.pid !== process.pid, 'training ran in another process');
+    assert.deepEqual(log.epochsStarted, [1, 2, 3, 4, 5, 6]);
+    assert.equal(log.outcome, 'completed');
 
-    // Resumed from epoch 1: the loaded checkpoint must be freed when epoch 2 fails again.
-    await assert.rejects(runTrain(runId));
-    assert.equal(tf.memory().numTensors, baseline, 'after a failed resumed attempt');
-
-    // Resumed and trained to the end, but the final save fails.
-    await fs.rm(secondCheckpoint);
-    await blockPath(runId, 'model');
-    await assert.rejects(runTrain(runId));
-    assert.equal(tf.memory().numTensors, baseline, 'after a failed final save');
+    const last = attempt.heartbeats.at(-1)!.details;
+    assert.equal(last.backend, 'cpu');
+    assert.equal(last.device, 'cpu (TF.js pure JavaScript)');
+    assert.equal(last.epoch, 6);
+    assert.equal(last.batch, last.batchesPerEpoch);
+    assert.ok(Number.isFinite(last.loss) && last.loss > 0);
+    assert.deepEqual(last.checkpoint?.epoch, 6);
+    // A timer, not the batches, paces heartbeats: no long silences while the CPU trains.
+    const gaps = attempt.heartbeats.slice(1).map((h, i) => h.at - attempt.heartbeats[i]!.at);
+    assert.ok(Math.max(...gaps) < 10 * HEARTBEAT_MS, `longest silence ${Math.max(...gaps)} ms`);
   });
 
-  void it('frees the trained model after saving it', async () => {
-    const baseline = tf.memory().numTensors;
-    const result = await runTrain('succeeding');
-    assert.equal(result.epochsTrainedThisAttempt, TRAIN.epochs);
-    assert.equal(tf.memory().numTensors, baseline);
+  void it('returns the stored result when run again', async () => {
+    const first = await startAttempt('in-a-process', 2).result;
+    assert.equal(first.attempt, 1, 'the result of the attempt that trained');
+  });
+
+  void it('stops the training process promptly on cancellation and rethrows it', async () => {
+    const attempt = startAttempt('cancelled', 1, { train: LONG_TRAIN });
+    const { pid } = await heartbeatWhere(attempt, (h) => h.checkpoint?.epoch === 1);
+    const cancelledAt = performance.now();
+    attempt.env.cancel();
+    await assert.rejects(attempt.result, (err) => err instanceof CancelledFailure);
+    assert.ok(performance.now() - cancelledAt < 2_000, 'stopped within the grace period');
+    assert.ok(pid && isGone(pid), 'the training process is gone');
+    assert.equal((await readAttemptLog('cancelled', 1)).outcome, 'cancelled');
+  });
+
+  void it('resumes a retried attempt from the last checkpoint instead of epoch 1', async () => {
+    const before = await readAttemptLog('cancelled', 1);
+    const lastCheckpoint = before.checkpoints.at(-1)!;
+    const result = await startAttempt('cancelled', 2, { train: LONG_TRAIN }).result;
+    assert.equal(result.resumedFromEpoch, lastCheckpoint);
+    assert.equal(result.epochsTrainedThisAttempt, LONG_TRAIN.epochs - lastCheckpoint);
+    assert.equal((await readAttemptLog('cancelled', 2)).epochsStarted[0], lastCheckpoint + 1);
+  });
+
+  void it('fails the attempt retryably, naming the exit, when the training process dies', async () => {
+    const attempt = startAttempt('killed', 1, { train: LONG_TRAIN });
+    const { pid } = await heartbeatWhere(attempt, (h) => h.epoch >= 2 && h.batch > 0);
+    process.kill(pid!, 'SIGKILL');
+    await assert.rejects(attempt.result, (err) => {
+      assert.ok(err instanceof ApplicationFailure);
+      assert.equal(err.type, 'TrainingProcessDied');
+      assert.equal(err.nonRetryable, false);
+      assert.match(
+        err.message,
+        new RegExp(`training process ${pid} was killed by SIGKILL during epoch \\d+, batch \\d+/25`),
+      );
+      assert.match(err.message, /the last checkpoint is epoch \d+/);
+      return true;
+    });
+    const retried = await startAttempt('killed', 2, { train: LONG_TRAIN }).result;
+    assert.ok(retried.resumedFromEpoch >= 1);
+    assert.equal(retried.resumedFromEpoch + retried.epochsTrainedThisAttempt, LONG_TRAIN.epochs);
+  });
+
+  void it('fails permanently on a shard that is not Arrow', async () => {
+    const garbage = path.join(store, 'garbage.arrow');
+    await fs.writeFile(garbage, 'not arrow');
+    await assert.rejects(startAttempt('garbage', 1, { trainUri: garbage }).result, (err) => {
+      assert.ok(err instanceof ApplicationFailure);
+      assert.equal(err.nonRetryable, true);
+      assert.match(err.message, /not an Arrow IPC file/);
+      return true;
+    });
   });
 });

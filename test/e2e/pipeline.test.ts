@@ -67,7 +67,12 @@ const CONFIG: PipelineConfigInput = {
   taskQueues: { gpu: TEST_GPU_QUEUE },
   data: { imageSize: 16, minRows: 10 },
   train: { epochs: 1, batchSize: 16, conv: { filters: [4], denseUnits: 8 } },
-  evaluate: { minAuc: 0, maxAucDropVsProduction: 1 },
+  evaluate: {
+    minAuc: 0,
+    maxAucDropVsProduction: 1,
+    maxLogLossIncreaseVsProduction: 100,
+    maxEceIncreaseVsProduction: 1,
+  },
   rollout: {
     steps: [
       { weight: 50, bakeSeconds: 1, minRequests: 5 },

@@ -104,6 +104,24 @@ void describe('evaluationReportMarkdown', () => {
     assert.doesNotMatch(markdown, /⚠/);
   });
 
+  void it('puts the best possible AUC beside the candidate when the data has ground truth', () => {
+    const markdown = evaluationReportMarkdown(
+      summary({ bestPossible: { auc: 0.75, logLoss: 0.44, count: 980 } }),
+    );
+    assert.match(
+      markdown,
+      /\nBest possible AUC on these 980 rows \(the true click probabilities\): 0\.7500, log loss 0\.4400; the candidate's AUC 0\.7312 is 0\.0188 below it, 92% of the way from a coin flip\.\n/,
+    );
+    assert.doesNotMatch(evaluationReportMarkdown(summary()), /Best possible/);
+  });
+
+  void it('names the HTML page with the charts when there is one', () => {
+    const markdown = evaluationReportMarkdown(
+      summary({ reportHtmlUri: '/store/runs/w/r/evaluate/report.html' }),
+    );
+    assert.match(markdown, /With ROC and calibration charts: `\/store\/runs\/w\/r\/evaluate\/report\.html`/);
+  });
+
   void it('is deterministic', () => {
     assert.equal(evaluationReportMarkdown(summary()), evaluationReportMarkdown(summary()));
   });

@@ -4,9 +4,13 @@ import {
   computeAccuracy,
   computeAuc,
   computeBinaryMetrics,
+  computeCalibrationBins,
   computeClickRate,
   computeExpectedCalibrationError,
   computeLogLoss,
+  computeRocCurve,
+  MAX_ROC_POINTS,
+  type RocPoint,
 } from '../../lib/metrics';
 
 const close = (actual: number | null, expected: number) =>
@@ -136,5 +140,116 @@ void describe('computeBinaryMetrics', () => {
 
   void it('click rate is the share of positive labels', () => {
     assert.equal(computeClickRate([1, 0, 0, 1, 1]), 0.6);
+  });
+});
+
+/** A deterministic sample: labels with a 30% click rate, scores that rank clicks higher on average. */
+function sample(n: number, seed: number, round?: number) {
+  let state = seed;
+  const random = () => (state = (Math.imul(state, 1664525) + 1013904223) >>> 0) / 4294967296;
+  const labels = Array.from({ length: n }, () => (random() < 0.3 ? 1 : 0));
+  const scores = labels.map((y) => {
+    const score = Math.min(1, random() * 0.8 + y * 0.2);
+    return round ? Math.round(score * round) / round : score;
+  });
+  return { labels, scores };
+}
+
+/** Area under a polyline by the trapezoid rule. */
+const trapezoid = (points: RocPoint[]) =>
+  points.slice(1).reduce((area, p, i) => area + ((p.fpr - points[i]!.fpr) * (p.tpr + points[i]!.tpr)) / 2, 0);
+
+void describe('computeRocCurve', () => {
+  void it("matches scikit-learn's roc_curve example", () => {
+    // roc_curve([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8]): fpr [0, 0, .5, .5, 1], tpr [0, .5, .5, 1, 1],
+    // thresholds [inf, .8, .4, .35, .1].
+    assert.deepEqual(computeRocCurve([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8]), [
+      { fpr: 0, tpr: 0, threshold: null },
+      { fpr: 0, tpr: 0.5, threshold: 0.8 },
+      { fpr: 0.5, tpr: 0.5, threshold: 0.4 },
+      { fpr: 0.5, tpr: 1, threshold: 0.35 },
+      { fpr: 1, tpr: 1, threshold: 0.1 },
+    ]);
+  });
+
+  void it('moves tied scores together, as one diagonal step', () => {
+    assert.deepEqual(computeRocCurve([0, 1, 0, 1], [0.5, 0.5, 0.2, 0.9]), [
+      { fpr: 0, tpr: 0, threshold: null },
+      { fpr: 0, tpr: 0.5, threshold: 0.9 },
+      { fpr: 0.5, tpr: 1, threshold: 0.5 },
+      { fpr: 1, tpr: 1, threshold: 0.2 },
+    ]);
+  });
+
+  void it('drops points on a straight line between their neighbours', () => {
+    assert.deepEqual(computeRocCurve([1, 1, 1, 0], [0.9, 0.8, 0.7, 0.1]), [
+      { fpr: 0, tpr: 0, threshold: null },
+      { fpr: 0, tpr: 1, threshold: 0.7 },
+      { fpr: 1, tpr: 1, threshold: 0.1 },
+    ]);
+  });
+
+  void it('encloses exactly the AUC when not downsampled', () => {
+    const { labels, scores } = sample(500, 11, 20);
+    const curve = computeRocCurve(labels, scores);
+    assert.ok(curve.length < MAX_ROC_POINTS);
+    assert.ok(Math.abs(trapezoid(curve) - computeAuc(labels, scores)) < 1e-12);
+  });
+
+  void it(`downsamples to at most ${MAX_ROC_POINTS} points of the curve, ends included, close in area`, () => {
+    const { labels, scores } = sample(20_000, 5);
+    const full = computeRocCurve(labels, scores, Number.MAX_SAFE_INTEGER);
+    assert.ok(full.length > 1000, `${full.length} points before downsampling`);
+    const curve = computeRocCurve(labels, scores);
+    assert.ok(curve.length <= MAX_ROC_POINTS && curve.length > MAX_ROC_POINTS / 2, `${curve.length} points`);
+    assert.deepEqual(curve[0], { fpr: 0, tpr: 0, threshold: null });
+    assert.deepEqual(curve.at(-1), full.at(-1));
+    const onCurve = new Set(full.map((point) => `${point.fpr},${point.tpr},${point.threshold}`));
+    assert.ok(
+      curve.every((point) => onCurve.has(`${point.fpr},${point.tpr},${point.threshold}`)),
+      'every point is one of the full curve',
+    );
+    curve.slice(1).forEach((point, i) => {
+      assert.ok(point.fpr >= curve[i]!.fpr && point.tpr >= curve[i]!.tpr, 'monotone');
+    });
+    assert.ok(Math.abs(trapezoid(curve) - computeAuc(labels, scores)) < 0.002);
+    assert.equal(computeRocCurve(labels, scores, 2).length, 2);
+  });
+
+  void it('refuses a single class and a bad point budget', () => {
+    assert.throws(() => computeRocCurve([0, 0], [0.1, 0.2]), /only one class is present/);
+    assert.throws(() => computeRocCurve([0, 1], [0.1, 0.2], 1), /maxPoints must be an integer of at least 2/);
+  });
+});
+
+void describe('computeCalibrationBins', () => {
+  void it('gives each bin its size, mean probability and click rate, null when empty', () => {
+    const bins = computeCalibrationBins([0, 1, 0, 1, 1, 0], [0.12, 0.18, 0.15, 0.85, 0.95, 1.0]);
+    assert.equal(bins.length, 10);
+    assert.deepEqual(
+      bins.map((bin) => bin.count),
+      [0, 3, 0, 0, 0, 0, 0, 0, 1, 2],
+    );
+    close(bins[1]!.meanProbability, 0.15);
+    close(bins[1]!.clickRate, 1 / 3);
+    assert.deepEqual(bins[8], { lower: 0.8, upper: 0.9, count: 1, meanProbability: 0.85, clickRate: 1 });
+    // 1.0 falls in the last bin.
+    close(bins[9]!.meanProbability, 0.975);
+    assert.equal(bins[9]!.clickRate, 0.5);
+    assert.deepEqual(bins[0], { lower: 0, upper: 0.1, count: 0, meanProbability: null, clickRate: null });
+  });
+
+  void it('gives the ECE as the size-weighted gap of its bins', () => {
+    const { labels, scores } = sample(1000, 9);
+    const bins = computeCalibrationBins(labels, scores, 15);
+    const ece = bins.reduce(
+      (sum, bin) => sum + (bin.count / 1000) * Math.abs((bin.meanProbability ?? 0) - (bin.clickRate ?? 0)),
+      0,
+    );
+    assert.ok(Math.abs(ece - computeExpectedCalibrationError(labels, scores, 15)) < 1e-12);
+    assert.equal(
+      bins.reduce((sum, bin) => sum + bin.count, 0),
+      1000,
+    );
   });
 });

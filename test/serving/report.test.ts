@@ -7,6 +7,7 @@ import type { ErrorBody } from '../../serving/errors';
 import { createServingFixture, request, type ServingFixture } from './fixture';
 
 const MARKDOWN = '# Evaluation report: ctr\n\n**Blessed**\n';
+const HTML = '<!doctype html>\n<html lang="en"><body><svg></svg><svg></svg></body></html>\n';
 const SUMMARY = {
   candidate: { auc: 0.73, logLoss: 0.45, count: 100 },
   slices: [],
@@ -24,12 +25,22 @@ async function writeRecord(model: string, version: string, metrics: Record<strin
   await fs.writeFile(file, JSON.stringify({ model, version, status: 'candidate', metrics }));
 }
 
-/** Writes report.md and report.json in a run's evaluate folder; answers their paths. */
-async function writeReport(run: string, files: { markdown?: boolean; json?: boolean } = {}) {
+/** Writes report.md, report.json and (when asked) report.html in a run's evaluate folder; answers their paths. */
+async function writeReport(run: string, files: { markdown?: boolean; json?: boolean; html?: boolean } = {}) {
   const dir = path.join(fixture.storeUri, 'runs', run, 'run-id', 'evaluate');
   await fs.mkdir(dir, { recursive: true });
   const reportUri = path.join(dir, 'report.json');
   const reportMarkdownUri = path.join(dir, 'report.md');
+  const reportHtmlUri = path.join(dir, 'report.html');
+  if (files.html) {
+    await fs.writeFile(reportHtmlUri, HTML);
+    await fs.writeFile(reportMarkdownUri, MARKDOWN);
+    await fs.writeFile(
+      reportUri,
+      JSON.stringify({ ...SUMMARY, reportUri, reportMarkdownUri, reportHtmlUri }),
+    );
+    return { reportUri, reportMarkdownUri, reportHtmlUri };
+  }
   if (files.markdown !== false) await fs.writeFile(reportMarkdownUri, MARKDOWN);
   if (files.json !== false)
     await fs.writeFile(reportUri, JSON.stringify({ ...SUMMARY, reportUri, reportMarkdownUri }));
@@ -63,10 +74,43 @@ void describe('GET /v1/models/{model}/versions/{version}/report', () => {
     await writeRecord('ctr', '10', await writeReport('wf-10', { markdown: false }));
     await writeRecord('ctr', '11', { reportMarkdownUri: '/etc/hostname', reportUri: '/etc/hostname' });
     await writeRecord('other_model-2', '1', await writeReport('wf-other'));
+    await writeRecord('ctr', '12', { auc: 0.76, ...(await writeReport('wf-12', { html: true })) });
+    // Written before report.html was recorded: the page is found beside report.json.
+    await writeRecord('ctr', '13', { reportUri: (await writeReport('wf-13', { html: true })).reportUri });
   });
   after(() => fixture.close());
 
-  void it('answers the Markdown report of a registered version', async () => {
+  void it('answers the HTML report by default when there is one', async () => {
+    for (const version of ['12', '13']) {
+      const response = await request<string>(reportUrl('ctr', version));
+      assert.equal(response.status, 200, version);
+      assert.equal(response.headers.get('content-type'), 'text/html; charset=utf-8');
+      assert.match(response.headers.get('content-security-policy') ?? '', /default-src 'none'/);
+      assert.equal(response.body, HTML);
+    }
+    assert.equal((await request<string>(reportUrl('ctr', '12', '?format=html'))).body, HTML);
+  });
+
+  void it('answers the Markdown with ?format=md (or markdown) even when there is HTML', async () => {
+    for (const format of ['md', 'markdown']) {
+      const response = await request<string>(reportUrl('ctr', '12', `?format=${format}`));
+      assert.equal(response.status, 200, format);
+      assert.equal(response.headers.get('content-type'), 'text/markdown; charset=utf-8');
+      assert.equal(response.body, MARKDOWN);
+    }
+    assert.equal((await request(reportUrl('ctr', '12', '?format=json'))).status, 200);
+  });
+
+  void it('answers 404 for ?format=html when only the Markdown was written', async () => {
+    const response = await request<ErrorBody>(reportUrl('ctr', '7', '?format=html'));
+    assert.equal(response.status, 404);
+    assert.deepEqual(response.body.error, {
+      code: 'report_not_found',
+      message: 'the HTML report of ctr v7 is missing from the store',
+    });
+  });
+
+  void it('answers the Markdown by default for reports written before the HTML page existed', async () => {
     const response = await request<string>(reportUrl('ctr', '7'));
     assert.equal(response.status, 200);
     assert.equal(response.headers.get('content-type'), 'text/markdown; charset=utf-8');

@@ -166,6 +166,31 @@ void describe('approvalDetailsMarkdown', () => {
     );
   });
 
+  void it('links the HTML report, and its Markdown, when evaluation wrote one', () => {
+    const url = 'http://127.0.0.1:8080/v1/models/ctr/versions/7/report';
+    const withHtml = evaluation({ reportHtmlUri: '/store/runs/w/r/evaluate/report.html' });
+    assert.ok(
+      approvalDetailsMarkdown(input({ evaluation: withHtml, reportUrl: url })).includes(
+        `Evaluation report (HTML): [${url}](${url}) · [Markdown](${url}?format=md)`,
+      ),
+    );
+    assert.match(
+      approvalDetailsMarkdown(input({ evaluation: withHtml })),
+      /Evaluation report \(HTML\): `\/store\/runs\/w\/r\/evaluate\/report\.html`/,
+    );
+  });
+
+  void it('shows the best possible AUC beside the candidate when the data has ground truth', () => {
+    const markdown = approvalDetailsMarkdown(
+      input({ evaluation: evaluation({ bestPossible: { auc: 0.7812, logLoss: 0.4102, count: 1000 } }) }),
+    );
+    assert.match(
+      markdown,
+      /\nBest possible AUC on these 1000 rows \(the true click probabilities\): 0\.7812, log loss 0\.4102; the candidate's AUC 0\.7312 is 0\.0500 below it, 82% of the way from a coin flip\.\n/,
+    );
+    assert.doesNotMatch(approvalDetailsMarkdown(input()), /Best possible/);
+  });
+
   void it('explains how to decide from the Web UI and the CLI', () => {
     const markdown = approvalDetailsMarkdown(input({ workflowId: 'pipeline-ctr-1' }));
     assert.match(markdown, /\*\*Send a Signal\*\* → `approve` with `\{"by": "your name", "comment": "…"\}`/);
@@ -189,7 +214,11 @@ void describe('approvalDetailsMarkdown', () => {
     slices[39] = slice('placement', 'tiny-but-worse', 3, 0.5, 0.9);
     const markdown = approvalDetailsMarkdown(
       input({
-        evaluation: evaluation({ slices }),
+        evaluation: evaluation({
+          slices,
+          bestPossible: { auc: 0.7812, logLoss: 0.4102, count: 1000 },
+          reportHtmlUri: '/store/runs/w/r/evaluate/report.html',
+        }),
         warnings: Array.from({ length: 30 }, (_, i) => `warning number ${i} about the data`),
         reportUrl: 'http://127.0.0.1:8080/v1/models/ctr/versions/7/report',
       }),

@@ -24,7 +24,12 @@ const config = (timeoutOutcome: 'reject' | 'approve'): PipelineConfigInput => ({
   taskQueues: { gpu: GPU_QUEUE },
   data: { imageSize: 16, minRows: 10 },
   train: { epochs: 1, batchSize: 16, conv: { filters: [4], denseUnits: 8 } },
-  evaluate: { minAuc: 0, maxAucDropVsProduction: 1 },
+  evaluate: {
+    minAuc: 0,
+    maxAucDropVsProduction: 1,
+    maxLogLossIncreaseVsProduction: 100,
+    maxEceIncreaseVsProduction: 1,
+  },
   approval: { timeoutHours: 72, timeoutOutcome },
 });
 

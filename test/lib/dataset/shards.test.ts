@@ -7,7 +7,13 @@ import { parse } from 'csv-parse/sync';
 import { tableFromArrays, tableToIPC } from 'apache-arrow';
 import { decodeAdImage } from '../../../lib/dataset/image';
 import { adRowSchema, type AdExample } from '../../../lib/dataset/schema';
-import { ShardFormatError, readShard, writeShard } from '../../../lib/dataset/shards';
+import {
+  SHARD_BATCH_ROWS,
+  ShardFormatError,
+  readShard,
+  streamShard,
+  writeShard,
+} from '../../../lib/dataset/shards';
 import { NotFoundError } from '../../../lib/storage';
 import { makeTinyDataset } from '../../helpers/tiny-dataset';
 
@@ -89,6 +95,44 @@ void describe('Arrow shards', () => {
     await assert.rejects(
       readShard(foreign),
       (err) => err instanceof ShardFormatError && /image_size/.test(err.message),
+    );
+  });
+
+  void it('streams a shard record batch by record batch, with the same examples as a whole read', async () => {
+    const examples = await loadExamples(20);
+    // Repeat the decoded rows so the shard spans several record batches.
+    const many = Array.from({ length: 2 * SHARD_BATCH_ROWS + 7 }, (_, i) => ({
+      ...examples[i % 20]!,
+      ad_id: `ad-${i}`,
+    }));
+    const uri = path.join(dir, 'many.arrow');
+    await writeShard(uri, many, IMAGE_SIZE);
+    const sizes: number[] = [];
+    const streamed = [];
+    for await (const chunk of streamShard(uri)) {
+      assert.equal(chunk.imageSize, IMAGE_SIZE);
+      sizes.push(chunk.examples.length);
+      streamed.push(...chunk.examples);
+    }
+    assert.deepEqual(sizes, [SHARD_BATCH_ROWS, SHARD_BATCH_ROWS, 7]);
+    assert.deepEqual(streamed, many);
+    assert.deepEqual((await readShard(uri)).examples, many);
+  });
+
+  void it('reports missing, garbage and truncated shards clearly when streaming', async () => {
+    const drain = async (uri: string) => {
+      for await (const chunk of streamShard(uri)) void chunk;
+    };
+    await assert.rejects(drain(path.join(dir, 'absent.arrow')), NotFoundError);
+    const garbage = path.join(dir, 'garbage-stream.arrow');
+    await fs.writeFile(garbage, 'this is not arrow at all, not even close');
+    await assert.rejects(drain(garbage), ShardFormatError);
+    const bytes = await fs.readFile(path.join(dir, 'many.arrow'));
+    const truncated = path.join(dir, 'truncated-stream.arrow');
+    await fs.writeFile(truncated, bytes.subarray(0, Math.floor(bytes.length * 0.7)));
+    await assert.rejects(
+      drain(truncated),
+      (err) => err instanceof ShardFormatError && err.message.includes(truncated),
     );
   });
 });

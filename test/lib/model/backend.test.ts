@@ -67,8 +67,12 @@ void describe('loadTfBackend', () => {
 
   void it('fails with install instructions when tfjs-node-gpu is named but missing', async () => {
     await assert.rejects(loadTfBackend('tfjs-node-gpu'), (err: Error) => {
-      assert.match(err.message, /'tfjs-node-gpu' is not available/);
-      assert.match(err.message, /npm install @tensorflow\/tfjs-node-gpu/);
+      assert.match(
+        err.message,
+        /'tfjs-node-gpu' is not available: @tensorflow\/tfjs-node-gpu is not installed/,
+      );
+      assert.match(err.message, /npm install @tensorflow\/tfjs-node-gpu@4\.22\.0/);
+      assert.match(err.message, /CUDA 11\.2 and cuDNN 8\.1/);
       return true;
     });
   });
@@ -78,6 +82,13 @@ void describe('loadTfBackend', () => {
     assert.equal(loaded.backend, 'cpu');
     assert.equal(loaded.package, 'cpu');
     assert.equal(loaded.device, 'cpu (TF.js pure JavaScript)');
+    assert.deepEqual(loaded.info, {
+      package: 'cpu',
+      backend: 'cpu',
+      device: 'cpu (TF.js pure JavaScript)',
+      gpu: false,
+      tfjsVersion: tf.version_core,
+    });
     assert.equal(loaded.tf.getBackend(), 'cpu');
     assert.equal(loaded.skipped.length, 2);
     assert.match(loaded.skipped[0]!, /'tfjs-node-gpu' is not available/);
