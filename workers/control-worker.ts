@@ -10,6 +10,8 @@ export interface ControlWorkerOptions {
   deps: ActivityDeps;
   /** A prebuilt bundle saves the few seconds webpack takes; tests share one. */
   workflowBundle?: WorkerOptions['workflowBundle'];
+  /** How long a stopping worker lets running activities finish before cancelling them (SDK default: 0). */
+  shutdownGraceSeconds?: number;
 }
 
 /** Creates (does not run) a control worker. */
@@ -22,6 +24,7 @@ export async function createControlWorker(options: ControlWorkerOptions): Promis
       ? { workflowBundle: options.workflowBundle }
       : { workflowsPath: require.resolve('../workflows') }),
     activities: createControlActivities(options.deps),
+    ...(options.shutdownGraceSeconds ? { shutdownGraceTime: options.shutdownGraceSeconds * 1000 } : {}),
   });
 }
 
@@ -37,6 +40,7 @@ if (require.main === module) {
         adminToken: env.MLOPS_ADMIN_TOKEN,
         ...(env.MLOPS_PROMETHEUS_URL ? { prometheusUrl: env.MLOPS_PROMETHEUS_URL } : {}),
       },
+      shutdownGraceSeconds: env.MLOPS_SHUTDOWN_GRACE_SECONDS,
     }),
   );
 }

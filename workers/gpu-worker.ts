@@ -13,15 +13,17 @@ export interface GpuWorkerOptions {
   taskQueue: string;
   storeUri: string;
   concurrency: number;
+  /** How long a stopping worker lets running activities finish before cancelling them (SDK default: 0). */
+  shutdownGraceSeconds?: number;
 }
 
 /** Loads the best TensorFlow backend available, logs it, and creates (does not run) the worker. */
 export async function createGpuWorker(options: GpuWorkerOptions): Promise<Worker> {
-  const { backend, device } = await loadTfBackend();
-  Runtime.instance().logger.info(`GPU worker trains on backend ${backend}, device ${device}`, {
-    backend,
-    device,
-  });
+  const { backend, device, info, skipped } = await loadTfBackend();
+  const logger = Runtime.instance().logger;
+  logger.info(`GPU worker trains on backend ${backend}, device ${device}`, { ...info });
+  // Why a faster backend (or the GPU) was passed over: the first thing to read on a GPU node that is slow.
+  for (const reason of skipped) logger.warn(`backend skipped: ${reason}`);
   return Worker.create({
     connection: options.connection,
     namespace: options.namespace,
@@ -32,6 +34,8 @@ export async function createGpuWorker(options: GpuWorkerOptions): Promise<Worker
     // and a cancellation (delivered in a heartbeat's response) reaches the training process promptly.
     // Without this the SDK sends at most one per 0.8 × heartbeat timeout.
     maxHeartbeatThrottleInterval: HEARTBEAT_THROTTLE,
+    // A draining worker (SIGTERM, a Kubernetes rollout) lets a training reach its next checkpoint.
+    ...(options.shutdownGraceSeconds ? { shutdownGraceTime: options.shutdownGraceSeconds * 1000 } : {}),
   });
 }
 
@@ -43,6 +47,7 @@ if (require.main === module) {
       taskQueue: env.MLOPS_GPU_QUEUE,
       storeUri: env.MLOPS_STORE,
       concurrency: env.MLOPS_GPU_CONCURRENCY,
+      shutdownGraceSeconds: env.MLOPS_SHUTDOWN_GRACE_SECONDS,
     }),
   );
 }

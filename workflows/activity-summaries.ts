@@ -16,7 +16,7 @@ export const ACTIVITY_SUMMARIES: Summaries = {
     `Check ${ingest.trainRows + ingest.evalRows} rows (bad-row fraction, minimum rows, both labels) and compute feature statistics`,
   getProductionVersion: ({ model }) => `Look up the version of ${model} serving production`,
   trainModel: ({ train }) =>
-    `Train ${train.epochs} epochs (batch ${train.batchSize}, seed ${train.seed}), checkpointing every epoch`,
+    `Train ${train.epochs} epochs (batch ${train.batchSize}, seed ${train.seed}) in a separate process, checkpointing every ${train.checkpointEveryEpochs ?? 1} epoch(s)`,
   evaluateModel: ({ production }) =>
     `Score the candidate${production ? ` and production v${production.version}` : ''} on the eval split, overall and per slice, and decide the blessing`,
   registerModelVersion: ({ model }) => `Register a new version of ${model} with its lineage and metrics`,

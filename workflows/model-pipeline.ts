@@ -85,8 +85,10 @@ export async function modelPipeline(input: PipelineInput): Promise<PipelineResul
       retry: { maximumAttempts: 5, initialInterval: '5 seconds' },
     }),
   );
+  // Training heartbeats every few seconds from outside TensorFlow, so a dead GPU worker is noticed
+  // (and training resumes elsewhere from its checkpoint) after this, not after minutes.
+  // `??` keeps pipelines started before the setting existed on the old timeout.
   const trainer = withSummaries(
-    // H5-LOCAL-TRY
     proxyActivities<GpuActivities>({
       taskQueue: config.taskQueues.gpu,
       startToCloseTimeout: '12 hours',

@@ -31,8 +31,15 @@ export class ModelBundleError extends Error {
   }
 }
 
-/** Writes the bundle's three files under `uri`; model.json is written last so its presence means complete. */
-export async function saveModelBundle(bundle: ModelBundle, uri: string): Promise<void> {
+/**
+ * Writes the bundle's three files under `uri`; model.json is written last so its presence means complete.
+ * `metadata` lands in model.json's `userDefinedMetadata` (TF.js's slot for it), e.g. what trained it.
+ */
+export async function saveModelBundle(
+  bundle: ModelBundle,
+  uri: string,
+  metadata?: Record<string, object>,
+): Promise<void> {
   const storage = storageFor(uri);
   let files: { modelJson: tf.io.ModelJSON; weights: ArrayBuffer } | undefined;
   await bundle.model.save(
@@ -51,6 +58,7 @@ export async function saveModelBundle(bundle: ModelBundle, uri: string): Promise
           generatedBy: artifacts.generatedBy,
           convertedBy: artifacts.convertedBy,
           weightsManifest: [{ paths: [WEIGHTS_FILE], weights: artifacts.weightSpecs }],
+          ...(metadata ? { userDefinedMetadata: metadata } : {}),
         },
         weights: tf.io.CompositeArrayBuffer.join(artifacts.weightData ?? []),
       };

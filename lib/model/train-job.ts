@@ -87,7 +87,7 @@ export async function runTrainJob(job: TrainJob, hooks: TrainJobHooks = {}): Pro
   const { config, outUri, imageSize } = job;
   const emit = hooks.emit ?? (() => undefined);
   emit({ type: 'phase', phase: 'loading-backend' });
-  const { backend, device } = await loadTfBackend();
+  const { backend, device, info: backendInfo } = await loadTfBackend();
   emit({ type: 'backend', backend, device });
 
   const pointerUri = checkpointPointerUri(outUri);
@@ -161,7 +161,10 @@ export async function runTrainJob(job: TrainJob, hooks: TrainJobHooks = {}): Pro
     const trainingMs = performance.now() - started;
     emit({ type: 'phase', phase: 'saving' });
     const modelUri = joinUri(outUri, 'model');
-    await saveModelBundle(trained, modelUri);
+    // The model says what trained it, wherever it is copied to.
+    await saveModelBundle(trained, modelUri, {
+      training: { ...backendInfo, epochs: config.epochs, finalLoss: lossHistory.at(-1) ?? null },
+    });
     return {
       modelUri,
       backend,

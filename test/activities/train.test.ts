@@ -109,6 +109,14 @@ void describe('trainModel activity', () => {
     assert.ok(log.pid && log.pid !== process.pid, 'training ran in another process');
     assert.deepEqual(log.epochsStarted, [1, 2, 3, 4, 5, 6]);
     assert.equal(log.outcome, 'completed');
+    // The saved model says what trained it.
+    const modelJson = JSON.parse(await fs.readFile(path.join(result.modelUri, 'model.json'), 'utf8')) as {
+      userDefinedMetadata?: { training?: { backend?: string; device?: string; epochs?: number } };
+    };
+    assert.deepEqual(
+      [modelJson.userDefinedMetadata?.training?.backend, modelJson.userDefinedMetadata?.training?.epochs],
+      ['cpu', 6],
+    );
 
     const last = attempt.heartbeats.at(-1)!.details;
     assert.equal(last.backend, 'cpu');
