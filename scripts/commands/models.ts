@@ -196,6 +196,7 @@ export function formatVersionDetails(record: ModelVersionRecord, aliases: ModelA
   lines.push(`  model:    ${record.modelUri}`);
   const reports = [
     stringAt(metrics, 'reportUrl'),
+    stringAt(metrics, 'reportHtmlUri'),
     stringAt(metrics, 'reportMarkdownUri'),
     stringAt(metrics, 'reportUri'),
   ];
@@ -213,6 +214,10 @@ export function formatVersionDetails(record: ModelVersionRecord, aliases: ModelA
     lines.push(
       `  production: ${describeMetrics(metrics.production)}${version ? ` (v${version} at evaluation)` : ''}`,
     );
+  }
+  if (isRecord(metrics.bestPossible) && typeof metrics.bestPossible.auc === 'number') {
+    // Synthetic data knows the true click probabilities: the AUC no model can beat.
+    lines.push(`  best possible (true probabilities): AUC ${metrics.bestPossible.auc.toFixed(4)}`);
   }
   const slices = sliceRows(metrics.slices);
   if (slices.length > 0) {

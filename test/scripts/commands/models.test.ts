@@ -174,6 +174,7 @@ void describe('models command formatting', () => {
           ],
           reportUri: '/store/runs/pipeline-2/run-2/evaluate/report.json',
           reportUrl: 'http://localhost:8080/reports/ctr/2',
+          bestPossible: { auc: 0.8283, logLoss: 0.41, count: 200 },
         },
         approvals: [
           {
@@ -205,6 +206,7 @@ void describe('models command formatting', () => {
       'Metrics',
       '  candidate:  AUC 0.7200, log loss 0.4800, accuracy 81.0%, ECE 0.0210, 200 eval rows',
       '  production: AUC 0.7000, log loss 0.5000, 200 eval rows (v1 at evaluation)',
+      '  best possible (true probabilities): AUC 0.8283',
       '  slices:',
       '    SLICE           ROWS  CLICKS  AUC     LOG LOSS  PROD AUC  PROD LOG LOSS',
       '    device=mobile   120   12.5%   0.7100  0.4700    0.6900    0.5000',
