@@ -134,6 +134,10 @@ export function registerDemoCommand(program: Command): void {
           say,
         });
         const served = await predictOnce(stack, dataDir);
+        const metrics = run.waiting.candidateVersion
+          ? (await new ModelRegistry(stack.storeUri).getVersion(MODEL, run.waiting.candidateVersion))?.metrics
+          : undefined;
+        const bestPossible = metrics?.bestPossible as { auc?: number } | undefined;
         console.log(
           formatSummary({
             model: MODEL,
@@ -142,6 +146,10 @@ export function registerDemoCommand(program: Command): void {
             storeUri: stack.storeUri,
             logDir: stack.logDir,
             seconds: (Date.now() - started) / 1000,
+            evaluation: {
+              ...(typeof bestPossible?.auc === 'number' ? { bestPossibleAuc: bestPossible.auc } : {}),
+              ...(typeof metrics?.reportHtmlUri === 'string' ? { reportUri: metrics.reportHtmlUri } : {}),
+            },
           }),
         );
         if (!run.result && !options.badCandidate) process.exitCode = 1;

@@ -24,7 +24,8 @@ const SIGNALS = {
 const DESCRIPTIONS: Record<RolloutCommand, string> = {
   pause: 'hold the canary at its current weight (regressions still roll back)',
   resume: 'continue a paused canary',
-  promote: 'skip the remaining steps: to 100% of traffic, or to the full-traffic approval when one is required',
+  promote:
+    'skip the remaining steps: to 100% of traffic, or to the full-traffic approval when one is required',
   abort: 'send all traffic back to stable and fail the rollout',
 };
 
