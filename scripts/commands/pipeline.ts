@@ -39,6 +39,14 @@ const startOptionsSchema = z.object({
   id: z.string().min(1).optional(),
 });
 
+/** One line of training progress from a heartbeat: the phase until batches run, then epoch, batch and loss. */
+export function describeTraining(progress: TrainHeartbeat): string {
+  const attempt = progress.attempt && progress.attempt > 1 ? `, attempt ${progress.attempt}` : '';
+  if (progress.phase && progress.phase !== 'training')
+    return `${progress.phase}${progress.checkpoint ? ` (checkpoint: epoch ${progress.checkpoint.epoch})` : ''}${attempt}`;
+  return `epoch ${progress.epoch} batch ${progress.batch}/${progress.batchesPerEpoch} loss ${progress.loss.toFixed(4)} (${progress.backend}${attempt})`;
+}
+
 /** Prints stage changes and training progress until the workflow closes. */
 async function followPipeline(client: Client, workflowId: string): Promise<void> {
   const handle = client.workflow.getHandle(workflowId);
@@ -56,7 +64,7 @@ async function followPipeline(client: Client, workflowId: string): Promise<void>
       const progress = payload
         ? client.options.loadedDataConverter.payloadConverter.fromPayload<TrainHeartbeat>(payload)
         : undefined;
-      line = `[${status.stage}]${progress ? ` epoch ${progress.epoch} batch ${progress.batch}/${progress.batchesPerEpoch} loss ${progress.loss.toFixed(4)} (${progress.backend})` : ''}${
+      line = `[${status.stage}]${progress ? ` ${describeTraining(progress)}` : ''}${
         status.rollout ? ` canary ${status.rollout.weight}% ${status.rollout.phase}` : ''
       }`;
     } catch {
