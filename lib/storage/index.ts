@@ -1,21 +1,24 @@
 /** Opens the storage backend that serves a URI's scheme. */
 import { setTimeout as sleep } from 'node:timers/promises';
+import { GcsStorage } from './gcs-storage';
 import { LocalStorage } from './local-storage';
 import type { Storage } from './storage';
 import { schemeOf } from './uri';
 
-export { NotFoundError, type Storage, type VersionedObject } from './storage';
-export { joinUri, resolveUri, schemeOf, toLocalPath } from './uri';
+export { NotFoundError, type ReadRange, type Storage, type VersionedObject } from './storage';
+export { joinUri, parseGsUri, resolveUri, schemeOf, toLocalPath } from './uri';
 
 const local = new LocalStorage();
+// Made on first use: a process that never touches gs:// never loads credentials.
+let gcs: GcsStorage | undefined;
 
-/** Storage for any URI this project understands; gs:// arrives with GCS support. */
+/** Storage for any URI this project understands: local paths, file:// and gs://. */
 export function storageFor(uri: string): Storage {
   switch (schemeOf(uri)) {
     case 'file':
       return local;
     case 'gs':
-      throw new Error(`gs:// URIs are not supported yet (${uri}); use a local path`);
+      return (gcs ??= new GcsStorage());
   }
 }
 

@@ -8,7 +8,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { NotFoundError, type Storage, type VersionedObject } from './storage';
+import { NotFoundError, type ReadRange, type Storage, type VersionedObject } from './storage';
 import { toLocalPath } from './uri';
 
 /** A lock this old belongs to a process that crashed while holding it: hold times are milliseconds. */
@@ -118,10 +118,10 @@ export class LocalStorage implements Storage {
     }
   }
 
-  async createReadStream(uri: string): Promise<Readable> {
+  async createReadStream(uri: string, range: ReadRange = {}): Promise<Readable> {
     const file = toLocalPath(uri);
     if (!(await this.exists(uri))) throw new NotFoundError(uri);
-    return createReadStream(file);
+    return createReadStream(file, { start: range.start, end: range.end });
   }
 
   async write(uri: string, data: Buffer | string): Promise<void> {

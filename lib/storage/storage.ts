@@ -1,4 +1,4 @@
-/** The storage interface every stage uses: blobs addressed by URI (a local path, file://, later gs://). */
+/** The storage interface every stage uses: blobs addressed by URI (a local path, file://, gs://). */
 import type { Readable } from 'node:stream';
 
 /** Thrown when a URI names nothing; callers turn it into a message a person can act on. */
@@ -16,11 +16,20 @@ export interface VersionedObject {
   generation: string;
 }
 
+/** A byte range of an object, both ends inclusive as in `fs.createReadStream`; either may be left out. */
+export interface ReadRange {
+  start?: number;
+  end?: number;
+}
+
 export interface Storage {
   /** Reads a whole object. Throws NotFoundError when it does not exist. */
   read(uri: string): Promise<Buffer>;
-  /** Streams an object, for files too large to hold at once. */
-  createReadStream(uri: string): Promise<Readable>;
+  /**
+   * Streams an object, or the `range` of it, for files too large to hold at once. Throws
+   * NotFoundError when it does not exist.
+   */
+  createReadStream(uri: string, range?: ReadRange): Promise<Readable>;
   /** Writes an object atomically: readers see the old content or the new one, never a part. */
   write(uri: string, data: Buffer | string): Promise<void>;
   /** Creates an object only if it does not exist yet; returns false when it already did. */
@@ -39,7 +48,8 @@ export interface Storage {
    */
   writeIfGeneration(uri: string, data: Buffer | string, generation: string | null): Promise<boolean>;
   exists(uri: string): Promise<boolean>;
-  /** URIs of every object under a prefix, sorted. */
+  /** URIs of every object under a folder (`prefixUri` + '/'), at any depth, sorted. */
   list(prefixUri: string): Promise<string[]>;
+  /** Deletes an object, or everything under a folder; deleting nothing is not an error. */
   delete(uri: string): Promise<void>;
 }
