@@ -41,6 +41,8 @@ import { type ActivityDeps, stageUri } from './deps';
 export interface EvaluateInput {
   candidateModelUri: string;
   evalUri: string;
+  /** Every eval shard of a sharded ingest; `evalUri` alone otherwise. */
+  evalUris?: string[];
   production?: { version: string; modelUri: string };
   /** The `evaluate` config; keys a pipeline started before they existed take their defaults. */
   thresholds: Partial<PipelineConfig['evaluate']>;
@@ -227,7 +229,11 @@ export function createEvaluateActivities(deps: ActivityDeps) {
       const thresholds = { ...DEFAULT_THRESHOLDS, ...input.thresholds };
 
       // The shard first: were it read alongside and failed, a model already loaded would never be freed.
-      const { examples } = await readShard(input.evalUri);
+      // Eval shards are read whole and together: the eval split is the small one, scored in one pass.
+      const examples: AdExample[] = [];
+      for (const uri of input.evalUris ?? [input.evalUri]) {
+        for (const example of (await readShard(uri)).examples) examples.push(example);
+      }
       const labels = Float64Array.from(examples, (example) => example.clicked);
       checkEvalSplit(input.evalUri, labels);
       const trueProbabilities = await readTrueProbabilities(input.dataUri, examples);

@@ -1,264 +1,149 @@
 /**
- * Ingest: stream the CSV, decode and resize every image, quarantine what cannot be read, and
- * write train and eval shards split by a hash of ad_id.
+ * Ingest: read a dataset's CSVs and images into train/eval Arrow shards, quarantining every row
+ * that cannot be read with its line and reason.
+ *
+ * Sharded (for data of any size): planIngest cuts the CSVs into shards of `shardRows` rows,
+ * ingestShard ingests one (run it for every shard, a few at a time: see
+ * workflows/ingest-fanout.ts), finishIngest merges them. Shards are stored by content, so a crash
+ * loses no finished shard and any run on the same data reuses them. ingestDataset is the older
+ * single-activity ingest, kept until every pipeline runs the sharded one.
  */
-import { createHash } from 'node:crypto';
-import path from 'node:path';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import { parse } from 'csv-parse';
-import { AD_COLUMNS, adRowSchema, DATASET_SCHEMA_VERSION, type AdExample } from '../lib/dataset/schema';
-import { decodeAdImage } from '../lib/dataset/image';
-import { writeShard } from '../lib/dataset/shards';
-import { joinUri, NotFoundError, readJsonIfExists, resolveUri, storageFor, writeJson } from '../lib/storage';
+import { mergeShards, MAX_RESULT_JSON_BYTES, shardOutcomeUri } from '../lib/dataset/ingest-finish';
+import { DatasetError, planDataset, readShardSpec, type IngestPlan } from '../lib/dataset/ingest-plan';
+import { ingestShardData } from '../lib/dataset/ingest-shard';
+import type {
+  FinishIngestInput,
+  IngestInput,
+  IngestResult,
+  IngestShardInput,
+  IngestShardResult,
+  PlanIngestInput,
+  PlanIngestResult,
+  ShardedIngestResult,
+} from '../lib/dataset/ingest-types';
+import { ingestWholeDataset } from '../lib/dataset/ingest-whole';
+import { DATASET_SCHEMA_VERSION } from '../lib/dataset/schema';
+import { joinUri, readJsonIfExists, writeJson } from '../lib/storage';
 import { type ActivityDeps, stageUri } from './deps';
 
-export interface IngestInput {
-  dataUri: string;
-  imageSize: number;
-  evalFraction: number;
+export type * from '../lib/dataset/ingest-types';
+export { isEvalExample } from '../lib/dataset/ingest-split';
+
+/** Images a shard fetches and decodes at once when the input does not say. */
+export const DEFAULT_IMAGE_CONCURRENCY = 8;
+/** How many skipped files a plan's result names (the plan itself lists them all). */
+const LISTED_SKIPPED_FILES = 20;
+
+/** A problem with the data itself fails the stage for good, with its message; anything else is retried. */
+async function failingPermanentlyOnBadData<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    if (err instanceof DatasetError) {
+      throw ApplicationFailure.create({ nonRetryable: true, type: 'BadDataset', message: err.message });
+    }
+    throw err;
+  }
 }
 
-export interface QuarantinedRow {
-  line: number;
-  adId?: string;
-  reason: string;
-}
-
-export interface IngestResult {
-  dataUri: string;
-  trainUri: string;
-  evalUri: string;
-  quarantineUri: string;
-  imageSize: number;
-  rowsRead: number;
-  trainRows: number;
-  evalRows: number;
-  quarantinedRows: number;
-  quarantineReasons: Record<string, number>;
-  /** DATASET_SCHEMA_VERSION of the shards. */
-  schemaVersion: number;
-  /** sha256 over the CSV and every image read, so a model names exactly the data it saw. */
-  fingerprint: string;
-}
-
-const CSV_FILE = 'ads.csv';
-const DECODE_BATCH = 16;
-
-/** Places an ad in eval when the hash of its id falls below the eval fraction: stable across runs. */
-export function isEvalExample(adId: string, evalFraction: number): boolean {
-  const hash = createHash('sha256').update(adId).digest();
-  return hash.readUInt32BE(0) / 0x1_0000_0000 < evalFraction;
-}
-
-/** Reason category for counting: the text before the first colon. */
-function reasonKind(reason: string): string {
-  return reason.split(':')[0] ?? reason;
-}
-
-function csvUriOf(dataUri: string): string {
-  return dataUri.endsWith('.csv') ? dataUri : joinUri(dataUri, CSV_FILE);
-}
-
-interface PendingRow {
-  line: number;
-  record: string[];
+async function readPlan(planUri: string): Promise<IngestPlan> {
+  const plan = await readJsonIfExists<IngestPlan>(planUri);
+  if (!plan) throw new DatasetError(`no ingest plan at ${planUri}: run planIngest first`);
+  return plan;
 }
 
 export function createIngestActivities(deps: ActivityDeps) {
   return {
-    /** Reads the dataset at dataUri into train/eval Arrow shards; reuses them if this run already did. */
+    /** Reads the dataset at dataUri into one train and one eval shard; reuses them if this run already did. */
     async ingestDataset(input: IngestInput): Promise<IngestResult> {
       const outUri = stageUri(deps.storeUri, 'ingest');
-      const summaryUri = joinUri(outUri, 'summary.json');
-      const previous = await readJsonIfExists<IngestResult>(summaryUri);
-      if (previous) return previous;
-
-      const csvUri = csvUriOf(input.dataUri);
-      const dataDir = input.dataUri.endsWith('.csv') ? path.posix.dirname(input.dataUri) : input.dataUri;
-      const storage = storageFor(csvUri);
-      let csvStream;
-      try {
-        csvStream = await storage.createReadStream(csvUri);
-      } catch (err) {
-        if (err instanceof NotFoundError) {
-          throw ApplicationFailure.create({
-            nonRetryable: true,
-            message: `No dataset at ${input.dataUri}: expected ${csvUri} (CSV with columns ${AD_COLUMNS.join(',')})`,
-          });
-        }
-        throw err;
-      }
-
-      const csvHash = createHash('sha256');
-      const imageHashes: string[] = [];
-      const seenIds = new Set<string>();
-      const train: AdExample[] = [];
-      const evaluation: AdExample[] = [];
-      const quarantine: QuarantinedRow[] = [];
-      let rowsRead = 0;
-
-      const decodeRow = async ({ line, record }: PendingRow): Promise<void> => {
-        if (record.length !== AD_COLUMNS.length) {
-          quarantine.push({
-            line,
-            reason: `field count: expected ${AD_COLUMNS.length} fields, got ${record.length}`,
-          });
-          return;
-        }
-        const raw = Object.fromEntries(AD_COLUMNS.map((column, i) => [column, record[i] ?? '']));
-        const parsed = adRowSchema.safeParse(raw);
-        if (!parsed.success) {
-          const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
-          quarantine.push({ line, adId: raw.ad_id, reason: `invalid field: ${problems.join('; ')}` });
-          return;
-        }
-        const row = parsed.data;
-        if (seenIds.has(row.ad_id)) {
-          quarantine.push({
-            line,
-            adId: row.ad_id,
-            reason: `duplicate ad_id: ${row.ad_id} appeared earlier`,
-          });
-          return;
-        }
-        seenIds.add(row.ad_id);
-        const imageUri = resolveUri(dataDir, row.image);
-        let bytes: Buffer;
-        try {
-          bytes = await storageFor(imageUri).read(imageUri);
-        } catch (err) {
-          const reason =
-            err instanceof NotFoundError
-              ? `missing image: ${row.image}`
-              : `unreadable image file: ${(err as Error).message}`;
-          quarantine.push({ line, adId: row.ad_id, reason });
-          return;
-        }
-        let pixels: Uint8Array;
-        try {
-          pixels = await decodeAdImage(bytes, input.imageSize);
-        } catch (err) {
-          quarantine.push({
-            line,
-            adId: row.ad_id,
-            reason: `corrupt image: ${row.image}: ${(err as Error).message}`,
-          });
-          return;
-        }
-        imageHashes.push(`${row.ad_id}:${createHash('sha256').update(bytes).digest('hex')}`);
-        const { image: _image, ...fields } = row;
-        const example: AdExample = { ...fields, pixels };
-        (isEvalExample(row.ad_id, input.evalFraction) ? evaluation : train).push(example);
-      };
-
-      // A record csv-parse cannot read (a stray or unclosed quote) is quarantined, not fatal. The
-      // parser reports it by the line it gave up on; every line since the last good record went
-      // into it, and each is quarantined so the bad-row count stays honest.
-      let parsedThroughLine = 0;
-      const parser = csvStream.pipe(
-        parse({
-          relax_column_count: true,
-          skip_empty_lines: true,
-          bom: true,
-          info: true,
-          skip_records_with_error: true,
-          on_record: (record: string[], { lines }) => {
-            parsedThroughLine = lines;
-            return record;
-          },
-        }),
+      return failingPermanentlyOnBadData(() =>
+        ingestWholeDataset(input, outUri, (details) => Context.current().heartbeat(details)),
       );
-      parser.on('skip', (err: Error & { lines?: number }) => {
-        const from = parsedThroughLine + 1;
-        const to = Math.max(err.lines ?? from, from);
-        parsedThroughLine = to;
-        const span = to > from ? ` (lines ${from}-${to} were read as one record)` : '';
-        for (let line = from; line <= to; line++) {
-          rowsRead += 1;
-          quarantine.push({ line, reason: `malformed CSV: ${err.message}${span}` });
-        }
-      });
-      csvStream.on('data', (chunk: Buffer) => csvHash.update(chunk));
-      let header: string[] | undefined;
-      let pending: PendingRow[] = [];
-      const flush = async () => {
-        // Rows decode in order within a batch, so shards are identical on every run.
-        const results = pending.map((row) => decodeRow(row));
-        await Promise.all(results);
-        pending = [];
-        Context.current().heartbeat({ rowsRead });
+    },
+
+    /**
+     * Lists every CSV under dataUri, checks their encoding and headers, and cuts them into shards of
+     * about shardRows rows in one streaming pass; the plan goes to the run's ingest folder.
+     */
+    async planIngest(input: PlanIngestInput): Promise<PlanIngestResult> {
+      const outUri = stageUri(deps.storeUri, 'ingest');
+      const planUri = joinUri(outUri, 'plan.json');
+      const plan =
+        (await readJsonIfExists<IngestPlan>(planUri)) ??
+        (await failingPermanentlyOnBadData(() =>
+          planDataset({
+            ...input,
+            outUri,
+            onProgress: (rowsPlanned) => Context.current().heartbeat({ rowsPlanned }),
+          }),
+        ));
+      return {
+        planUri,
+        shardCount: plan.shardCount,
+        shardRows: plan.shardRows,
+        files: plan.files.length,
+        rowsPlanned: plan.rowsPlanned,
+        skippedFiles: plan.skippedFiles.slice(0, LISTED_SKIPPED_FILES),
       };
-      for await (const { record, info } of parser as AsyncIterable<{
-        record: string[];
-        info: { lines: number };
-      }>) {
-        if (!header) {
-          header = record.map((name) => name.trim());
-          const missing = AD_COLUMNS.filter((column) => !header!.includes(column));
-          if (missing.length > 0 || header.length !== AD_COLUMNS.length) {
-            const delimiter =
-              header.length === 1 ? [';', '\t', '|'].find((char) => header![0]!.includes(char)) : undefined;
-            throw ApplicationFailure.create({
-              nonRetryable: true,
-              message: `${csvUri} has the wrong header: expected "${AD_COLUMNS.join(',')}", got "${header.join(',')}"${
-                missing.length ? ` (missing: ${missing.join(', ')})` : ''
-              }${delimiter ? `; the file looks ${JSON.stringify(delimiter)}-delimited, but ads.csv must be comma-separated` : ''}`,
-            });
-          }
-          continue;
-        }
-        rowsRead += 1;
-        const ordered =
-          header.length === record.length
-            ? AD_COLUMNS.map((column) => record[header!.indexOf(column)] ?? '')
-            : record;
-        pending.push({ line: info.lines, record: ordered });
-        if (pending.length >= DECODE_BATCH) await flush();
-      }
-      await flush();
-      if (!header) {
-        throw ApplicationFailure.create({
-          nonRetryable: true,
-          message: `${csvUri} is empty: no header, no rows`,
+    },
+
+    /** Ingests one shard of a plan, or reuses it when the same data was ingested before (by any run). */
+    async ingestShard(input: IngestShardInput): Promise<IngestShardResult> {
+      const context = Context.current();
+      const outcomeUri = shardOutcomeUri(stageUri(deps.storeUri, 'ingest'), input.shardIndex);
+      const outcome = await failingPermanentlyOnBadData(async () => {
+        const { parameters, spec } = await readShardSpec(input.planUri, input.shardIndex);
+        return ingestShardData({
+          storeUri: deps.storeUri,
+          parameters,
+          spec,
+          imageConcurrency: input.imageConcurrency ?? DEFAULT_IMAGE_CONCURRENCY,
+          signal: context.cancellationSignal,
+          onProgress: (progress) => context.heartbeat({ shardIndex: input.shardIndex, ...progress }),
         });
-      }
+      });
+      await writeJson(outcomeUri, outcome);
+      const { shardIndex, rowsRead, trainRows, evalRows, quarantinedRows, reused } = outcome;
+      return { shardIndex, rowsRead, trainRows, evalRows, quarantinedRows, reused };
+    },
 
-      // Decoding is concurrent within a batch; sort so the shard order never depends on timing.
-      const byId = (a: AdExample, b: AdExample) => a.ad_id.localeCompare(b.ad_id);
-      train.sort(byId);
-      evaluation.sort(byId);
-      quarantine.sort((a, b) => a.line - b.line);
-
-      const result: IngestResult = {
-        dataUri: input.dataUri,
-        trainUri: joinUri(outUri, 'train.arrow'),
-        evalUri: joinUri(outUri, 'eval.arrow'),
-        quarantineUri: joinUri(outUri, 'quarantine.jsonl'),
-        imageSize: input.imageSize,
-        rowsRead,
-        trainRows: train.length,
-        evalRows: evaluation.length,
-        quarantinedRows: quarantine.length,
-        quarantineReasons: quarantine.reduce<Record<string, number>>((counts, row) => {
-          const kind = reasonKind(row.reason);
-          counts[kind] = (counts[kind] ?? 0) + 1;
-          return counts;
-        }, {}),
-        schemaVersion: DATASET_SCHEMA_VERSION,
-        fingerprint: createHash('sha256')
-          .update(csvHash.digest('hex'))
-          .update(imageHashes.sort().join('\n'))
-          .digest('hex'),
-      };
-      await writeShard(result.trainUri, train, input.imageSize);
-      await writeShard(result.evalUri, evaluation, input.imageSize);
-      await storageFor(result.quarantineUri).write(
-        result.quarantineUri,
-        quarantine.map((row) => JSON.stringify(row)).join('\n') + (quarantine.length ? '\n' : ''),
-      );
-      await writeJson(summaryUri, result);
-      return result;
+    /**
+     * Merges the shards of a plan into the stage's result: counts, quarantine reasons, shard lists
+     * and one fingerprint; quarantines ad ids repeated across shards. Whether there are too many
+     * bad rows is validation's call.
+     */
+    async finishIngest({ planUri }: FinishIngestInput): Promise<ShardedIngestResult> {
+      const outUri = stageUri(deps.storeUri, 'ingest');
+      const summaryUri = joinUri(outUri, 'summary.json');
+      const previous = await readJsonIfExists<ShardedIngestResult>(summaryUri);
+      if (previous) return previous;
+      return failingPermanentlyOnBadData(async () => {
+        const plan = await readPlan(planUri);
+        const merged = await mergeShards(plan, outUri);
+        const result: ShardedIngestResult = {
+          dataUri: plan.dataUri,
+          trainUri: merged.trainUris[0]!,
+          evalUri: merged.evalUris[0]!,
+          imageSize: plan.imageSize,
+          schemaVersion: DATASET_SCHEMA_VERSION,
+          planUri,
+          shardCount: plan.shardCount,
+          skippedFiles: plan.skippedFiles.slice(0, LISTED_SKIPPED_FILES),
+          ...merged,
+        };
+        const size = JSON.stringify(result).length;
+        if (size > MAX_RESULT_JSON_BYTES) {
+          throw new DatasetError(
+            `${plan.shardCount} shards are too many to list in the workflow (${size} bytes of shard URIs); ` +
+              `raise data.shardRows above ${plan.shardRows} so there are fewer`,
+          );
+        }
+        await writeJson(summaryUri, result);
+        return result;
+      });
     },
   };
 }

@@ -24,11 +24,14 @@ export interface OlderCandidate {
 export interface VersionRef {
   version: string;
   modelUri: string;
+  /** Statistics of the data it was trained on, for drift; absent for versions registered before they were kept. */
+  statisticsUri?: string;
 }
 
 const refOf = (record: ModelVersionRecord): VersionRef => ({
   version: record.version,
   modelUri: record.modelUri,
+  ...(record.lineage?.data?.statisticsUri ? { statisticsUri: record.lineage.data.statisticsUri } : {}),
 });
 
 export interface RegisterModelVersionResult extends VersionRef {

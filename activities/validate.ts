@@ -1,157 +1,243 @@
 /**
- * Validate: decide whether an ingested dataset is fit to train on, and say exactly why not.
- * Row-level problems were quarantined by ingest; here they are weighed against thresholds.
+ * Validate: decide whether an ingested dataset is fit to train on, and say exactly why not, in the
+ * manner of TFX's StatisticsGen, SchemaGen and ExampleValidator. Statistics are streamed over the
+ * shards; the model's schema is inferred from its first dataset and checked on every later one;
+ * drift is measured against the production model's training data. Critical anomalies fail the
+ * pipeline; warnings are returned for the reviewer and the registry.
  */
+import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import { readShard } from '../lib/dataset/shards';
-import { CATEGORICAL_FEATURES, NUMERIC_FEATURES, type AdExample } from '../lib/dataset/schema';
-import { joinUri, writeJson } from '../lib/storage';
+import { sortAnomalies, type Anomaly } from '../lib/dataset/anomalies';
+import { checkDataset } from '../lib/dataset/dataset-checks';
+import { driftAnomalies, measureDrift, type DriftResult, type FeatureDrift } from '../lib/dataset/drift';
+import { listShardFiles } from '../lib/dataset/record-batches';
+import { checkAgainstSchema, inferSchema, type DatasetSchema } from '../lib/dataset/schema-inference';
+import { ensureSchema, readSchema, schemaUriFor } from '../lib/dataset/schema-store';
+import {
+  STATISTICS_FORMAT,
+  computeStatistics,
+  truncateVocabularies,
+  type DatasetStatistics,
+} from '../lib/dataset/statistics';
+import { dataValidationConfigSchema, type DataValidationConfigInput } from '../lib/dataset/validation-config';
+import { validationReportMarkdown } from '../lib/dataset/validation-report';
+import { NotFoundError, joinUri, readJsonIfExists, storageFor, writeJson } from '../lib/storage';
 import { type ActivityDeps, stageUri } from './deps';
 import type { IngestResult } from './ingest';
 
 export interface ValidateInput {
   ingest: IngestResult;
+  /** data.maxBadRowFraction */
   maxBadRowFraction: number;
+  /** data.minRows */
   minRows: number;
+  /** The model whose schema the data is checked against (inferred from its first dataset); unchecked without it. */
+  modelName?: string;
+  /** data.validation; every default when absent. */
+  validation?: DataValidationConfigInput;
+  /** statistics.json of the production model's training run: drift is measured against it when given. */
+  baselineStatisticsUri?: string;
 }
 
-export interface NumericStats {
-  count: number;
-  min: number;
-  max: number;
-  mean: number;
-  std: number;
-}
-
-export interface ValidationReport {
+export interface ValidationResult {
+  /** statistics.json in the validate stage folder: the baseline for later datasets' drift. */
+  statisticsUri: string;
+  /** report.md: verdict, anomalies, drift and every feature's statistics, for people. */
   reportUri: string;
+  /** anomalies.json: every anomaly and drift measure, for programs. */
+  anomaliesUri: string;
+  /** The model's schema.json, when a model was named. */
+  schemaUri?: string;
+  /** True when this run inferred and stored the model's schema. */
+  schemaCreated: boolean;
+  rowsRead: number;
   validRows: number;
   badRows: number;
   badRowFraction: number;
   clickRate: number;
-  numeric: Record<string, NumericStats>;
-  /** The {@link TOP_VOCABULARY_VALUES} most frequent values per feature; report.json holds them all. */
-  vocabularies: Record<string, Record<string, number>>;
-  /** How many distinct values each categorical feature has. */
-  distinctValues: Record<string, number>;
+  /** The warnings' messages, as the reviewer sees them (at most MAX_RETURNED_ANOMALIES). */
   warnings: string[];
+  /** The same warnings with their kind, feature, value and threshold (critical ones fail instead). */
+  anomalies: Anomaly[];
+  /** Warnings left out of the two lists above; report.md and anomalies.json hold them all. */
+  omittedWarnings: number;
+  drift?: {
+    baselineStatisticsUri: string;
+    measured: boolean;
+    skippedReason?: string;
+    features: FeatureDrift[];
+  };
 }
+
+/** Anomalies returned at most, as the result goes into workflow history; the files hold them all. */
+export const MAX_RETURNED_ANOMALIES = 50;
 
 /**
- * How many values per feature the returned report keeps: it goes into workflow history, where
- * a high-cardinality column would otherwise push the payload past Temporal's 2 MB limit.
+ * Where the validate stage of a pipeline run wrote statistics.json (the stage folder of stageUri):
+ * the drift baseline for the model that run trained, found from its lineage.run.
  */
-export const TOP_VOCABULARY_VALUES = 50;
+export function statisticsUriOfRun(storeUri: string, run: { workflowId: string; runId: string }): string {
+  return joinUri(storeUri, 'runs', run.workflowId, run.runId, 'validate', 'statistics.json');
+}
 
-/** Count, range, mean and population standard deviation, in loops so no array size overflows the stack. */
-export function numericStats(values: readonly number[]): NumericStats {
-  const count = values.length;
-  let sum = 0;
-  let min = Infinity;
-  let max = -Infinity;
-  for (const value of values) {
-    sum += value;
-    if (value < min) min = value;
-    if (value > max) max = value;
+async function readBaseline(uri: string): Promise<DatasetStatistics | string> {
+  try {
+    const baseline = await readJsonIfExists<{ format?: unknown }>(uri);
+    if (!baseline) return `no statistics at ${uri} (a model trained before statistics were recorded?)`;
+    if (baseline.format !== STATISTICS_FORMAT) return `${uri} is not ${STATISTICS_FORMAT} statistics`;
+    return baseline as DatasetStatistics;
+  } catch (err) {
+    if (err instanceof NotFoundError) return `no statistics at ${uri}`;
+    if (err instanceof SyntaxError) return `${uri} is not valid JSON (${err.message})`;
+    throw err;
   }
-  const mean = sum / Math.max(count, 1);
-  let squares = 0;
-  for (const value of values) squares += (value - mean) ** 2;
-  return { count, min, max, mean, std: Math.sqrt(squares / Math.max(count, 1)) };
-}
-
-/** The `limit` most frequent values, ties broken by value so the result is deterministic. */
-export function topValues(counts: Record<string, number>, limit: number): Record<string, number> {
-  return Object.fromEntries(
-    Object.entries(counts)
-      .sort(([a, countA], [b, countB]) => countB - countA || (a < b ? -1 : a > b ? 1 : 0))
-      .slice(0, limit),
-  );
-}
-
-function countValues(values: string[]): Record<string, number> {
-  // A Map, because a value such as "__proto__" would corrupt a plain-object counter.
-  const counts = new Map<string, number>();
-  for (const value of values) counts.set(value, (counts.get(value) ?? 0) + 1);
-  return Object.fromEntries(counts);
-}
-
-function describeReasons(reasons: Record<string, number>): string {
-  return Object.entries(reasons)
-    .map(([reason, count]) => `${count} × ${reason}`)
-    .join(', ');
 }
 
 export function createValidateActivities(deps: ActivityDeps) {
   return {
-    /** Checks counts, labels and the bad-row fraction; fails non-retryably with every problem listed. */
-    async validateDataset({ ingest, maxBadRowFraction, minRows }: ValidateInput): Promise<ValidationReport> {
-      const [train, evaluation] = await Promise.all([readShard(ingest.trainUri), readShard(ingest.evalUri)]);
-      const rows: AdExample[] = [...train.examples, ...evaluation.examples];
-      // A header-only CSV has no bad rows either; it fails below for having no rows, not for a fraction.
-      const badRowFraction = ingest.rowsRead === 0 ? 0 : ingest.quarantinedRows / ingest.rowsRead;
-      const problems: string[] = [];
-      const warnings: string[] = [];
+    /** Computes statistics, checks the schema and drift; fails non-retryably listing every critical anomaly. */
+    async validateDataset(input: ValidateInput): Promise<ValidationResult> {
+      const { ingest } = input;
+      const config = dataValidationConfigSchema.parse(input.validation ?? {});
+      const context = Context.current();
+      const execution = context.info.workflowExecution;
+      if (!execution) throw new Error('the validate activity must run inside a workflow');
+      const folder = stageUri(deps.storeUri, 'validate');
+      const statisticsUri = joinUri(folder, 'statistics.json');
+      const reportUri = joinUri(folder, 'report.md');
+      const anomaliesUri = joinUri(folder, 'anomalies.json');
+      const notes: string[] = [];
 
-      if (ingest.rowsRead === 0) problems.push(`the CSV has a header but no rows (${ingest.dataUri})`);
-      if (badRowFraction > maxBadRowFraction) {
-        problems.push(
-          `${ingest.quarantinedRows} of ${ingest.rowsRead} rows are bad (${(badRowFraction * 100).toFixed(1)}% > ` +
-            `maxBadRowFraction ${(maxBadRowFraction * 100).toFixed(1)}%): ${describeReasons(ingest.quarantineReasons)}; ` +
-            `see ${ingest.quarantineUri}`,
-        );
-      } else if (ingest.quarantinedRows > 0) {
-        warnings.push(
-          `${ingest.quarantinedRows} rows quarantined (${describeReasons(ingest.quarantineReasons)}); see ${ingest.quarantineUri}`,
+      // Sharded ingest lists every shard; the single ingest names one file per split.
+      const splits = [
+        { name: 'train', shardUris: ingest.trainUris ?? (await listShardFiles(ingest.trainUri)) },
+        { name: 'eval', shardUris: ingest.evalUris ?? (await listShardFiles(ingest.evalUri)) },
+      ];
+      const statistics = await computeStatistics(splits, {
+        concurrency: config.concurrency,
+        onProgress: (progress) => context.heartbeat(progress),
+      });
+      await writeJson(statisticsUri, truncateVocabularies(statistics, config.vocabularyTopK));
+
+      const anomalies = checkDataset(statistics, {
+        dataUri: ingest.dataUri,
+        rowsRead: ingest.rowsRead,
+        quarantinedRows: ingest.quarantinedRows,
+        quarantineReasons: ingest.quarantineReasons,
+        quarantineUri: ingest.quarantineUri,
+        maxBadRowFraction: input.maxBadRowFraction,
+        minRows: input.minRows,
+      });
+      const datasetFailed = anomalies.some((anomaly) => anomaly.severity === 'critical');
+
+      let schema: DatasetSchema | undefined;
+      let schemaCreated = false;
+      const { modelName } = input;
+      const schemaUri = modelName === undefined ? undefined : schemaUriFor(deps.storeUri, modelName);
+      if (modelName === undefined || schemaUri === undefined) {
+        notes.push('schema not checked: no model name was given');
+      } else if (datasetFailed) {
+        // A dataset that failed is checked against an existing schema, never made into one.
+        schema = await readSchema(schemaUri);
+        if (!schema) notes.push(`no schema inferred for ${modelName}: this dataset failed validation`);
+      } else {
+        const { workflowId, runId } = execution;
+        const candidate = inferSchema(statistics, {
+          model: modelName,
+          maxDomainSize: config.maxDomainSize,
+          inferredFrom: {
+            dataUri: ingest.dataUri,
+            fingerprint: ingest.fingerprint,
+            workflowId,
+            runId,
+            at: new Date().toISOString(),
+          },
+        });
+        schema = await ensureSchema(schemaUri, candidate);
+        // A retry of the run that created it created it too.
+        schemaCreated = schema.inferredFrom.workflowId === workflowId && schema.inferredFrom.runId === runId;
+      }
+      if (schema && schemaUri) {
+        anomalies.push(
+          ...checkAgainstSchema(statistics, schema, {
+            outOfVocabulary: config.outOfVocabulary,
+            outOfRange: config.outOfRange,
+            schemaUri,
+          }),
         );
       }
-      if (rows.length < minRows)
-        problems.push(`only ${rows.length} valid rows; at least ${minRows} are needed (data.minRows)`);
-      for (const [split, examples] of [
-        ['train', train.examples],
-        ['eval', evaluation.examples],
-      ] as const) {
-        const clicks = examples.filter((example) => example.clicked === 1).length;
-        if (examples.length > 0 && (clicks === 0 || clicks === examples.length)) {
-          problems.push(
-            `the ${split} split has only one label (${clicks} clicks in ${examples.length} rows)`,
-          );
+
+      let drift: DriftResult | undefined;
+      if (input.baselineStatisticsUri) {
+        const baseline = await readBaseline(input.baselineStatisticsUri);
+        if (typeof baseline === 'string') {
+          anomalies.push({
+            severity: 'warning',
+            kind: 'drift_not_measured',
+            message: `drift from the production model's training data not measured: ${baseline}`,
+          });
+        } else {
+          drift = measureDrift(baseline, statistics, config.drift);
+          anomalies.push(...driftAnomalies(drift, config.drift));
         }
       }
 
-      const vocabularies = Object.fromEntries(
-        CATEGORICAL_FEATURES.map((name) => [name, countValues(rows.map((row) => row[name]))]),
+      const sorted = sortAnomalies(anomalies);
+      await writeJson(anomaliesUri, { anomalies: sorted, drift, statisticsUri, schemaUri });
+      await storageFor(reportUri).write(
+        reportUri,
+        validationReportMarkdown({
+          dataUri: ingest.dataUri,
+          statistics,
+          statisticsUri,
+          anomalies: sorted,
+          rowsRead: ingest.rowsRead,
+          quarantinedRows: ingest.quarantinedRows,
+          quarantineUri: ingest.quarantineUri,
+          ...(schemaUri && schema ? { schemaUri } : {}),
+          schemaCreated,
+          ...(input.baselineStatisticsUri ? { baselineStatisticsUri: input.baselineStatisticsUri } : {}),
+          ...(drift ? { drift } : {}),
+          notes,
+        }),
       );
-      const report: ValidationReport = {
-        reportUri: joinUri(stageUri(deps.storeUri, 'validate'), 'report.json'),
-        validRows: rows.length,
-        badRows: ingest.quarantinedRows,
-        badRowFraction,
-        clickRate: rows.filter((example) => example.clicked === 1).length / Math.max(rows.length, 1),
-        numeric: Object.fromEntries(
-          NUMERIC_FEATURES.map((name) => [name, numericStats(rows.map((row) => row[name]))]),
-        ),
-        vocabularies: Object.fromEntries(
-          Object.entries(vocabularies).map(([name, counts]) => [
-            name,
-            topValues(counts, TOP_VOCABULARY_VALUES),
-          ]),
-        ),
-        distinctValues: Object.fromEntries(
-          Object.entries(vocabularies).map(([name, counts]) => [name, Object.keys(counts).length]),
-        ),
-        warnings,
-      };
-      await writeJson(report.reportUri, { ...report, vocabularies, problems });
-      if (problems.length > 0) {
+
+      const critical = sorted.filter((anomaly) => anomaly.severity === 'critical');
+      if (critical.length > 0) {
+        const problems = critical.map((anomaly) => anomaly.message);
         throw ApplicationFailure.create({
           nonRetryable: true,
           type: 'DataValidationFailed',
-          message: `Data validation failed for ${ingest.dataUri}: ${problems.join('; ')}`,
-          details: [{ problems, reportUri: report.reportUri }],
+          message: `Data validation failed for ${ingest.dataUri}: ${problems.join('; ')}. Report: ${reportUri}`,
+          details: [{ problems, anomalies: critical, reportUri, statisticsUri, anomaliesUri }],
         });
       }
-      return report;
+      const warnings = sorted.slice(0, MAX_RETURNED_ANOMALIES);
+      return {
+        statisticsUri,
+        reportUri,
+        anomaliesUri,
+        ...(schemaUri && schema ? { schemaUri } : {}),
+        schemaCreated,
+        rowsRead: ingest.rowsRead,
+        validRows: statistics.rows,
+        badRows: ingest.quarantinedRows,
+        badRowFraction: ingest.rowsRead === 0 ? 0 : ingest.quarantinedRows / ingest.rowsRead,
+        clickRate: statistics.positiveRate,
+        warnings: warnings.map((anomaly) => anomaly.message),
+        anomalies: warnings,
+        omittedWarnings: sorted.length - warnings.length,
+        ...(drift && input.baselineStatisticsUri
+          ? {
+              drift: {
+                baselineStatisticsUri: input.baselineStatisticsUri,
+                measured: drift.measured,
+                ...(drift.skippedReason ? { skippedReason: drift.skippedReason } : {}),
+                features: drift.features,
+              },
+            }
+          : {}),
+      };
     },
   };
 }

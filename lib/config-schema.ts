@@ -24,6 +24,76 @@ export const pipelineConfigSchema = z.strictObject({
       evalFraction: z.number().gt(0).lt(1).default(0.2),
       maxBadRowFraction: z.number().min(0).max(1).default(0.1),
       minRows: z.number().int().min(2).default(20),
+      /** Rows per ingest shard: each shard is one activity, holding this many decoded images at most. */
+      shardRows: z.number().int().min(1).max(1_000_000).default(50_000),
+      /** Ingest shard activities in flight at once. */
+      ingestConcurrency: z.number().int().min(1).max(256).default(4),
+      /** Images one shard activity fetches and decodes at once. */
+      imageConcurrency: z.number().int().min(1).max(256).default(8),
+      /**
+       * Statistics, schema and drift checks, in the manner of TFX's StatisticsGen, SchemaGen and
+       * ExampleValidator. A fraction or divergence strictly above `warning` warns (returned, shown to
+       * the reviewer, recorded with the model); strictly above `critical` fails the pipeline.
+       */
+      validation: z
+        .strictObject({
+          /** Most frequent values per categorical feature kept in statistics.json; the rest count as "other". */
+          vocabularyTopK: z.number().int().min(1).max(100_000).default(1000),
+          /** A categorical feature gets a vocabulary in the inferred schema up to this many distinct values. */
+          maxDomainSize: z.number().int().min(1).max(100_000).default(1000),
+          /**
+           * Fraction of a feature's values not in the schema's vocabulary. A new advertiser is normal;
+           * half the rows unknown is a broken feed.
+           */
+          outOfVocabulary: z
+            .strictObject({
+              warning: z.number().min(0).max(1).default(0.01),
+              critical: z.number().min(0).max(1).default(0.5),
+            })
+            .prefault({})
+            .refine((t) => t.warning <= t.critical, 'outOfVocabulary.warning must not exceed critical'),
+          /**
+           * Numeric ranges: the schema's [min, max] widened by `tolerance` × (max − min) on each side;
+           * thresholds on the fraction of values outside it.
+           */
+          outOfRange: z
+            .strictObject({
+              tolerance: z.number().min(0).default(0.1),
+              warning: z.number().min(0).max(1).default(0),
+              critical: z.number().min(0).max(1).default(0.05),
+            })
+            .prefault({})
+            .refine((t) => t.warning <= t.critical, 'outOfRange.warning must not exceed critical'),
+          /**
+           * Drift from the production model's training data. PSI 0.1 / 0.25 are the usual "moderate" /
+           * "significant" shift levels; a small shift measured as Jensen-Shannon divergence (bits) is
+           * about PSI / (8 ln 2), hence 0.02 / 0.05, which catch a device mix moving from 10% to 40% tablets
+           * (JS 0.09) that 0.1 would miss. Values are compared after subtracting the sampling noise.
+           */
+          drift: z
+            .strictObject({
+              psiWarning: z.number().min(0).default(0.1),
+              psiCritical: z.number().min(0).default(0.25),
+              jsWarning: z.number().min(0).max(1).default(0.02),
+              jsCritical: z.number().min(0).max(1).default(0.05),
+              /** Quantile bins of the baseline per numeric feature. */
+              bins: z.number().int().min(2).max(100).default(10),
+              /** Categories compared per categorical feature: the baseline's most frequent; the rest as one. */
+              maxCategories: z.number().int().min(1).max(1000).default(20),
+              /** Fewer rows on either side: drift is not measured (sampling noise would swamp it). */
+              minRows: z.number().int().min(1).default(300),
+              /** Drift past a critical threshold fails the pipeline instead of warning. */
+              failOnCritical: z.boolean().default(false),
+            })
+            .prefault({})
+            .refine(
+              (t) => t.psiWarning <= t.psiCritical && t.jsWarning <= t.jsCritical,
+              'drift warning thresholds must not exceed critical ones',
+            ),
+          /** Shards whose statistics are computed at once within the validate activity. */
+          concurrency: z.number().int().min(1).max(32).default(2),
+        })
+        .prefault({}),
     })
     .prefault({}),
   train: z

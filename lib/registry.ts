@@ -26,6 +26,13 @@ export interface Lineage {
     schemaVersion: number;
     trainRows: number;
     evalRows: number;
+    /** The sharded ingest's plan (every shard's source rows and outputs), and how many shards. */
+    planUri?: string;
+    shardCount?: number;
+    /** The validate stage's statistics.json: the baseline later datasets' drift is measured against. */
+    statisticsUri?: string;
+    /** What validation flagged without failing (also shown to the reviewer). */
+    warnings?: string[];
   };
   code: CodeVersion;
   /** The whole validated pipeline configuration. */

@@ -12,8 +12,13 @@ type Summaries = {
 export const ACTIVITY_SUMMARIES: Summaries = {
   ingestDataset: ({ dataUri }) =>
     `Read ads.csv and images under ${dataUri}, quarantine bad rows, write train/eval Arrow shards`,
+  planIngest: ({ dataUri, shardRows }) =>
+    `List the CSVs under ${dataUri}, check their headers and cut them into shards of ${shardRows} rows`,
+  ingestShard: ({ shardIndex }) =>
+    `Ingest shard ${shardIndex}: decode its images, quarantine bad rows, write its train/eval Arrow files (or reuse them)`,
+  finishIngest: () => 'Merge the ingested shards, count quarantined rows by reason, settle duplicate ad ids',
   validateDataset: ({ ingest }) =>
-    `Check ${ingest.trainRows + ingest.evalRows} rows (bad-row fraction, minimum rows, both labels) and compute feature statistics`,
+    `Check ${ingest.trainRows + ingest.evalRows} rows: feature statistics, the model's schema, drift against production's training data, bad rows`,
   getProductionVersion: ({ model }) => `Look up the version of ${model} serving production`,
   trainModel: ({ train }) =>
     `Train ${train.epochs} epochs (batch ${train.batchSize}, seed ${train.seed}) in a separate process, checkpointing every ${train.checkpointEveryEpochs ?? 1} epoch(s)`,

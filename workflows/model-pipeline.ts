@@ -29,6 +29,7 @@ import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { ControlActivities, GpuActivities } from '../activities';
 import { withSummaries } from './activity-summaries';
 import { approvalDetailsMarkdown } from './approval-details';
+import { ingestInShards } from './ingest-fanout';
 import { canaryRollout } from './canary-rollout';
 import {
   approveSignal,
@@ -94,6 +95,14 @@ export async function modelPipeline(input: PipelineInput): Promise<PipelineResul
       startToCloseTimeout: '12 hours',
       heartbeatTimeout: `${config.train.heartbeatTimeoutSeconds ?? 120} seconds`,
       retry: { maximumAttempts: 5, initialInterval: '5 seconds' },
+    }),
+  );
+  // Planning streams every CSV once; shard activities are bounded by data.shardRows.
+  const ingester = withSummaries(
+    proxyActivities<ControlActivities>({
+      startToCloseTimeout: '2 hours',
+      heartbeatTimeout: '2 minutes',
+      retry: { maximumAttempts: 5, initialInterval: '1 second' },
     }),
   );
   const status: PipelineStatus = { modelName, stage: 'ingest', ignoredSignals: [] };
@@ -298,23 +307,40 @@ export async function modelPipeline(input: PipelineInput): Promise<PipelineResul
   const run = async (): Promise<PipelineResult> => {
     try {
       enterStage('ingest');
-      const ingest = await control.ingestDataset({
-        dataUri,
-        imageSize: config.data.imageSize,
-        evalFraction: config.data.evalFraction,
-      });
+      // Planned once, then shard activities in parallel (bounded); shards already ingested from
+      // the same bytes, by any run, are reused.
+      const ingest = await ingestInShards(
+        ingester,
+        {
+          dataUri,
+          imageSize: config.data.imageSize,
+          evalFraction: config.data.evalFraction,
+          shardRows: config.data.shardRows,
+          imageConcurrency: config.data.imageConcurrency,
+        },
+        {
+          concurrency: config.data.ingestConcurrency,
+          onProgress: ({ shardsDone, shardCount, reusedShards }) => {
+            status.message = `${shardsDone}/${shardCount} shards ingested${reusedShards ? ` (${reusedShards} reused)` : ''}`;
+          },
+        },
+      );
 
       enterStage('validate');
+      // Production first: drift is measured against the data the production model was trained on.
+      const production = await control.getProductionVersion({ model: modelName });
       const validation = await control.validateDataset({
         ingest,
         maxBadRowFraction: config.data.maxBadRowFraction,
         minRows: config.data.minRows,
+        modelName,
+        ...(config.data.validation ? { validation: config.data.validation } : {}),
+        ...(production?.statisticsUri ? { baselineStatisticsUri: production.statisticsUri } : {}),
       });
 
       enterStage('train');
-      const production = await control.getProductionVersion({ model: modelName });
       const trained = await trainer.trainModel({
-        trainUri: ingest.trainUri,
+        trainUris: ingest.trainUris,
         imageSize: ingest.imageSize,
         train: config.train,
       });
@@ -325,6 +351,7 @@ export async function modelPipeline(input: PipelineInput): Promise<PipelineResul
         dataUri,
         candidateModelUri: trained.modelUri,
         evalUri: ingest.evalUri,
+        evalUris: ingest.evalUris,
         ...(production ? { production: { version: production.version, modelUri: production.modelUri } } : {}),
         thresholds: config.evaluate,
       });
@@ -358,6 +385,10 @@ export async function modelPipeline(input: PipelineInput): Promise<PipelineResul
             schemaVersion: ingest.schemaVersion,
             trainRows: ingest.trainRows,
             evalRows: ingest.evalRows,
+            planUri: ingest.planUri,
+            shardCount: ingest.shardCount,
+            statisticsUri: validation.statisticsUri,
+            warnings: validation.warnings,
           },
           config,
           training: {

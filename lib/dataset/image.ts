@@ -25,6 +25,19 @@ export async function decodeAdImage(bytes: Buffer, size: number): Promise<Uint8A
     return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   } catch (err) {
     if (err instanceof ImageDecodeError) throw err;
-    throw new ImageDecodeError(`unreadable image: ${(err as Error).message}`);
+    const message = (err as Error).message;
+    if (/pixel limit/i.test(message)) throw new ImageDecodeError(await tooLargeMessage(bytes));
+    throw new ImageDecodeError(`unreadable image: ${message}`);
+  }
+}
+
+/** Names the dimensions of an image refused by the pixel limit; reads its header only, never its pixels. */
+async function tooLargeMessage(bytes: Buffer): Promise<string> {
+  const limit = `exceeds the pixel limit of ${MAX_INPUT_PIXELS} (a decompression bomb guard)`;
+  try {
+    const { width, height } = await sharp(bytes, { limitInputPixels: false }).metadata();
+    return `image too large: ${width}×${height} px ${limit}`;
+  } catch {
+    return `image too large: ${limit}`;
   }
 }

@@ -9,15 +9,15 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
 import { createIngestActivities, type IngestInput, type IngestResult } from '../../activities/ingest';
 import {
-  TOP_VOCABULARY_VALUES,
   createValidateActivities,
-  numericStats,
   type ValidateInput,
-  type ValidationReport,
+  type ValidationResult,
 } from '../../activities/validate';
 import type { ActivityDeps } from '../../activities/deps';
+import type { Anomaly } from '../../lib/dataset/anomalies';
 import { writeShard } from '../../lib/dataset/shards';
 import { AD_COLUMNS, CATEGORICAL_FEATURES, type AdExample } from '../../lib/dataset/schema';
+import type { DatasetStatistics } from '../../lib/dataset/statistics';
 import { makeTinyDataset } from '../helpers/tiny-dataset';
 
 const IMAGE_SIZE = 16;
@@ -42,7 +42,7 @@ function environment(runId: string): MockActivityEnvironment {
 async function ingestAndValidate(
   dataUri: string,
   { minRows = 20, maxBadRowFraction = MAX_BAD } = {},
-): Promise<{ ingest: IngestResult; validate: () => Promise<ValidationReport> }> {
+): Promise<{ ingest: IngestResult; validate: () => Promise<ValidationResult> }> {
   const env = environment(`run-${++runCounter}`);
   const ingestActivities = createIngestActivities(deps);
   const validateActivities = createValidateActivities(deps);
@@ -54,7 +54,7 @@ async function ingestAndValidate(
     evalFraction: EVAL_FRACTION,
   });
   const validate = () =>
-    env.run<[ValidateInput], ValidationReport, typeof runValidate>(runValidate, {
+    env.run<[ValidateInput], ValidationResult, typeof runValidate>(runValidate, {
       ingest,
       maxBadRowFraction,
       minRows,
@@ -90,47 +90,58 @@ void describe('validateDataset', () => {
     await fs.rm(store, { recursive: true, force: true });
   });
 
-  void it('passes a clean dataset with numeric stats, vocabularies and no warnings', async () => {
+  void it('passes a clean dataset, writing statistics that match the CSV, a report and no warnings', async () => {
     await using tiny = await makeTinyDataset({ rows: ROWS, seed: SEED });
     const { validate } = await ingestAndValidate(tiny.dir);
-    const report = await validate();
+    const result = await validate();
 
-    assert.equal(report.validRows, ROWS);
-    assert.equal(report.badRows, 0);
-    assert.equal(report.badRowFraction, 0);
-    assert.deepEqual(report.warnings, []);
+    assert.equal(result.validRows, ROWS);
+    assert.equal(result.rowsRead, ROWS);
+    assert.equal(result.badRows, 0);
+    assert.equal(result.badRowFraction, 0);
+    assert.deepEqual(result.warnings, []);
+    assert.deepEqual(result.anomalies, []);
+    assert.equal(result.omittedWarnings, 0);
+    for (const uri of [result.statisticsUri, result.reportUri, result.anomaliesUri]) {
+      assert.ok(uri.startsWith(path.join(store, 'runs', 'validate-test')), uri);
+    }
 
     // Every number checked against the CSV itself.
     const csv = parse<Record<string, string>>(await fs.readFile(tiny.result.csvPath), { columns: true });
     assert.equal(csv.length, ROWS);
     const clicks = csv.filter((row) => row.clicked === '1').length;
     assert.ok(clicks > 0 && clicks < ROWS);
-    assert.equal(report.clickRate, clicks / ROWS);
+    assert.equal(result.clickRate, clicks / ROWS);
+    const stats = JSON.parse(await fs.readFile(result.statisticsUri, 'utf8')) as DatasetStatistics;
+    assert.equal(stats.rows, ROWS);
+    assert.equal(stats.positiveRate, clicks / ROWS);
     for (const name of ['hour', 'headline_length'] as const) {
       const values = csv.map((row) => Number(row[name]));
       const expectedMean = mean(values);
       const expectedStd = Math.sqrt(mean(values.map((value) => (value - expectedMean) ** 2)));
-      const stats = report.numeric[name]!;
-      assert.equal(stats.count, ROWS);
-      assert.equal(stats.min, Math.min(...values));
-      assert.equal(stats.max, Math.max(...values));
-      assert.ok(Math.abs(stats.mean - expectedMean) < 1e-9, `${name} mean ${stats.mean} vs ${expectedMean}`);
-      assert.ok(Math.abs(stats.std - expectedStd) < 1e-9, `${name} std ${stats.std} vs ${expectedStd}`);
-      assert.ok(stats.std > 0);
+      const feature = stats.features[name]!;
+      assert.equal(feature.count, ROWS);
+      assert.equal(feature.missing, 0);
+      assert.equal(feature.numeric!.min, Math.min(...values));
+      assert.equal(feature.numeric!.max, Math.max(...values));
+      assert.ok(Math.abs(feature.numeric!.mean - expectedMean) < 1e-9, `${name} mean`);
+      assert.ok(Math.abs(feature.numeric!.std - expectedStd) < 1e-9, `${name} std`);
     }
     for (const name of CATEGORICAL_FEATURES) {
-      const expected: Record<string, number> = {};
-      for (const row of csv) expected[row[name]!] = (expected[row[name]!] ?? 0) + 1;
-      assert.deepEqual(report.vocabularies[name], expected, name);
-      assert.equal(report.distinctValues[name], Object.keys(expected).length, name);
+      const expected = new Map<string, number>();
+      for (const row of csv) expected.set(row[name]!, (expected.get(row[name]!) ?? 0) + 1);
+      const vocabulary = stats.features[name]!.categorical!;
+      assert.deepEqual(new Map(vocabulary.top), expected, name);
+      assert.equal(vocabulary.distinct, expected.size, name);
+      assert.equal(vocabulary.otherCount, 0, name);
     }
 
-    const saved = JSON.parse(await fs.readFile(report.reportUri, 'utf8')) as ValidationReport & {
-      problems: string[];
-    };
-    assert.ok(report.reportUri.startsWith(store));
-    assert.deepEqual(saved.problems, []);
-    assert.equal(saved.validRows, ROWS);
+    const report = await fs.readFile(result.reportUri, 'utf8');
+    assert.match(report, /^# Data validation of /);
+    assert.match(report, /\*\*Passed\*\* with 0 warning\(s\)\./);
+    assert.match(report, /\| hour \| int \| 40 \| 0 \|/);
+    const saved = JSON.parse(await fs.readFile(result.anomaliesUri, 'utf8')) as { anomalies: Anomaly[] };
+    assert.deepEqual(saved.anomalies, []);
   });
 
   void it('passes a few bad rows under the threshold with a warning naming the counts and the quarantine file', async () => {
@@ -163,16 +174,22 @@ void describe('validateDataset', () => {
     }
     assert.ok(failure.message.includes(ingest.quarantineUri), failure.message);
 
-    const [details] = failure.details as [{ problems: string[]; reportUri: string }];
+    const [details] = failure.details as [
+      { problems: string[]; anomalies: Anomaly[]; reportUri: string; anomaliesUri: string },
+    ];
     assert.equal(details.problems.length >= 1, true);
     assert.match(details.problems[0]!, /^15 of 20 rows are bad/);
-    // The report is written even when validation fails, so the reasons survive the failure.
-    const saved = JSON.parse(await fs.readFile(details.reportUri, 'utf8')) as {
-      problems: string[];
-      badRows: number;
-    };
-    assert.deepEqual(saved.problems, details.problems);
-    assert.equal(saved.badRows, 15);
+    assert.equal(details.anomalies[0]!.kind, 'bad_rows');
+    assert.ok(failure.message.endsWith(`Report: ${details.reportUri}`), failure.message);
+    // The reports are written even when validation fails, so the reasons survive the failure.
+    const saved = JSON.parse(await fs.readFile(details.anomaliesUri, 'utf8')) as { anomalies: Anomaly[] };
+    assert.deepEqual(
+      saved.anomalies.filter((anomaly) => anomaly.severity === 'critical').map((anomaly) => anomaly.message),
+      details.problems,
+    );
+    const report = await fs.readFile(details.reportUri, 'utf8');
+    assert.match(report, /\*\*Failed\*\*: \d+ critical anomal/);
+    assert.ok(report.includes('15 of 20 rows are bad'), report);
   });
 
   void it('fails a header-only CSV saying it has no rows, without a nonsensical bad-row fraction', async () => {
@@ -215,8 +232,8 @@ void describe('validateDataset', () => {
     assert.match(failure.message, /the eval split has only one label \(0 clicks in \d+ rows\)/);
   });
 
-  void it('returns only the most frequent values of a high-cardinality column, keeping them all in report.json', async () => {
-    const distinct = TOP_VOCABULARY_VALUES * 4;
+  void it('keeps the top vocabularyTopK values of a high-cardinality column in statistics.json, the rest as other', async () => {
+    const distinct = 200;
     // Advertiser i appears i + 1 times, so the top values are the highest-numbered advertisers.
     const examples: AdExample[] = [];
     for (let i = 0; i < distinct; i++) {
@@ -256,53 +273,30 @@ void describe('validateDataset', () => {
         fingerprint: 'synthetic',
       };
       const runValidate = (input: ValidateInput) => createValidateActivities(deps).validateDataset(input);
-      const report = await environment(`run-${++runCounter}`).run<
+      const result = await environment(`run-${++runCounter}`).run<
         [ValidateInput],
-        ValidationReport,
+        ValidationResult,
         typeof runValidate
-      >(runValidate, { ingest, maxBadRowFraction: MAX_BAD, minRows: 1 });
+      >(runValidate, {
+        ingest,
+        maxBadRowFraction: MAX_BAD,
+        minRows: 1,
+        validation: { vocabularyTopK: 50 },
+      });
 
-      const advertisers = report.vocabularies.advertiser!;
-      assert.equal(Object.keys(advertisers).length, TOP_VOCABULARY_VALUES);
-      assert.equal(report.distinctValues.advertiser, distinct);
-      assert.equal(advertisers[`advertiser-${distinct - 1}`], distinct);
-      assert.equal(
-        advertisers[`advertiser-${distinct - TOP_VOCABULARY_VALUES}`],
-        distinct - TOP_VOCABULARY_VALUES + 1,
-      );
-      assert.equal(advertisers[`advertiser-${distinct - TOP_VOCABULARY_VALUES - 1}`], undefined);
-      assert.deepEqual(report.vocabularies.category, { shoes: examples.length });
-      assert.equal(report.distinctValues.category, 1);
-
-      const saved = JSON.parse(await fs.readFile(report.reportUri, 'utf8')) as ValidationReport;
-      assert.equal(Object.keys(saved.vocabularies.advertiser!).length, distinct);
-      assert.equal(saved.vocabularies.advertiser!['advertiser-0'], 1);
+      const stats = JSON.parse(await fs.readFile(result.statisticsUri, 'utf8')) as DatasetStatistics;
+      const advertisers = stats.features.advertiser!.categorical!;
+      assert.equal(advertisers.top.length, 50);
+      assert.equal(advertisers.distinct, distinct);
+      assert.deepEqual(advertisers.top[0], [`advertiser-${distinct - 1}`, distinct]);
+      assert.deepEqual(advertisers.top[49], [`advertiser-${distinct - 50}`, distinct - 49]);
+      const kept = advertisers.top.reduce((sum, [, count]) => sum + count, 0);
+      assert.equal(advertisers.otherCount, examples.length - kept);
+      assert.deepEqual(stats.features.category!.categorical!.top, [['shoes', examples.length]]);
+      // The result that goes into workflow history stays small whatever the vocabulary.
+      assert.ok(JSON.stringify(result).length < 4000, `${JSON.stringify(result).length} bytes`);
     } finally {
       await fs.rm(shardDir, { recursive: true, force: true });
     }
-  });
-});
-
-void describe('numericStats', () => {
-  void it('summarises 200k values without overflowing the stack', () => {
-    const count = 200_000;
-    const values = Array.from({ length: count }, (_, i) => i);
-    const stats = numericStats(values);
-    assert.equal(stats.count, count);
-    assert.equal(stats.min, 0);
-    assert.equal(stats.max, count - 1);
-    assert.equal(stats.mean, (count - 1) / 2);
-    // Population std of 0..n-1 is sqrt((n² - 1) / 12).
-    assert.ok(Math.abs(stats.std - Math.sqrt((count ** 2 - 1) / 12)) < 1e-6, String(stats.std));
-  });
-
-  void it('finds the range of negative values', () => {
-    assert.deepEqual(numericStats([-3, -1, -2]), {
-      count: 3,
-      min: -3,
-      max: -1,
-      mean: -2,
-      std: Math.sqrt(2 / 3),
-    });
   });
 });

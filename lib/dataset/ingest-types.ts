@@ -1,0 +1,94 @@
+/** Inputs and results of the ingest activities: what workflows and later stages see of ingest. */
+
+export interface IngestInput {
+  dataUri: string;
+  imageSize: number;
+  evalFraction: number;
+}
+
+/** A quarantined row: where it is and why; the reason's kind is the text before its first colon. */
+export interface QuarantinedRow {
+  /** The CSV's path relative to the dataset URI (sharded ingest; the single ingest reads ads.csv only). */
+  file?: string;
+  line: number;
+  adId?: string;
+  reason: string;
+}
+
+export interface IngestResult {
+  dataUri: string;
+  /** The first train shard; trainUris lists them all (sharded ingest). */
+  trainUri: string;
+  /** The first eval shard; evalUris lists them all (sharded ingest). */
+  evalUri: string;
+  /** Quarantined rows, one JSON object per line; from sharded ingest, the first QUARANTINE_SAMPLE_ROWS of them. */
+  quarantineUri: string;
+  imageSize: number;
+  rowsRead: number;
+  trainRows: number;
+  evalRows: number;
+  quarantinedRows: number;
+  quarantineReasons: Record<string, number>;
+  /** DATASET_SCHEMA_VERSION of the shards. */
+  schemaVersion: number;
+  /** sha256 over the CSV and every image read, so a model names exactly the data it saw. */
+  fingerprint: string;
+  /** Every train shard, in dataset order (sharded ingest; absent from the single ingest's results). */
+  trainUris?: string[];
+  /** Every eval shard, in dataset order (sharded ingest). */
+  evalUris?: string[];
+  /** Every non-empty quarantine file (sharded ingest): together they hold every quarantined row. */
+  quarantineUris?: string[];
+}
+
+/** What the sharded ingest (planIngest → ingestShard × N → finishIngest) returns. */
+export interface ShardedIngestResult extends IngestResult {
+  trainUris: string[];
+  evalUris: string[];
+  quarantineUris: string[];
+  planUri: string;
+  shardCount: number;
+  /** Shards found already ingested (same data, same parameters) and reused, not recomputed. */
+  reusedShards: number;
+  /** Rows quarantined because another shard held their ad_id first (included in quarantinedRows). */
+  duplicatesAcrossShards: number;
+  /** CSVs under the prefix that were not read as ads (the generator's ground truth). */
+  skippedFiles: string[];
+}
+
+export interface PlanIngestInput extends IngestInput {
+  /** Rows per shard (data.shardRows). */
+  shardRows: number;
+}
+
+/** A plan's URI and size: the full plan stays in the store, out of workflow history. */
+export interface PlanIngestResult {
+  planUri: string;
+  shardCount: number;
+  /** Rows per shard: data.shardRows, or fewer for large images (see SHARD_PIXEL_BUDGET_BYTES). */
+  shardRows: number;
+  files: number;
+  rowsPlanned: number;
+  skippedFiles: string[];
+}
+
+export interface IngestShardInput {
+  planUri: string;
+  shardIndex: number;
+  /** Images fetched and decoded at once within the shard (data.imageConcurrency). */
+  imageConcurrency?: number;
+}
+
+/** A shard's counts, for progress; finishIngest reads the full outcome from the store. */
+export interface IngestShardResult {
+  shardIndex: number;
+  rowsRead: number;
+  trainRows: number;
+  evalRows: number;
+  quarantinedRows: number;
+  reused: boolean;
+}
+
+export interface FinishIngestInput {
+  planUri: string;
+}
