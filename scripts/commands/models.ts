@@ -281,6 +281,9 @@ export function formatVersionDetails(record: ModelVersionRecord, aliases: ModelA
   lines.push(`    fingerprint ${data.fingerprint}, schema v${data.schemaVersion}`);
   lines.push(`    train     ${data.trainUri} (${data.trainRows} rows)`);
   lines.push(`    eval      ${data.evalUri} (${data.evalRows} rows)`);
+  if (data.planUri) lines.push(`    shards    ${data.shardCount ?? '?'}, plan ${data.planUri}`);
+  if (data.statisticsUri) lines.push(`    stats     ${data.statisticsUri}`);
+  for (const warning of data.warnings ?? []) lines.push(`    warning   ${warning}`);
   const commit = code.gitCommit
     ? `commit ${code.gitCommit}${code.gitDirty ? ' with uncommitted changes' : ''}`
     : 'commit unknown';
