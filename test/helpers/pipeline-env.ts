@@ -27,8 +27,19 @@ export interface PipelineEnv {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
-export async function startPipelineEnv(): Promise<PipelineEnv> {
-  const storeUri = await fs.mkdtemp(path.join(os.tmpdir(), 'mlops-store-'));
+export interface PipelineEnvOptions {
+  /**
+   * The store every worker and the prediction server use (a gs:// URI, say); the caller owns it
+   * and close() leaves it alone. By default a fresh temporary folder, removed on close().
+   */
+  storeUri?: string;
+  /** Where the prediction server may read `image_uri` images from; by default nowhere. */
+  imageUriRoots?: string[];
+}
+
+export async function startPipelineEnv(options: PipelineEnvOptions = {}): Promise<PipelineEnv> {
+  const ownsStore = options.storeUri === undefined;
+  const storeUri = options.storeUri ?? (await fs.mkdtemp(path.join(os.tmpdir(), 'mlops-store-')));
   const devServer = await startTestDevServer();
   const serving = createPredictionServer({
     storeUri,
@@ -37,6 +48,7 @@ export async function startPipelineEnv(): Promise<PipelineEnv> {
     port: 0,
     host: '127.0.0.1',
     pollIntervalMs: 500,
+    ...(options.imageUriRoots ? { imageUriRoots: options.imageUriRoots } : {}),
   });
   const { url: servingUrl } = await serving.start();
   const connection = await Connection.connect({ address: devServer.address });
@@ -71,7 +83,7 @@ export async function startPipelineEnv(): Promise<PipelineEnv> {
     await connection.close();
     await serving.stop();
     await devServer.stop();
-    await fs.rm(storeUri, { recursive: true, force: true });
+    if (ownsStore) await fs.rm(storeUri, { recursive: true, force: true });
   };
   return { devServer, client, storeUri, servingUrl, close, [Symbol.asyncDispose]: close };
 }
