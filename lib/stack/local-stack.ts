@@ -18,6 +18,8 @@ export interface LocalStackOptions {
   servingPort: number;
   adminToken: string;
   models: string[];
+  /** The artifact store; default `<stateDir>/store`. May be gs://bucket/prefix. */
+  storeUri?: string;
   log?: (line: string) => void;
 }
 
@@ -102,7 +104,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const log = options.log ?? (() => undefined);
   const stateDir = path.resolve(options.stateDir);
   const logDir = path.join(stateDir, 'logs');
-  const storeUri = path.join(stateDir, 'store');
+  const storeUri = options.storeUri ?? path.join(stateDir, 'store');
   // startDevServer checks its own ports; the prediction server's is ours to check.
   await assertPortFree(options.servingPort, 'prediction server');
 

@@ -19,6 +19,8 @@ export function registerDevCommand(program: Command): void {
         servingPort: 8080,
         adminToken: env.MLOPS_ADMIN_TOKEN,
         models: ['ctr'],
+        // MLOPS_STORE (e.g. gs://bucket/mlops) when set; otherwise the store lives in the state folder.
+        ...(process.env.MLOPS_STORE ? { storeUri: env.MLOPS_STORE } : {}),
         log: (line) => console.log(line),
       });
       console.log(`
