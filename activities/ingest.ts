@@ -5,8 +5,7 @@
  * Sharded (for data of any size): planIngest cuts the CSVs into shards of `shardRows` rows,
  * ingestShard ingests one (run it for every shard, a few at a time: see
  * workflows/ingest-fanout.ts), finishIngest merges them. Shards are stored by content, so a crash
- * loses no finished shard and any run on the same data reuses them. ingestDataset is the older
- * single-activity ingest, kept until every pipeline runs the sharded one.
+ * loses no finished shard and any run on the same data reuses them.
  */
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
@@ -15,15 +14,12 @@ import { DatasetError, planDataset, readShardSpec, type IngestPlan } from '../li
 import { ingestShardData } from '../lib/dataset/ingest-shard';
 import type {
   FinishIngestInput,
-  IngestInput,
-  IngestResult,
   IngestShardInput,
   IngestShardResult,
   PlanIngestInput,
   PlanIngestResult,
   ShardedIngestResult,
 } from '../lib/dataset/ingest-types';
-import { ingestWholeDataset } from '../lib/dataset/ingest-whole';
 import { DATASET_SCHEMA_VERSION } from '../lib/dataset/schema';
 import { joinUri, readJsonIfExists, writeJson } from '../lib/storage';
 import { type ActivityDeps, stageUri } from './deps';
@@ -56,14 +52,6 @@ async function readPlan(planUri: string): Promise<IngestPlan> {
 
 export function createIngestActivities(deps: ActivityDeps) {
   return {
-    /** Reads the dataset at dataUri into one train and one eval shard; reuses them if this run already did. */
-    async ingestDataset(input: IngestInput): Promise<IngestResult> {
-      const outUri = stageUri(deps.storeUri, 'ingest');
-      return failingPermanentlyOnBadData(() =>
-        ingestWholeDataset(input, outUri, (details) => Context.current().heartbeat(details)),
-      );
-    },
-
     /**
      * Lists every CSV under dataUri, checks their encoding and headers, and cuts them into shards of
      * about shardRows rows in one streaming pass; the plan goes to the run's ingest folder.

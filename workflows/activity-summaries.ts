@@ -10,8 +10,6 @@ type Summaries = {
 };
 
 export const ACTIVITY_SUMMARIES: Summaries = {
-  ingestDataset: ({ dataUri }) =>
-    `Read ads.csv and images under ${dataUri}, quarantine bad rows, write train/eval Arrow shards`,
   planIngest: ({ dataUri, shardRows }) =>
     `List the CSVs under ${dataUri}, check their headers and cut them into shards of ${shardRows} rows`,
   ingestShard: ({ shardIndex }) =>

@@ -14,13 +14,13 @@ import { DefaultLogger } from '@temporalio/worker';
 import {
   createIngestActivities,
   type FinishIngestInput,
-  type IngestInput,
   type IngestShardInput,
+  isEvalExample,
   type PlanIngestInput,
   type QuarantinedRow,
   type ShardedIngestResult,
 } from '../../activities/ingest';
-import { MAX_INPUT_PIXELS } from '../../lib/dataset/image';
+import { decodeAdImage, MAX_INPUT_PIXELS } from '../../lib/dataset/image';
 import { AD_COLUMNS } from '../../lib/dataset/schema';
 import { readShard } from '../../lib/dataset/shards';
 import { storageFor } from '../../lib/storage';
@@ -64,7 +64,6 @@ function activitiesOf(runId: string, storeUri = store) {
     planIngest: (input: PlanIngestInput) => call(runId, (i) => activities.planIngest(i), input),
     ingestShard: (input: IngestShardInput) => call(runId, (i) => activities.ingestShard(i), input),
     finishIngest: (input: FinishIngestInput) => call(runId, (i) => activities.finishIngest(i), input),
-    ingestDataset: (input: IngestInput) => call(runId, (i) => activities.ingestDataset(i), input),
   };
 }
 
@@ -149,6 +148,8 @@ function solidPng(width: number, height: number, background = '#3366cc'): Promis
     .toBuffer();
 }
 
+const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
 const ad = (id: string, image = 'img/a.png', rest = 'acme,retail,feed,mobile,9,30,0') =>
   `${id},${image},${rest}`;
 
@@ -172,32 +173,37 @@ describe('sharded ingest: planIngest, ingestShard, finishIngest', () => {
     await fs.rm(scratch, { recursive: true, force: true });
   });
 
-  it('splits a dataset into the same train and eval rows as the single-activity ingest', async () => {
+  it('splits a dataset by ad_id into train and eval shards of decoded images', async () => {
     await using tiny = await makeTinyDataset({ rows: 30, seed: 5 });
     const result = await ingest(tiny.dir, { shardRows: 8 });
     assert.equal(result.shardCount, 4);
     assert.equal(result.trainUris.length, 4);
     assert.equal(result.rowsRead, 30);
     assert.equal(result.quarantinedRows, 0);
+    assert.deepEqual(result.quarantineReasons, {});
     assert.deepEqual(result.skippedFiles, ['ground_truth.csv']);
     assert.equal(result.trainUri, result.trainUris[0]);
+    assert.match(result.fingerprint, /^[0-9a-f]{64}$/);
     await assertAccounted(result);
 
-    const single = await activitiesOf(`single-${++runCounter}`).ingestDataset({
-      dataUri: tiny.dir,
-      imageSize: IMAGE_SIZE,
-      evalFraction: 0.25,
-    });
-    const ids = async (uris: string[]) => (await examplesOf(uris)).map((example) => example.ad_id).sort();
-    assert.deepEqual(await ids(result.trainUris), await ids([single.trainUri]));
-    assert.deepEqual(await ids(result.evalUris), await ids([single.evalUri]));
-    const pixels = (await examplesOf(result.trainUris)).find(
-      (example) => example.ad_id === 'ad-000001',
-    )?.pixels;
-    const singlePixels = (await examplesOf([single.trainUri])).find(
-      (example) => example.ad_id === 'ad-000001',
-    )?.pixels;
-    assert.deepEqual(pixels, singlePixels, 'the same decoding');
+    const train = await examplesOf(result.trainUris);
+    const evaluation = await examplesOf(result.evalUris);
+    assert.ok(
+      train.length > 0 && evaluation.length > 0,
+      `both splits non-empty: ${train.length}/${evaluation.length}`,
+    );
+    for (const example of train) assert.equal(isEvalExample(example.ad_id, 0.25), false, example.ad_id);
+    for (const example of evaluation) assert.equal(isEvalExample(example.ad_id, 0.25), true, example.ad_id);
+    assert.equal((await readShard(result.trainUri)).imageSize, IMAGE_SIZE);
+    const first = [...train, ...evaluation].find((example) => example.ad_id === 'ad-000001');
+    assert.ok(first, 'ad-000001 is kept');
+    const image = await fs.readFile(path.join(tiny.dir, 'images', 'ad-000001.png'));
+    assert.equal(first.pixels.length, IMAGE_SIZE * IMAGE_SIZE * 3);
+    assert.deepEqual(
+      first.pixels,
+      await decodeAdImage(image, IMAGE_SIZE),
+      'the image decoded as serving does',
+    );
   });
 
   it('reuses every shard in another run on the same data, and redoes only a shard whose image changed', async () => {
@@ -237,6 +243,24 @@ describe('sharded ingest: planIngest, ingestShard, finishIngest', () => {
     assert.equal(again.fingerprint, retried.fingerprint);
   });
 
+  it('gives a retried run its plan and summary again, even once the data is gone', async () => {
+    const tiny = await makeTinyDataset({ rows: 12, seed: 9 });
+    const first = await ingest(tiny.dir, { runId: 'retried-run' });
+    await tiny.close();
+    await assert.rejects(fs.access(tiny.dir), 'the dataset is really gone');
+    const retried = activitiesOf('retried-run');
+    const plan = await retried.planIngest({
+      dataUri: tiny.dir,
+      imageSize: IMAGE_SIZE,
+      evalFraction: 0.25,
+      shardRows: 4,
+    });
+    assert.equal(plan.planUri, first.planUri);
+    assert.deepEqual(await retried.finishIngest({ planUri: plan.planUri }), first);
+    // A new run cannot reuse them, and says the data is missing.
+    await assertNonRetryable(ingest(tiny.dir, { runId: 'another-run' }), /^No dataset at /);
+  });
+
   it('quarantines each kind of corrupt row with its file, line and reason, across shards', async () => {
     await using tiny = await makeTinyDataset({ rows: 24, seed: 3, corrupt: 8 });
     const result = await ingest(tiny.dir, { shardRows: 5 });
@@ -250,20 +274,34 @@ describe('sharded ingest: planIngest, ingestShard, finishIngest', () => {
     await assertAccounted(result);
     const rows = await readQuarantine(result);
     const csvLines = (await fs.readFile(tiny.result.csvPath, 'utf8')).split('\n');
+    const rowOf = new Map<string, QuarantinedRow>();
     for (const { adId, kind } of tiny.result.corrupted) {
+      // The reported line is the file's line (header = 1) holding that ad.
       const row = rows.find((candidate) => csvLines[candidate.line - 1]?.startsWith(`${adId},`));
       assert.ok(row, `${kind} (${adId}) is quarantined at its line`);
       assert.equal(row.file, 'ads.csv');
+      rowOf.set(kind, row);
     }
-    const reasons = rows.map((row) => row.reason).join('\n');
-    assert.match(reasons, /invalid field: hour: hour must be an integer/, 'non-numeric number');
-    assert.match(reasons, /invalid field: clicked: clicked must be 0 or 1/, 'unknown label');
-    assert.match(reasons, /missing image: images\/ad-\d+\.png/);
-    assert.match(
-      reasons,
-      /corrupt image: images\/ad-\d+\.png: unreadable image/,
-      'truncated or not an image',
+    const reasonOf = (kind: string) => rowOf.get(kind)?.reason ?? '';
+    assert.match(reasonOf('too_few_fields'), /^field count: expected 9 fields, got 6/);
+    assert.match(reasonOf('hour_not_numeric'), /^invalid field: hour: hour must be an integer/);
+    assert.match(reasonOf('hour_out_of_range'), /^invalid field: hour: hour must be <= 23/);
+    assert.match(reasonOf('clicked_unknown'), /^invalid field: clicked: clicked must be 0 or 1/);
+    assert.match(reasonOf('advertiser_empty'), /^invalid field: advertiser: advertiser is empty/);
+    const missing = rowOf.get('image_missing');
+    assert.equal(missing?.reason, `missing image: images/${missing?.adId}.png`);
+    assert.match(reasonOf('image_truncated'), /^corrupt image: images\/ad-\d+\.png: unreadable image/);
+    assert.match(reasonOf('image_not_png'), /^corrupt image: images\/ad-\d+\.png: unreadable image/);
+    const lines = rows.map((row) => row.line);
+    assert.deepEqual(
+      lines,
+      [...lines].sort((a, b) => a - b),
+      'quarantine is in file order',
     );
+    const kept = new Set(
+      (await examplesOf([...result.trainUris, ...result.evalUris])).map((example) => example.ad_id),
+    );
+    for (const { adId } of tiny.result.corrupted) assert.ok(!kept.has(adId), `${adId} should be quarantined`);
     // The stage's quarantine.jsonl holds the same rows, for a person to read.
     const sample = (await fs.readFile(result.quarantineUri, 'utf8')).split('\n').filter(Boolean);
     assert.equal(sample.length, 8);
@@ -329,6 +367,33 @@ describe('sharded ingest: planIngest, ingestShard, finishIngest', () => {
         .concat(result.evalUris)
         .some((uri) => uri.includes(`${path.sep}deduplicated${path.sep}`)),
     );
+  });
+
+  it('reads a CSV with a BOM, CRLF line ends and columns in another order', async () => {
+    const columns = [...AD_COLUMNS].reverse();
+    const values: Record<string, string> = {
+      ad_id: 'a1',
+      image: 'img/a.png',
+      advertiser: 'acme',
+      category: 'retail',
+      placement: 'feed',
+      device: 'mobile',
+      hour: '9',
+      headline_length: '30',
+      clicked: '1',
+    };
+    const dir = await handMadeDataset({
+      'ads.csv': `\ufeff${columns.join(',')}\r\n${columns.map((c) => values[c]).join(',')}\r\n`,
+      'img/a.png': await solidPng(20, 20),
+    });
+    const result = await ingest(dir);
+    assert.equal(result.quarantinedRows, 0);
+    const [example] = await examplesOf([...result.trainUris, ...result.evalUris]);
+    assert.equal(example?.ad_id, 'a1');
+    assert.equal(example?.advertiser, 'acme');
+    assert.equal(example?.hour, 9);
+    assert.equal(example?.clicked, 1);
+    await assertAccounted(result);
   });
 
   it('counts a header-only CSV as zero rows in one empty shard', async () => {
@@ -430,6 +495,33 @@ describe('sharded ingest: planIngest, ingestShard, finishIngest', () => {
       /missing: clicked/,
     );
     await assertNonRetryable(ingest(path.join(scratch, 'absent')), /^No dataset at /);
+  });
+
+  it('fails non-retryably on an empty CSV or a wrong header, naming the file and the expected header', async () => {
+    await assertNonRetryable(
+      ingest(await handMadeDataset({ 'ads.csv': '' })),
+      /ads\.csv is empty: no header, no rows/,
+    );
+    const dir = await handMadeDataset({
+      'ads.csv': `${AD_COLUMNS.filter((column) => column !== 'headline_length').join(',')}\n`,
+    });
+    await assertNonRetryable(
+      ingest(dir),
+      new RegExp(`^${escape(path.join(dir, 'ads.csv'))} has the wrong header`),
+      new RegExp(escape(`expected "${HEADER}"`)),
+      /missing: headline_length\)/,
+    );
+    await assertNonRetryable(
+      ingest(await handMadeDataset({ 'ads.csv': `${HEADER},campaign\n` })),
+      /wrong header/,
+      /campaign/,
+    );
+    const missing = path.join(scratch, 'no-such-dataset');
+    await assertNonRetryable(
+      ingest(missing),
+      new RegExp(`^No dataset at ${escape(missing)}: expected ${escape(path.join(missing, 'ads.csv'))}`),
+      new RegExp(escape(HEADER)),
+    );
   });
 
   it('fails non-retryably when a CSV changes between planning and a shard', async () => {

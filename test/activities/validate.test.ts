@@ -7,7 +7,14 @@ import { parse } from 'csv-parse/sync';
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
-import { createIngestActivities, type IngestInput, type IngestResult } from '../../activities/ingest';
+import {
+  createIngestActivities,
+  type FinishIngestInput,
+  type IngestResult,
+  type IngestShardInput,
+  type PlanIngestInput,
+  type ShardedIngestResult,
+} from '../../activities/ingest';
 import {
   createValidateActivities,
   type ValidateInput,
@@ -26,6 +33,8 @@ const ROWS = 40;
 const SEED = 2;
 const EVAL_FRACTION = 0.25;
 const MAX_BAD = 0.1;
+/** Small enough that the tiny datasets span several shards, as real data does. */
+const SHARD_ROWS = 16;
 
 let store: string;
 let deps: ActivityDeps;
@@ -38,23 +47,39 @@ function environment(runId: string): MockActivityEnvironment {
   );
 }
 
-/** Ingests then validates a dataset folder inside one workflow run, as the pipeline does. */
+/** Runs an activity in a fresh activity context of the given workflow run. */
+function call<I, R>(runId: string, activity: (input: I) => Promise<R>, input: I): Promise<R> {
+  return environment(runId).run<[I], R, (input: I) => Promise<R>>(activity, input);
+}
+
+/**
+ * Ingests a dataset folder as the pipeline does (planIngest, ingestShard for every shard,
+ * finishIngest), then validates it, all inside one workflow run.
+ */
 async function ingestAndValidate(
   dataUri: string,
   { minRows = 20, maxBadRowFraction = MAX_BAD } = {},
-): Promise<{ ingest: IngestResult; validate: () => Promise<ValidationResult> }> {
-  const env = environment(`run-${++runCounter}`);
+): Promise<{ ingest: ShardedIngestResult; validate: () => Promise<ValidationResult> }> {
+  const runId = `run-${++runCounter}`;
   const ingestActivities = createIngestActivities(deps);
   const validateActivities = createValidateActivities(deps);
-  const runIngest = (input: IngestInput) => ingestActivities.ingestDataset(input);
-  const runValidate = (input: ValidateInput) => validateActivities.validateDataset(input);
-  const ingest = await env.run<[IngestInput], IngestResult, typeof runIngest>(runIngest, {
+  const plan = await call(runId, (input: PlanIngestInput) => ingestActivities.planIngest(input), {
     dataUri,
     imageSize: IMAGE_SIZE,
     evalFraction: EVAL_FRACTION,
+    shardRows: SHARD_ROWS,
+  });
+  for (let shardIndex = 0; shardIndex < plan.shardCount; shardIndex++) {
+    await call(runId, (input: IngestShardInput) => ingestActivities.ingestShard(input), {
+      planUri: plan.planUri,
+      shardIndex,
+    });
+  }
+  const ingest = await call(runId, (input: FinishIngestInput) => ingestActivities.finishIngest(input), {
+    planUri: plan.planUri,
   });
   const validate = () =>
-    env.run<[ValidateInput], ValidationResult, typeof runValidate>(runValidate, {
+    call(runId, (input: ValidateInput) => validateActivities.validateDataset(input), {
       ingest,
       maxBadRowFraction,
       minRows,
