@@ -66,11 +66,23 @@ export function resolvePipelineConfig(
   return parsed;
 }
 
-/** Validates the configuration and starts a `modelPipeline` workflow; returns its handle. */
-export async function startPipeline(client: Client, options: StartPipelineOptions): Promise<WorkflowHandle> {
+/** The input of a `modelPipeline`, from a configuration validated here: what both starts and schedules send. */
+export function buildPipelineInput(options: {
+  modelName: string;
+  dataUri: string;
+  config?: unknown;
+  approvalRequired?: boolean;
+  gpuTaskQueue?: string;
+}): PipelineInput {
   const config = resolvePipelineConfig(options.config, { gpuTaskQueue: options.gpuTaskQueue });
   if (options.approvalRequired === false) config.approval.required = false;
-  const input: PipelineInput = { modelName: options.modelName, dataUri: options.dataUri, config };
+  return { modelName: options.modelName, dataUri: options.dataUri, config };
+}
+
+/** Validates the configuration and starts a `modelPipeline` workflow; returns its handle. */
+export async function startPipeline(client: Client, options: StartPipelineOptions): Promise<WorkflowHandle> {
+  const input = buildPipelineInput(options);
+  const { config } = input;
   const workflowId =
     options.workflowId ?? `pipeline-${options.modelName}-${new Date().toISOString().replace(/[:.]/g, '-')}`;
   return client.workflow.start(PIPELINE_WORKFLOW_TYPE, {

@@ -60,6 +60,19 @@ export const workerEnvSchema = z.object({
    * must be longer.
    */
   MLOPS_SHUTDOWN_GRACE_SECONDS: z.coerce.number().int().nonnegative().default(30),
+  /** Serve the Temporal SDK's worker metrics for Prometheus on this port (`/metrics`); unset: off. */
+  MLOPS_WORKER_METRICS_PORT: z.coerce.number().int().min(1).max(65535).optional(),
+  /** Interface the worker metrics endpoint binds to. */
+  MLOPS_WORKER_METRICS_HOST: z.string().trim().min(1).default('0.0.0.0'),
+  /** `text`: the SDK's human lines; `json`: one JSON object per line (with workflow and activity ids). */
+  MLOPS_LOG_FORMAT: z.enum(['text', 'json']).default('text'),
+  /** Lowest level the worker logs. */
+  MLOPS_LOG_LEVEL: z
+    .string()
+    .trim()
+    .transform((value) => value.toUpperCase())
+    .pipe(z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']))
+    .default('INFO'),
 });
 
 /** The validated environment, plus the Temporal TLS settings with their files already read. */

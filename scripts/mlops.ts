@@ -8,6 +8,7 @@ import { registerModelsCommands } from './commands/models';
 import { registerPipelineCommands } from './commands/pipeline';
 import { registerRollbackCommand } from './commands/rollback';
 import { registerRolloutCommands } from './commands/rollout';
+import { registerScheduleCommands } from './commands/schedule';
 
 async function main(): Promise<void> {
   const program = new Command('mlops')
@@ -20,6 +21,7 @@ async function main(): Promise<void> {
   registerRolloutCommands(program);
   registerModelsCommands(program);
   registerRollbackCommand(program);
+  registerScheduleCommands(program);
   await program.parseAsync(process.argv);
 }
 

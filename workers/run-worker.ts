@@ -7,14 +7,29 @@ import {
   temporalConnectionOptions,
   type WorkerEnv,
 } from '../lib/worker-env';
+import { installWorkerRuntime } from '../lib/worker-telemetry';
 
 /** Connects, creates the worker with `create`, runs it, and closes the connection; exits 1 on failure. */
 export function runWorkerMain(
   create: (connection: NativeConnection, env: WorkerEnv) => Promise<Worker>,
 ): void {
+  let jsonLogs = false;
   const main = async () => {
     // Every bad variable and unreadable certificate in one error, before anything connects.
     const env = readWorkerEnv();
+    // Logger and metrics endpoint are process-wide and must be in place before the first connection.
+    installWorkerRuntime({
+      logFormat: env.MLOPS_LOG_FORMAT,
+      logLevel: env.MLOPS_LOG_LEVEL,
+      metricsHost: env.MLOPS_WORKER_METRICS_HOST,
+      ...(env.MLOPS_WORKER_METRICS_PORT !== undefined ? { metricsPort: env.MLOPS_WORKER_METRICS_PORT } : {}),
+    });
+    jsonLogs = env.MLOPS_LOG_FORMAT === 'json';
+    if (env.MLOPS_WORKER_METRICS_PORT !== undefined) {
+      Runtime.instance().logger.info(
+        `worker metrics on http://${env.MLOPS_WORKER_METRICS_HOST}:${env.MLOPS_WORKER_METRICS_PORT}/metrics`,
+      );
+    }
     const target = describeTemporalConnection(env);
     Runtime.instance().logger.info(`connecting to Temporal at ${target}`);
     let connection: NativeConnection;
@@ -37,7 +52,14 @@ export function runWorkerMain(
   };
   main().catch((err) => {
     // A configuration problem is fully said by its message; anything else keeps its stack.
-    console.error(err instanceof InvalidEnvironmentError ? err.message : err);
+    if (jsonLogs) {
+      // Log collectors parse every line: the last one too.
+      Runtime.instance().logger.error(`worker stopped: ${(err as Error).message}`, { error: err as Error });
+      // Forwarded logs are held back ~100 ms for ordering; exit() would drop them.
+      Runtime.instance().flushLogs();
+    } else {
+      console.error(err instanceof InvalidEnvironmentError ? err.message : err);
+    }
     process.exit(1);
   });
 }

@@ -134,6 +134,11 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       PORT: String(options.servingPort),
       HOST: '127.0.0.1',
     };
+    // Each worker process exports its own metrics: the GPU worker takes the next port.
+    const metricsPort = process.env.MLOPS_WORKER_METRICS_PORT;
+    const gpuWorkerEnv = metricsPort
+      ? { ...env, MLOPS_WORKER_METRICS_PORT: String(Number(metricsPort) + 1) }
+      : env;
     const connection = await Connection.connect({ address: devServer.address });
     started.push({ stop: () => connection.close() });
     const client = new Client({ connection, namespace: devServer.namespace });
@@ -143,7 +148,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const processes = await Promise.allSettled([
       startEntryPoint({ name: 'prediction-server', entry: 'serving/main.ts', env, logDir }),
       startEntryPoint({ name: 'control-worker', entry: 'workers/control-worker.ts', env, logDir }),
-      startEntryPoint({ name: 'gpu-worker', entry: 'workers/gpu-worker.ts', env, logDir }),
+      startEntryPoint({ name: 'gpu-worker', entry: 'workers/gpu-worker.ts', env: gpuWorkerEnv, logDir }),
     ]);
     for (const result of processes) if (result.status === 'fulfilled') started.push(result.value);
     const [serving, controlWorker, gpuWorker] = processes.map((result) => {

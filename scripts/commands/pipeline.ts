@@ -1,5 +1,4 @@
 /** `mlops pipeline start|status|approve|reject`. */
-import fs from 'node:fs/promises';
 import type { Command } from 'commander';
 import type { Client } from '@temporalio/client';
 import { z } from 'zod';
@@ -11,27 +10,14 @@ import {
 } from '../../lib/pipeline-client';
 import { checkDecidePayload } from '../../workflows/signal-payloads';
 import { workflowUiUrl } from '../../lib/temporal-client';
+import { modelNameSchema, readConfigFile } from './pipeline-options';
 import { withClient } from './with-client';
 import type { PipelineStatus } from '../../workflows/definitions';
 import type { TrainHeartbeat } from '../../activities/train';
 import { formatStatus } from './format-status';
 
-async function readConfigFile(file: string): Promise<unknown> {
-  let text: string;
-  try {
-    text = await fs.readFile(file, 'utf8');
-  } catch (err) {
-    throw new Error(`cannot read config file ${file}: ${(err as Error).message}`, { cause: err });
-  }
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    throw new Error(`config file ${file} is not valid JSON: ${(err as Error).message}`, { cause: err });
-  }
-}
-
 const startOptionsSchema = z.object({
-  model: z.string().regex(/^[a-z0-9][a-z0-9-_]*$/i, 'model names use letters, digits, - and _'),
+  model: modelNameSchema,
   data: z.string().min(1),
   config: z.string().optional(),
   approval: z.boolean(),
