@@ -4,6 +4,8 @@
 import type { ActivityDeps } from './deps';
 import { createEvaluateActivities } from './evaluate';
 import { createIngestActivities } from './ingest';
+import { createMonitorActivities } from './monitor';
+import { createPredictControlActivities, createPredictGpuActivities } from './predict';
 import { createRegistryActivities } from './registry';
 import { createRolloutActivities } from './rollout';
 import { createTrainActivities } from './train';
@@ -18,13 +20,19 @@ export function createControlActivities(deps: ActivityDeps) {
     ...createValidateActivities(deps),
     ...createRegistryActivities(deps),
     ...createRolloutActivities(deps),
+    ...createPredictControlActivities(deps),
+    ...createMonitorActivities(deps),
   };
 }
 
-/** Heavy activities for the `ml-gpu` queue: training and evaluation. */
+/** Heavy activities for the `ml-gpu` queue: training, evaluation and batch scoring. */
 export function createGpuActivities(deps: Pick<ActivityDeps, 'storeUri'>) {
   const full: ActivityDeps = { servingUrls: [], adminToken: '', ...deps };
-  return { ...createTrainActivities(full), ...createEvaluateActivities(full) };
+  return {
+    ...createTrainActivities(full),
+    ...createEvaluateActivities(full),
+    ...createPredictGpuActivities(),
+  };
 }
 
 export type ControlActivities = ReturnType<typeof createControlActivities>;

@@ -5,7 +5,9 @@ import { registerDataCommands } from './commands/data';
 import { registerDemoCommand } from './commands/demo';
 import { registerDevCommand } from './commands/dev';
 import { registerModelsCommands } from './commands/models';
+import { registerMonitorCommands } from './commands/monitor';
 import { registerPipelineCommands } from './commands/pipeline';
+import { registerPredictCommand } from './commands/predict';
 import { registerRollbackCommand } from './commands/rollback';
 import { registerRolloutCommands } from './commands/rollout';
 import { registerScheduleCommands } from './commands/schedule';
@@ -22,6 +24,8 @@ async function main(): Promise<void> {
   registerModelsCommands(program);
   registerRollbackCommand(program);
   registerScheduleCommands(program);
+  registerMonitorCommands(program);
+  registerPredictCommand(program);
   await program.parseAsync(process.argv);
 }
 

@@ -37,6 +37,16 @@ export const ACTIVITY_SUMMARIES: Summaries = {
   snapshotTraffic: ({ model }) => `Read ${model}'s traffic counters for canary analysis`,
   abandonRollout: ({ model, version }) =>
     `Clean up after the ${model} v${version} rollout ended unfinished: stable traffic if it is still the canary`,
+  resolveBatchModel: ({ model, version }) =>
+    `Resolve ${model} ${version === 'production' ? 'production' : `v${version}`} in the registry for batch scoring`,
+  predictShard: ({ shardIndex, version }) =>
+    `Score shard ${shardIndex} with v${version} and write its predictions (or reuse them)`,
+  finishBatchPredict: ({ shards, outputUri }) =>
+    `Write the manifest of ${shards.length} prediction shards to ${outputUri}`,
+  measureModelHealth: ({ modelName }) =>
+    `Read ${modelName}'s new prediction and feedback logs: live log loss, AUC and input drift of production`,
+  recordMonitorAlert: ({ modelName, triggers }) =>
+    `Record an alert for ${modelName}: ${triggers.map((t) => t.kind).join(', ')}`,
 };
 
 type WithExecuteWithOptions = ((...args: unknown[]) => Promise<unknown>) & {

@@ -2,3 +2,5 @@
 export { modelPipeline } from './model-pipeline';
 export { canaryRollout } from './canary-rollout';
 export { modelRollback } from './model-rollback';
+export { batchPredict } from './batch-predict';
+export { modelMonitor } from './model-monitor';
