@@ -34,31 +34,14 @@ import {
   startPipelineEnv,
   TEST_ADMIN_TOKEN,
   TEST_CONTROL_QUEUE,
-  TEST_GPU_QUEUE,
   TEST_MODEL,
   type PipelineEnv,
+  TINY_PIPELINE_CONFIG,
 } from '../test/helpers/pipeline-env';
 import { makeTinyDataset } from '../test/helpers/tiny-dataset';
 
 /** Small and fast, like the end-to-end tests': one epoch, a two-step canary. */
-const CONFIG: PipelineConfigInput = {
-  taskQueues: { gpu: TEST_GPU_QUEUE },
-  data: { imageSize: 16, minRows: 10 },
-  train: { epochs: 1, batchSize: 16, conv: { filters: [4], denseUnits: 8 } },
-  evaluate: {
-    minAuc: 0,
-    maxAucDropVsProduction: 1,
-    maxLogLossIncreaseVsProduction: 100,
-    maxEceIncreaseVsProduction: 1,
-  },
-  rollout: {
-    steps: [
-      { weight: 50, bakeSeconds: 1, minRequests: 5 },
-      { weight: 100, bakeSeconds: 0, minRequests: 0 },
-    ],
-    maxWaitSeconds: 60,
-  },
-};
+const CONFIG: PipelineConfigInput = TINY_PIPELINE_CONFIG;
 /** No reviewer: the pipeline approves itself and goes straight to its canary. */
 const NO_APPROVAL: PipelineConfigInput = { ...CONFIG, approval: { required: false } };
 const STAGE_TIMEOUT = { timeoutMs: 300_000 };

@@ -34,32 +34,15 @@ import {
 import {
   startPipelineEnv,
   TEST_CONTROL_QUEUE,
-  TEST_GPU_QUEUE,
   TEST_MODEL,
   type PipelineEnv,
+  TINY_PIPELINE_CONFIG,
 } from '../helpers/pipeline-env';
 import { makeTinyDataset } from '../helpers/tiny-dataset';
 
 const REPO = path.resolve(__dirname, '../..');
 
-const CONFIG: PipelineConfigInput = {
-  taskQueues: { gpu: TEST_GPU_QUEUE },
-  data: { imageSize: 16, minRows: 10 },
-  train: { epochs: 1, batchSize: 16, conv: { filters: [4], denseUnits: 8 } },
-  evaluate: {
-    minAuc: 0,
-    maxAucDropVsProduction: 1,
-    maxLogLossIncreaseVsProduction: 100,
-    maxEceIncreaseVsProduction: 1,
-  },
-  rollout: {
-    steps: [
-      { weight: 50, bakeSeconds: 1, minRequests: 5 },
-      { weight: 100, bakeSeconds: 0, minRequests: 0 },
-    ],
-    maxWaitSeconds: 60,
-  },
-};
+const CONFIG: PipelineConfigInput = TINY_PIPELINE_CONFIG;
 
 async function until<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 120_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;

@@ -20,30 +20,13 @@ import { startGcsEmulator, type GcsEmulatorHandle } from '../helpers/gcs-emulato
 import {
   startPipelineEnv,
   TEST_CONTROL_QUEUE,
-  TEST_GPU_QUEUE,
   TEST_MODEL,
   type PipelineEnv,
+  TINY_PIPELINE_CONFIG,
 } from '../helpers/pipeline-env';
 import { makeTinyDataset, type TinyDataset } from '../helpers/tiny-dataset';
 
-const CONFIG: PipelineConfigInput = {
-  taskQueues: { gpu: TEST_GPU_QUEUE },
-  data: { imageSize: 16, minRows: 10 },
-  train: { epochs: 1, batchSize: 16, conv: { filters: [4], denseUnits: 8 } },
-  evaluate: {
-    minAuc: 0,
-    maxAucDropVsProduction: 1,
-    maxLogLossIncreaseVsProduction: 100,
-    maxEceIncreaseVsProduction: 1,
-  },
-  rollout: {
-    steps: [
-      { weight: 50, bakeSeconds: 1, minRequests: 5 },
-      { weight: 100, bakeSeconds: 0, minRequests: 0 },
-    ],
-    maxWaitSeconds: 60,
-  },
-};
+const CONFIG: PipelineConfigInput = TINY_PIPELINE_CONFIG;
 
 /** Uploads every file of a local folder under a gs:// prefix, through lib/storage as a user's tooling would. */
 async function uploadFolder(localDir: string, prefixUri: string): Promise<number> {

@@ -32,9 +32,9 @@ import {
   startPipelineEnv,
   TEST_ADMIN_TOKEN,
   TEST_CONTROL_QUEUE,
-  TEST_GPU_QUEUE,
   TEST_MODEL,
   type PipelineEnv,
+  TINY_PIPELINE_CONFIG,
 } from '../helpers/pipeline-env';
 import { makeTinyDataset } from '../helpers/tiny-dataset';
 import { resolveTemporalCli } from '../../lib/temporal-server';
@@ -63,24 +63,7 @@ async function signalWithTemporalCli(
   ]);
 }
 
-const CONFIG: PipelineConfigInput = {
-  taskQueues: { gpu: TEST_GPU_QUEUE },
-  data: { imageSize: 16, minRows: 10 },
-  train: { epochs: 1, batchSize: 16, conv: { filters: [4], denseUnits: 8 } },
-  evaluate: {
-    minAuc: 0,
-    maxAucDropVsProduction: 1,
-    maxLogLossIncreaseVsProduction: 100,
-    maxEceIncreaseVsProduction: 1,
-  },
-  rollout: {
-    steps: [
-      { weight: 50, bakeSeconds: 1, minRequests: 5 },
-      { weight: 100, bakeSeconds: 0, minRequests: 0 },
-    ],
-    maxWaitSeconds: 60,
-  },
-};
+const CONFIG: PipelineConfigInput = TINY_PIPELINE_CONFIG;
 
 describe('modelPipeline end to end', { timeout: 600_000 }, () => {
   let env: PipelineEnv;

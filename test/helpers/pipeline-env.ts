@@ -11,12 +11,36 @@ import { createControlWorker } from '../../workers/control-worker';
 import { createGpuWorker } from '../../workers/gpu-worker';
 import { createPredictionServer } from '../../serving/server';
 import type { DevServerHandle } from '../../lib/temporal-server';
+import type { PipelineConfigInput } from '../../lib/config-schema';
 import { startTestDevServer } from './dev-server';
 
 export const TEST_CONTROL_QUEUE = 'test-ml-control';
 export const TEST_GPU_QUEUE = 'test-ml-gpu';
 export const TEST_ADMIN_TOKEN = 'test-admin-token';
 export const TEST_MODEL = 'ctr';
+
+/**
+ * A pipeline that runs in seconds on the tiny test datasets: one small epoch, blessing off (any
+ * candidate passes), and a canary of one 50% step that needs only a few requests.
+ */
+export const TINY_PIPELINE_CONFIG: PipelineConfigInput = {
+  taskQueues: { gpu: TEST_GPU_QUEUE },
+  data: { imageSize: 16, minRows: 10 },
+  train: { epochs: 1, batchSize: 16, conv: { filters: [4], denseUnits: 8 } },
+  evaluate: {
+    minAuc: 0,
+    maxAucDropVsProduction: 1,
+    maxLogLossIncreaseVsProduction: 100,
+    maxEceIncreaseVsProduction: 1,
+  },
+  rollout: {
+    steps: [
+      { weight: 50, bakeSeconds: 1, minRequests: 5 },
+      { weight: 100, bakeSeconds: 0, minRequests: 0 },
+    ],
+    maxWaitSeconds: 60,
+  },
+};
 
 export interface PipelineEnv {
   devServer: DevServerHandle;
