@@ -23,22 +23,16 @@ import {
 import {
   startPipelineEnv,
   TEST_CONTROL_QUEUE,
-  TEST_GPU_QUEUE,
   TEST_MODEL,
+  TINY_PIPELINE_CONFIG,
   type PipelineEnv,
 } from '../helpers/pipeline-env';
 import { makeTinyDataset, type TinyDataset } from '../helpers/tiny-dataset';
 
 const CONFIG: PipelineConfigInput = {
-  taskQueues: { gpu: TEST_GPU_QUEUE },
-  data: { imageSize: 16, minRows: 10 },
-  train: { epochs: 1, batchSize: 16, conv: { filters: [4], denseUnits: 8 } },
-  evaluate: {
-    minAuc: 0,
-    maxAucDropVsProduction: 1,
-    maxLogLossIncreaseVsProduction: 100,
-    maxEceIncreaseVsProduction: 1,
-  },
+  ...TINY_PIPELINE_CONFIG,
+  // The first version deploys at once: no canary to wait for.
+  rollout: { steps: [{ weight: 100, bakeSeconds: 0, minRequests: 0 }] },
 };
 
 async function eventually<T>(
