@@ -8,6 +8,7 @@ import { createMonitorActivities } from './monitor';
 import { createPredictControlActivities, createPredictGpuActivities } from './predict';
 import { createRegistryActivities } from './registry';
 import { createRolloutActivities } from './rollout';
+import { createSchemaActivities } from './schema';
 import { createTrainActivities } from './train';
 import { createValidateActivities } from './validate';
 
@@ -18,6 +19,7 @@ export function createControlActivities(deps: ActivityDeps) {
   return {
     ...createIngestActivities(deps),
     ...createValidateActivities(deps),
+    ...createSchemaActivities(deps),
     ...createRegistryActivities(deps),
     ...createRolloutActivities(deps),
     ...createPredictControlActivities(deps),

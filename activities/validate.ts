@@ -11,6 +11,7 @@ import { sortAnomalies, type Anomaly } from '../lib/dataset/anomalies';
 import { checkDataset } from '../lib/dataset/dataset-checks';
 import { driftAnomalies, measureDrift, type DriftResult, type FeatureDrift } from '../lib/dataset/drift';
 import { listShardFiles } from '../lib/dataset/record-batches';
+import { widenSchema } from '../lib/dataset/schema-evolution';
 import { checkAgainstSchema, inferSchema, type DatasetSchema } from '../lib/dataset/schema-inference';
 import { ensureSchema, readSchema, schemaUriFor } from '../lib/dataset/schema-store';
 import {
@@ -37,6 +38,12 @@ export interface ValidateInput {
   validation?: DataValidationConfigInput;
   /** statistics.json of the production model's training run: drift is measured against it when given. */
   baselineStatisticsUri?: string;
+  /**
+   * The data is expected to have moved (a retraining the production monitor started on drift or decay):
+   * drift, out-of-range and out-of-vocabulary findings are warnings, and the schema changes that would
+   * admit the data are returned, to be adopted when the model reaches production.
+   */
+  expectedShift?: { reason: string };
 }
 
 export interface ValidationResult {
@@ -67,6 +74,20 @@ export interface ValidationResult {
     skippedReason?: string;
     features: FeatureDrift[];
   };
+  /** With expectedShift: how the schema widens to admit this data (adoptSchemaChanges applies them). */
+  schemaChanges?: string[];
+}
+
+/** Findings that mean "the data moved", which a retraining for a data shift expects. */
+const SHIFT_KINDS: ReadonlySet<Anomaly['kind']> = new Set(['drift', 'out_of_range', 'out_of_vocabulary']);
+
+/** The shift findings as warnings that say why they do not fail this run. */
+function expectShift(anomalies: Anomaly[], reason: string): Anomaly[] {
+  return anomalies.map((anomaly) =>
+    SHIFT_KINDS.has(anomaly.kind)
+      ? { ...anomaly, severity: 'warning', message: `expected (${reason}): ${anomaly.message}` }
+      : anomaly,
+  );
 }
 
 /** Anomalies returned at most, as the result goes into workflow history; the files hold them all. */
@@ -182,7 +203,20 @@ export function createValidateActivities(deps: ActivityDeps) {
         }
       }
 
-      const sorted = sortAnomalies(anomalies);
+      let schemaChanges: string[] | undefined;
+      if (input.expectedShift && schema && !schemaCreated) {
+        schemaChanges = widenSchema(schema, truncateVocabularies(statistics, config.vocabularyTopK), {
+          maxDomainSize: config.maxDomainSize,
+        }).changes;
+        notes.push(
+          schemaChanges.length > 0
+            ? `the schema widens when this version reaches production: ${schemaChanges.join('; ')}`
+            : 'the data fits the schema: nothing to widen',
+        );
+      }
+      const sorted = sortAnomalies(
+        input.expectedShift ? expectShift(anomalies, input.expectedShift.reason) : anomalies,
+      );
       await writeJson(anomaliesUri, { anomalies: sorted, drift, statisticsUri, schemaUri });
       await storageFor(reportUri).write(
         reportUri,
@@ -237,6 +271,7 @@ export function createValidateActivities(deps: ActivityDeps) {
               },
             }
           : {}),
+        ...(schemaChanges ? { schemaChanges } : {}),
       };
     },
   };

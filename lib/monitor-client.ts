@@ -36,6 +36,10 @@ export const monitorConfigSchema = z.strictObject({
     })
     .prefault({}),
   maxIterationsPerRun: z.number().int().min(1).default(500),
+  /** The retraining expects moved data: drift and new values warn instead of failing validation. */
+  retrainExpectsDataShift: z.boolean().default(true),
+  /** A failed retraining of the same production version is retried after this many hours. */
+  retrainRetryAfterHours: z.number().positive().default(24),
 });
 export type MonitorConfigInput = z.input<typeof monitorConfigSchema>;
 
@@ -70,6 +74,8 @@ export function buildMonitorInput(options: Omit<StartMonitorOptions, 'taskQueue'
     thresholds: config.thresholds,
     drift: config.drift,
     maxIterationsPerRun: config.maxIterationsPerRun,
+    retrainExpectsDataShift: config.retrainExpectsDataShift,
+    retrainRetryAfterSeconds: Math.round(config.retrainRetryAfterHours * 3600),
     ...(options.dataUri
       ? {
           retrain: buildPipelineInput({

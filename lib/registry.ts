@@ -33,12 +33,16 @@ export interface Lineage {
     statisticsUri?: string;
     /** What validation flagged without failing (also shown to the reviewer). */
     warnings?: string[];
+    /** How the model's schema widens to this data when the version reaches production (a data-shift retraining). */
+    schemaChanges?: string[];
   };
   code: CodeVersion;
   /** The whole validated pipeline configuration. */
   config: unknown;
   training: { backend: string; device: string; epochs: number; finalLoss?: number };
   run: { workflowId: string; runId: string; workflowType: string };
+  /** What started the run when it was not a person or a schedule: the production monitor, and why. */
+  trigger?: { by: string; workflowId: string; reasons: string[] };
 }
 
 /** A person's (or a timeout's) decision at one of the approval gates. */

@@ -17,6 +17,8 @@ export const ACTIVITY_SUMMARIES: Summaries = {
   finishIngest: () => 'Merge the ingested shards, count quarantined rows by reason, settle duplicate ad ids',
   validateDataset: ({ ingest }) =>
     `Check ${ingest.trainRows + ingest.evalRows} rows: feature statistics, the model's schema, drift against production's training data, bad rows`,
+  adoptSchemaChanges: ({ modelName, reason }) =>
+    `Widen ${modelName}'s data schema to the data this version trained on (${reason})`,
   getProductionVersion: ({ model }) => `Look up the version of ${model} serving production`,
   trainModel: ({ train }) =>
     `Train ${train.epochs} epochs (batch ${train.batchSize}, seed ${train.seed}) in a separate process, checkpointing every ${train.checkpointEveryEpochs ?? 1} epoch(s)`,

@@ -123,6 +123,24 @@ export interface PipelineInput {
   modelName: string;
   dataUri: string;
   config: PipelineConfig;
+  /** Set when the production monitor started the run; absent for people and schedules. */
+  trigger?: PipelineTrigger;
+}
+
+/** Why the production monitor started a retraining pipeline. */
+export interface PipelineTrigger {
+  by: 'monitor';
+  monitorWorkflowId: string;
+  /** The production version whose live quality or inputs moved. */
+  productionVersion: string;
+  /** The monitor's findings, e.g. "hour: major drift (PSI 1.9 > 0.25)". */
+  reasons: string[];
+  /**
+   * The data is expected to have moved: validation reports drift, out-of-range and out-of-vocabulary
+   * values as warnings instead of failing, and the schema widens to the data when the model reaches
+   * production (monitor configuration `retrainExpectsDataShift`).
+   */
+  expectShift: boolean;
 }
 
 /** The two places a person decides: the candidate before any traffic, and (optionally) before 100%. */

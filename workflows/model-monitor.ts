@@ -19,7 +19,7 @@ import {
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { ControlActivities } from '../activities';
 import { withSummaries } from './activity-summaries';
-import { ML_MODEL, ML_STAGE, PIPELINE_WORKFLOW_TYPE } from './definitions';
+import { ML_MODEL, ML_STAGE, PIPELINE_WORKFLOW_TYPE, type PipelineTrigger } from './definitions';
 import {
   monitorStatusQuery,
   retrainWorkflowId,
@@ -39,6 +39,7 @@ const { measureModelHealth, recordMonitorAlert } = withSummaries(
 );
 
 const DEFAULT_MAX_ITERATIONS = 500;
+const DEFAULT_RETRAIN_RETRY_SECONDS = 24 * 3600;
 const KEPT_ACTIONS = 5;
 
 function monitorDetails(status: MonitorStatus): string {
@@ -90,14 +91,28 @@ export async function modelMonitor(input: MonitorInput): Promise<MonitorStatus> 
     const at = new Date().toISOString();
     const { triggers } = measurement;
     if (input.action === 'retrain' && input.retrain && measurement.productionVersion) {
-      const workflowId = retrainWorkflowId(input.modelName, measurement.productionVersion);
+      const productionVersion = measurement.productionVersion;
+      const workflowId = retrainWorkflowId(input.modelName, productionVersion);
+      const retryAfterMs = (input.retrainRetryAfterSeconds ?? DEFAULT_RETRAIN_RETRY_SECONDS) * 1000;
+      const recent = state.lastRetrain;
+      if (recent?.workflowId === workflowId && Date.now() - recent.atMs < retryAfterMs)
+        return { at, kind: 'retrain-already-started', triggers, workflowId };
+      state.lastRetrain = { workflowId, atMs: Date.now() };
+      const trigger: PipelineTrigger = {
+        by: 'monitor',
+        monitorWorkflowId: workflowInfo().workflowId,
+        productionVersion,
+        reasons: triggers.map((t) => t.message),
+        expectShift: input.retrainExpectsDataShift ?? true,
+      };
       try {
         await startChild(PIPELINE_WORKFLOW_TYPE, {
           workflowId,
-          args: [input.retrain],
+          args: [{ ...input.retrain, trigger }],
           // The pipeline outlives this run: continue-as-new or stopping the monitor must not cancel it.
           parentClosePolicy: ParentClosePolicy.ABANDON,
-          workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+          // Running or completed: not again for this version. Failed: again, once the retry delay passed.
+          workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
           typedSearchAttributes: [
             { key: ML_MODEL, value: input.modelName },
             { key: ML_STAGE, value: 'ingest' },

@@ -16,6 +16,7 @@ import {
   getExternalWorkflowHandle,
   proxyActivities,
   isCancellation,
+  log,
   ParentClosePolicy,
   setCurrentDetails,
   setHandler,
@@ -77,7 +78,10 @@ const control = withSummaries(
 );
 
 export async function modelPipeline(input: PipelineInput): Promise<PipelineResult> {
-  const { modelName, dataUri, config } = input;
+  const { modelName, dataUri, config, trigger } = input;
+  const shiftReason = trigger?.expectShift
+    ? `retraining for a data shift, started by ${trigger.monitorWorkflowId}`
+    : undefined;
   const gpu = withSummaries(
     proxyActivities<GpuActivities>({
       taskQueue: config.taskQueues.gpu,
@@ -336,7 +340,22 @@ export async function modelPipeline(input: PipelineInput): Promise<PipelineResul
         modelName,
         ...(config.data.validation ? { validation: config.data.validation } : {}),
         ...(production?.statisticsUri ? { baselineStatisticsUri: production.statisticsUri } : {}),
+        ...(shiftReason ? { expectedShift: { reason: shiftReason } } : {}),
       });
+      // What the reviewer reads first: why the run exists and how the schema would change.
+      const reviewWarnings = [
+        ...(trigger
+          ? [
+              `started by the production monitor (${trigger.monitorWorkflowId}): ${trigger.reasons.join('; ')}`,
+            ]
+          : []),
+        ...(validation.schemaChanges?.length
+          ? [
+              `the data schema widens when this version reaches production: ${validation.schemaChanges.join('; ')}`,
+            ]
+          : []),
+        ...validation.warnings,
+      ];
 
       enterStage('train');
       const trained = await trainer.trainModel({
@@ -389,6 +408,7 @@ export async function modelPipeline(input: PipelineInput): Promise<PipelineResul
             shardCount: ingest.shardCount,
             statisticsUri: validation.statisticsUri,
             warnings: validation.warnings,
+            ...(validation.schemaChanges?.length ? { schemaChanges: validation.schemaChanges } : {}),
           },
           config,
           training: {
@@ -398,6 +418,9 @@ export async function modelPipeline(input: PipelineInput): Promise<PipelineResul
             finalLoss: trained.finalLoss,
           },
           run: { workflowId, runId, workflowType },
+          ...(trigger
+            ? { trigger: { by: trigger.by, workflowId: trigger.monitorWorkflowId, reasons: trigger.reasons } }
+            : {}),
         },
       });
       const version = registered.version;
@@ -450,7 +473,7 @@ export async function modelPipeline(input: PipelineInput): Promise<PipelineResul
               modelName,
               candidateVersion: version,
               evaluation,
-              warnings: validation.warnings,
+              warnings: reviewWarnings,
               deadline: new Date(deadlineMs),
               now: new Date(),
               timeoutOutcome: config.approval.timeoutOutcome,
@@ -584,9 +607,27 @@ export async function modelPipeline(input: PipelineInput): Promise<PipelineResul
       }
       if (result.fullTrafficDecision) status.fullTrafficDecision = result.fullTrafficDecision;
       status.pending = undefined;
+      let schemaNote = '';
+      if (validation.schemaChanges?.length) {
+        // Only now: a rejected or rolled-back candidate must not loosen the checks on later data.
+        // The model serves either way, so a failure here is reported, not fatal.
+        try {
+          const adopted = await control.adoptSchemaChanges({
+            modelName,
+            statisticsUri: validation.statisticsUri,
+            reason: `v${version} reached production: ${shiftReason ?? 'retraining for a data shift'}`,
+            ...(config.data.validation ? { validation: config.data.validation } : {}),
+          });
+          schemaNote = ` The data schema widened: ${adopted.changes.join('; ') || 'already wide enough'}.`;
+        } catch (err) {
+          if (isCancellation(err)) throw err;
+          schemaNote = ` Widening the data schema failed (${rootMessage(err)}); widen ${validation.schemaUri ?? 'it'} by hand.`;
+          log.warn('schema adoption failed', { error: rootMessage(err) });
+        }
+      }
       enterStage('production');
       setCurrentDetails(
-        `${modelName} v${version} is in production (AUC ${evaluation.candidate.auc.toFixed(4)})${result.replacedVersion ? `, replacing v${result.replacedVersion}` : ''}.`,
+        `${modelName} v${version} is in production (AUC ${evaluation.candidate.auc.toFixed(4)})${result.replacedVersion ? `, replacing v${result.replacedVersion}` : ''}.${schemaNote}`,
       );
       return { modelName, version, outcome: 'production', metrics: evaluation.candidate, decision };
     } catch (err) {

@@ -16,7 +16,8 @@ export function monitorWorkflowId(modelName: string): string {
 
 /**
  * The retraining a monitor starts for a production version: one id per version, so repeated triggers
- * while that version serves never start a second pipeline.
+ * while that version serves never start a second pipeline. Only a failed one is started again, after
+ * `retrainRetryAfterSeconds`; one that completed (deployed, rejected, superseded) is not repeated.
  */
 export function retrainWorkflowId(modelName: string, productionVersion: string): string {
   return `mlops-monitor-retrain-${modelName}-v${productionVersion}`;
@@ -49,6 +50,13 @@ export interface MonitorInput {
   drift: DriftOptions;
   /** With action 'retrain': the modelPipeline input (data URI and configuration) started on a trigger. */
   retrain?: PipelineInput;
+  /**
+   * The retraining expects its data to have moved (PipelineTrigger.expectShift): drift and new values
+   * are warnings there, and the schema widens when it reaches production. Absent: true.
+   */
+  retrainExpectsDataShift?: boolean;
+  /** A failed retraining of the same production version is started again after this long. Absent: a day. */
+  retrainRetryAfterSeconds?: number;
   /** Continue-as-new after this many iterations even if Temporal does not suggest it. */
   maxIterationsPerRun?: number;
   state?: MonitorState;
@@ -112,6 +120,8 @@ export interface MonitorState {
   feedbackCursor: LogCursor;
   /** The latest actions, newest last (a few only). */
   actions: MonitorAction[];
+  /** The last retraining this monitor started or found running, so it is not asked for again every interval. */
+  lastRetrain?: { workflowId: string; atMs: number };
 }
 
 export interface MonitorStatus {

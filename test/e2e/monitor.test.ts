@@ -12,6 +12,8 @@ import { defaultPayloadConverter } from '@temporalio/common';
 import type { PipelineConfigInput } from '../../lib/config-schema';
 import { buildPipelineInput, startPipeline } from '../../lib/pipeline-client';
 import { startMonitor, stopMonitor } from '../../lib/monitor-client';
+import type { EvolvingSchema } from '../../lib/dataset/schema-evolution';
+import { ModelRegistry } from '../../lib/registry';
 import { loadTrafficSamples } from '../../lib/traffic/samples';
 import type { PipelineInput, PipelineResult } from '../../workflows/definitions';
 import {
@@ -67,7 +69,7 @@ describe('modelMonitor end to end', { timeout: 600_000 }, () => {
     await drifted?.close();
   });
 
-  it('detects drift of live traffic from the training data and starts one retraining pipeline', async () => {
+  it('detects drift of live traffic from the training data and starts one retraining pipeline, which deploys and widens the schema', async () => {
     const first = await startPipeline(env.client, {
       modelName: TEST_MODEL,
       dataUri: training.dir,
@@ -78,6 +80,10 @@ describe('modelMonitor end to end', { timeout: 600_000 }, () => {
     });
     const deployed = (await first.result()) as PipelineResult;
     assert.equal(deployed.outcome, 'production');
+    const schemaUri = path.join(env.storeUri, 'schemas', TEST_MODEL, 'schema.json');
+    const inferred = JSON.parse(await fs.readFile(schemaUri, 'utf8')) as EvolvingSchema;
+    assert.equal(inferred.revisions, undefined);
+    assert.ok(!inferred.features.advertiser!.domain!.includes('helix'));
 
     const retrain = buildPipelineInput({
       modelName: TEST_MODEL,
@@ -142,7 +148,16 @@ describe('modelMonitor end to end', { timeout: 600_000 }, () => {
     const history = await child.fetchHistory();
     const started = history.events?.[0]?.workflowExecutionStartedEventAttributes;
     const childInput = defaultPayloadConverter.fromPayload<PipelineInput>(started!.input!.payloads![0]!);
-    assert.deepEqual(childInput, retrain);
+    assert.deepEqual(childInput, {
+      ...retrain,
+      trigger: {
+        by: 'monitor',
+        monitorWorkflowId: monitorWorkflowId(TEST_MODEL),
+        productionVersion: '1',
+        reasons: action.triggers.map((trigger) => trigger.message),
+        expectShift: true,
+      },
+    });
 
     // Later measurements keep reading new parts only, across continue-as-new, and never start a second one.
     const later = await eventually(async () => {
@@ -160,12 +175,37 @@ describe('modelMonitor end to end', { timeout: 600_000 }, () => {
     const lines = await Promise.all(files.map((file) => fs.readFile(path.join(folder, file), 'utf8')));
     assert.ok(lines.some((line) => line.includes('"kind":"drift"')));
 
-    // The tiny retraining may have finished by now; otherwise it need not run on.
-    if ((await child.describe()).status.name === 'RUNNING') await child.terminate('test over');
-    else
-      console.log(
-        `# retraining ended: ${JSON.stringify(await child.result().catch((err: Error) => `${err.message}: ${((err.cause as Error | undefined)?.cause as Error | undefined)?.message ?? ''}`))}`,
-      );
+    // The retraining passes validation on the drifted data (drift and new values are expected there)
+    // and deploys; only then does the model's schema widen to the new data, with a revision saying why.
+    const retrained = (await child.result()) as PipelineResult;
+    assert.equal(retrained.outcome, 'production');
+    assert.equal(retrained.version, '2');
+    const schema = JSON.parse(await fs.readFile(schemaUri, 'utf8')) as EvolvingSchema;
+    assert.equal(schema.revisions?.length, 1);
+    const [revision] = schema.revisions;
+    assert.match(
+      revision!.reason,
+      /^v2 reached production: retraining for a data shift, started by mlops-monitor-ctr$/,
+    );
+    assert.equal(revision!.by.workflowId, retrainWorkflowId(TEST_MODEL, '1'));
+    assert.ok(
+      revision!.changes.some((change) => change.startsWith('advertiser: domain + "helix"')),
+      revision!.changes.join('\n'),
+    );
+    assert.ok(schema.features.advertiser!.domain!.includes('helix'));
+    const v2 = await new ModelRegistry(env.storeUri).getVersion(TEST_MODEL, '2');
+    assert.deepEqual(v2?.lineage.trigger, {
+      by: 'monitor',
+      workflowId: monitorWorkflowId(TEST_MODEL),
+      reasons: action.triggers.map((trigger) => trigger.message),
+    });
+    assert.deepEqual(v2?.lineage.data.schemaChanges, revision!.changes);
+    assert.ok(
+      v2?.lineage.data.warnings?.some((warning) =>
+        warning.startsWith('expected (retraining for a data shift'),
+      ),
+      JSON.stringify(v2?.lineage.data.warnings),
+    );
     // The CLI reads the same status.
     const cli = await promisify(execFile)(
       process.execPath,
