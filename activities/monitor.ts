@@ -35,7 +35,10 @@ function hourOf(relative: string): string {
 async function newParts(storeUri: string, model: string, stream: LogStream, cursor: LogCursor) {
   const root = joinUri(storeUri, 'logs', model, stream);
   const seen = new Set(cursor.seen);
-  const uris = await storageFor(root).list(root);
+  // A part's name starts with its hour (`<day>/<hh>-`), so listing from the cursor's hour skips every
+  // closed day and hour, however long the log: the store lists only the open hours and anything later
+  // (whatever the clocks say, and all days since the cursor if the monitor was down). '' lists everything.
+  const uris = await storageFor(root).listFrom(root, cursor.hour);
   return uris
     .map((uri) => ({ uri, relative: uri.slice(root.length + 1) }))
     .filter(({ relative }) => relative.endsWith('.jsonl') && hourOf(relative) >= cursor.hour)

@@ -179,13 +179,22 @@ export class GcsStorage implements Storage {
   }
 
   async list(prefixUri: string): Promise<string[]> {
+    return this.listFrom(prefixUri, '');
+  }
+
+  async listFrom(prefixUri: string, startOffset: string): Promise<string[]> {
     const { bucket, name } = parseGsUri(prefixUri);
     // A folder's objects, as on disk: gs://b/runs must not list gs://b/runs-old/x.
     const prefix = name === '' || name.endsWith('/') ? name : `${name}/`;
     try {
       const [files] = await this.client()
         .bucket(bucket)
-        .getFiles({ prefix, autoPaginate: true, fields: 'items(name),nextPageToken' });
+        .getFiles({
+          prefix,
+          ...(startOffset === '' ? {} : { startOffset: `${prefix}${startOffset}` }),
+          autoPaginate: true,
+          fields: 'items(name),nextPageToken',
+        });
       return files
         .map((file) => file.name)
         .filter((objectName) => !objectName.endsWith('/')) // folder placeholders made by consoles

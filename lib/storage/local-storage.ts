@@ -108,6 +108,40 @@ async function releaseLock(lockFile: string, token: string): Promise<void> {
   if (await holdsLock(lockFile, token)) await fs.rm(lockFile, { force: true });
 }
 
+/** Whether a listing shows this file: temporary files and locks are the store's own. */
+function isListed(name: string): boolean {
+  return !name.endsWith('.tmp') && !name.endsWith('.lock');
+}
+
+/**
+ * Adds the files under `dir` whose names (`relative` + their name) sort at or after `offset` in GCS's
+ * order, by UTF-8 bytes, to `out`.
+ */
+async function collectFrom(dir: string, relative: string, offset: Buffer, out: string[]): Promise<void> {
+  let entries;
+  try {
+    entries = await fs.readdir(dir, { withFileTypes: true });
+  } catch (err) {
+    if (isNotFound(err)) return;
+    throw err;
+  }
+  for (const entry of entries) {
+    const name = `${relative}${entry.name}`;
+    if (entry.isDirectory()) {
+      // Every name under the folder starts with `folder`: none reaches the offset if that start sorts before it.
+      const folder = Buffer.from(`${name}/`, 'utf8');
+      if (Buffer.compare(folder, offset.subarray(0, folder.length)) < 0) continue;
+      await collectFrom(path.join(dir, entry.name), `${name}/`, offset, out);
+    } else if (
+      entry.isFile() &&
+      isListed(entry.name) &&
+      Buffer.compare(Buffer.from(name, 'utf8'), offset) >= 0
+    ) {
+      out.push(path.join(dir, entry.name));
+    }
+  }
+}
+
 export class LocalStorage implements Storage {
   async read(uri: string): Promise<Buffer> {
     try {
@@ -201,13 +235,19 @@ export class LocalStorage implements Storage {
     try {
       const entries = await fs.readdir(root, { recursive: true, withFileTypes: true });
       return entries
-        .filter((entry) => entry.isFile() && !entry.name.endsWith('.tmp') && !entry.name.endsWith('.lock'))
+        .filter((entry) => entry.isFile() && isListed(entry.name))
         .map((entry) => path.join(entry.parentPath, entry.name))
         .sort();
     } catch (err) {
       if (isNotFound(err)) return [];
       throw err;
     }
+  }
+
+  async listFrom(prefixUri: string, startOffset: string): Promise<string[]> {
+    const found: string[] = [];
+    await collectFrom(toLocalPath(prefixUri), '', Buffer.from(startOffset, 'utf8'), found);
+    return found.sort();
   }
 
   async delete(uri: string): Promise<void> {

@@ -50,6 +50,13 @@ export interface Storage {
   exists(uri: string): Promise<boolean>;
   /** URIs of every object under a folder (`prefixUri` + '/'), at any depth, sorted. */
   list(prefixUri: string): Promise<string[]>;
+  /**
+   * URIs of the objects under a folder whose names relative to it (`/`-separated) sort at or after
+   * `startOffset` in GCS's order (UTF-8 bytes), sorted as `list` sorts; '' lists everything. Under
+   * time-named folders this reads only what is newer: on GCS the `startOffset` of one listing, on disk
+   * a walk that skips every folder sorting wholly before the offset.
+   */
+  listFrom(prefixUri: string, startOffset: string): Promise<string[]>;
   /** Deletes an object, or everything under a folder; deleting nothing is not an error. */
   delete(uri: string): Promise<void>;
 }

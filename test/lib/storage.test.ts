@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { text } from 'node:stream/consumers';
 import { pathToFileURL } from 'node:url';
-import { after, before, describe, it } from 'node:test';
+import { after, before, describe, it, mock } from 'node:test';
 import assert from 'node:assert/strict';
 import { createGcsClient, emulatorOrigin, GcsStorage } from '../../lib/storage/gcs-storage';
 import { LocalStorage } from '../../lib/storage/local-storage';
@@ -251,6 +251,46 @@ for (const backend of BACKENDS) {
         assert.deepEqual(await storage.list(at('no', 'such', 'prefix')), []);
       });
 
+      void it('listFrom lists only the objects that sort at or after an offset, as list would order them', async () => {
+        const prefix = at('listing-from');
+        const names = [
+          '2026-11-24/23-a-000000.jsonl',
+          '2026-11-25/05-a-000000.jsonl',
+          '2026-11-25/20-b-000009.jsonl',
+          '2026-11-25/21-a-000000.jsonl',
+          '2026-11-25/21-b-000001.jsonl',
+          '2026-11-25/22-a-000000.jsonl',
+          '2026-11-25/deeper/x.json',
+          '2026-11-26/00-a-000000.jsonl',
+          'top.json',
+        ];
+        for (const name of [...names].reverse()) await storage.write(joinUri(prefix, name), name);
+        // A sibling whose name starts like the prefix is not under it, whatever the offset.
+        await storage.write(at('listing-from-old', '2026-11-26', '00-a-000000.jsonl'), 'old');
+        const under = (kept: string[]) => kept.map((name) => joinUri(prefix, name));
+
+        assert.deepEqual(
+          await storage.listFrom(prefix, ''),
+          await storage.list(prefix),
+          "'' lists everything",
+        );
+        assert.deepEqual(await storage.listFrom(prefix, '2026-11-25/21'), under(names.slice(3)));
+        assert.deepEqual(
+          await storage.listFrom(`${prefix}/`, '2026-11-25/21'),
+          under(names.slice(3)),
+          'a trailing slash changes nothing',
+        );
+        assert.deepEqual(
+          await storage.listFrom(prefix, '2026-11-25/21-b-000001.jsonl'),
+          under(names.slice(4)),
+          'the offset itself is included',
+        );
+        assert.deepEqual(await storage.listFrom(prefix, '2026-11-25/d'), under(names.slice(6)));
+        assert.deepEqual(await storage.listFrom(prefix, '2026-11-26'), under(names.slice(7)));
+        assert.deepEqual(await storage.listFrom(prefix, 'u'), []);
+        assert.deepEqual(await storage.listFrom(at('no', 'such', 'prefix'), '2026'), []);
+      });
+
       void it('deletes objects and folders, and deleting nothing is not an error', async () => {
         const dir = at('delete');
         await storage.write(joinUri(dir, 'x', 'y.json'), 'y');
@@ -434,6 +474,24 @@ void describe('storage on local disk only', () => {
     await fs.writeFile(path.join(prefix, 'b.json.lock'), 'held');
     assert.deepEqual(await storage.list(prefix), [path.join(prefix, 'a.json'), path.join(prefix, 'b.json')]);
     assert.deepEqual(await storage.list(pathToFileURL(prefix).href), await storage.list(prefix));
+  });
+
+  void it('listFrom lists no temporary file or lock, and opens no folder that sorts before the offset', async () => {
+    const prefix = path.join(root, 'listing-from');
+    for (let day = 1; day <= 9; day++)
+      await storage.write(path.join(prefix, `2026-01-0${day}`, '00-a.jsonl'), 'x');
+    await fs.writeFile(path.join(prefix, '2026-01-08', '01-a.jsonl.0d9c3f.tmp'), 'partial');
+    await fs.writeFile(path.join(prefix, '2026-01-09', '00-a.jsonl.lock'), 'held');
+    const readdir = mock.method(fs, 'readdir');
+    try {
+      assert.deepEqual(await storage.listFrom(pathToFileURL(prefix).href, '2026-01-08/00-b'), [
+        path.join(prefix, '2026-01-09', '00-a.jsonl'),
+      ]);
+      const opened = readdir.mock.calls.map((call) => path.relative(prefix, String(call.arguments[0])));
+      assert.deepEqual(opened.sort(), ['', '2026-01-08', '2026-01-09']);
+    } finally {
+      readdir.mock.restore();
+    }
   });
 
   void it('reads and writes file:// URIs as the same files as plain paths', async () => {
