@@ -59,6 +59,17 @@ export interface FinishBatchPredictInput {
   dataUri: string;
   outputUri: string;
   shards: PredictShardResult[];
+  /** Rows ingest quarantined, which have no prediction. */
+  skipped?: SkippedRows;
+}
+
+/** Rows left unscored: how many, why, and where the quarantine lists them. */
+export interface SkippedRows {
+  rows: number;
+  /** Counts by reason kind (`image`, `csv`, `duplicate`, ...). */
+  reasons: Record<string, number>;
+  /** JSON Lines files of the quarantined rows, each with its reason. */
+  quarantineUris: string[];
 }
 
 export interface BatchPredictManifest {
@@ -68,6 +79,7 @@ export interface BatchPredictManifest {
   dataUri: string;
   rows: number;
   shards: Array<Pick<PredictShardResult, 'shardIndex' | 'inputUri' | 'predictionsUri' | 'rows'>>;
+  skipped: SkippedRows;
 }
 
 /** What a done-marker records: an output is reused only for the same input and model. */
@@ -149,6 +161,7 @@ export function createPredictControlActivities(deps: Pick<ActivityDeps, 'storeUr
           predictionsUri,
           rows,
         })),
+        skipped: input.skipped ?? { rows: 0, reasons: {}, quarantineUris: [] },
       };
       const manifestUri = joinUri(input.outputUri, 'manifest.json');
       await writeJson(manifestUri, manifest);
@@ -176,6 +189,7 @@ export function createPredictGpuActivities() {
         return { ...result, rows: done.rows, reused: true };
       }
       const bundle = await loadModelBundle(input.modelUri);
+      Context.current().heartbeat({ shardIndex: input.shardIndex, rows: 0 });
       const lines: string[] = [];
       try {
         for await (const chunk of streamShard(input.inputUri)) {
