@@ -60,6 +60,19 @@ export const workerEnvSchema = z.object({
    * must be longer.
    */
   MLOPS_SHUTDOWN_GRACE_SECONDS: z.coerce.number().int().nonnegative().default(30),
+  /**
+   * Worker Deployment Versioning (README, "Upgrading workers safely"), always as a pair: the Worker
+   * Deployment this worker belongs to and its release's build id. Unset: unversioned.
+   */
+  MLOPS_WORKER_DEPLOYMENT_NAME: z
+    .string()
+    .trim()
+    .min(1)
+    .max(255)
+    .refine((value) => !/[.:]/.test(value), 'must not contain "." or ":" (e.g. mlops)')
+    .optional(),
+  /** The release's build id: an image tag or git sha, unique to the exact worker code. */
+  MLOPS_WORKER_BUILD_ID: z.string().trim().min(1).max(255).optional(),
   /** Serve the Temporal SDK's worker metrics for Prometheus on this port (`/metrics`); unset: off. */
   MLOPS_WORKER_METRICS_PORT: z.coerce.number().int().min(1).max(65535).optional(),
   /** Interface the worker metrics endpoint binds to. */
@@ -73,6 +86,21 @@ export const workerEnvSchema = z.object({
     .transform((value) => value.toUpperCase())
     .pipe(z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']))
     .default('INFO'),
+  /** OpenTelemetry tracing (lib/tracing.ts): `otlp`, `console` or `off`; unset: `otlp` when an OTLP endpoint is set. */
+  MLOPS_TRACING: z.enum(['otlp', 'console', 'off'], { error: 'must be otlp, console or off' }).optional(),
+  /** OTLP/HTTP collector base URL (`/v1/traces` is appended), e.g. http://otel-collector:4318. */
+  OTEL_EXPORTER_OTLP_ENDPOINT: z
+    .url({ protocol: /^https?$/, error: 'must be an http(s) URL such as http://otel-collector:4318' })
+    .optional(),
+  /** Full OTLP/HTTP traces URL, used as it is; wins over OTEL_EXPORTER_OTLP_ENDPOINT. */
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: z
+    .url({
+      protocol: /^https?$/,
+      error: 'must be an http(s) URL such as http://otel-collector:4318/v1/traces',
+    })
+    .optional(),
+  /** The spans' `service.name`; unset: `mlops-control-worker`, `mlops-gpu-worker` or `mlops-cli`. */
+  OTEL_SERVICE_NAME: z.string().trim().min(1).optional(),
 });
 
 /** The validated environment, plus the Temporal TLS settings with their files already read. */
@@ -174,6 +202,17 @@ function resolveTemporalTls(env: Record<string, string>): { tls?: TLSConfig; pro
   };
 }
 
+/** A versioned worker needs both its deployment and its build id; one alone is a half-done release. */
+function workerDeploymentPairProblems(env: Record<string, string>): string[] {
+  const name = env.MLOPS_WORKER_DEPLOYMENT_NAME;
+  const buildId = env.MLOPS_WORKER_BUILD_ID;
+  if (name && !buildId)
+    return ['MLOPS_WORKER_BUILD_ID: required with MLOPS_WORKER_DEPLOYMENT_NAME (versioning needs both)'];
+  if (buildId && !name)
+    return ['MLOPS_WORKER_DEPLOYMENT_NAME: required with MLOPS_WORKER_BUILD_ID (versioning needs both)'];
+  return [];
+}
+
 /**
  * Parses the environment and reads the Temporal TLS files it names, throwing one error that lists
  * every problem (bad values, missing pairs, unreadable files) so a pod's first log line says it all.
@@ -186,6 +225,7 @@ export function readWorkerEnv(env: NodeJS.ProcessEnv = process.env): WorkerEnv {
     : parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
   const tls = resolveTemporalTls(present);
   problems.push(...tls.problems);
+  problems.push(...workerDeploymentPairProblems(present));
   if (!parsed.success || problems.length > 0) throw new InvalidEnvironmentError(problems);
   // Stores are shared by processes started from different folders: pin local ones to absolute paths.
   const store = parsed.data.MLOPS_STORE;

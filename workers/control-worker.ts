@@ -1,6 +1,12 @@
 /** The control worker: runs workflows and light activities on the `ml-control` task queue. */
-import { Worker, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
+import { Runtime, Worker, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
 import { createControlActivities, type ActivityDeps } from '../activities';
+import { DEFAULT_SERVICE_NAMES, startTracingFromEnv, type Tracing } from '../lib/tracing';
+import {
+  workerDeploymentFromEnv,
+  workerVersioningOptions,
+  type WorkerDeployment,
+} from '../lib/worker-versioning';
 import { runWorkerMain } from './run-worker';
 
 export interface ControlWorkerOptions {
@@ -12,10 +18,18 @@ export interface ControlWorkerOptions {
   workflowBundle?: WorkerOptions['workflowBundle'];
   /** How long a stopping worker lets running activities finish before cancelling them (SDK default: 0). */
   shutdownGraceSeconds?: number;
+  /**
+   * OpenTelemetry tracing (lib/tracing.ts); unset: none, and the bundle is the default one. A prebuilt
+   * `workflowBundle` must then have been bundled with `workflowInterceptorModules: [TRACING_WORKFLOW_MODULE]`.
+   */
+  tracing?: Tracing | undefined;
+  /** This release's Worker Deployment Version; workflows then stay on the build they started on. Unset: unversioned. */
+  deployment?: WorkerDeployment;
 }
 
 /** Creates (does not run) a control worker. */
 export async function createControlWorker(options: ControlWorkerOptions): Promise<Worker> {
+  if (options.tracing) Runtime.instance().logger.info(options.tracing.describe());
   return Worker.create({
     connection: options.connection,
     namespace: options.namespace,
@@ -25,12 +39,20 @@ export async function createControlWorker(options: ControlWorkerOptions): Promis
       : { workflowsPath: require.resolve('../workflows') }),
     activities: createControlActivities(options.deps),
     ...(options.shutdownGraceSeconds ? { shutdownGraceTime: options.shutdownGraceSeconds * 1000 } : {}),
+    ...workerVersioningOptions(options.deployment),
+    ...options.tracing?.workerOptions(),
   });
 }
 
 if (require.main === module) {
-  runWorkerMain((connection, env) =>
-    createControlWorker({
+  runWorkerMain((connection, env, onStop) => {
+    const tracing = startTracingFromEnv(env, DEFAULT_SERVICE_NAMES.controlWorker, {
+      warn: (message) => {
+        Runtime.instance().logger.warn(message);
+      },
+    });
+    if (tracing) onStop(() => tracing.shutdown());
+    return createControlWorker({
       connection,
       namespace: env.TEMPORAL_NAMESPACE,
       taskQueue: env.MLOPS_CONTROL_QUEUE,
@@ -41,6 +63,8 @@ if (require.main === module) {
         ...(env.MLOPS_PROMETHEUS_URL ? { prometheusUrl: env.MLOPS_PROMETHEUS_URL } : {}),
       },
       shutdownGraceSeconds: env.MLOPS_SHUTDOWN_GRACE_SECONDS,
-    }),
-  );
+      deployment: workerDeploymentFromEnv(env),
+      tracing,
+    });
+  });
 }

@@ -2,6 +2,12 @@
 import { Runtime, Worker, type NativeConnection } from '@temporalio/worker';
 import { createGpuActivities } from '../activities';
 import { loadTfBackend } from '../lib/model';
+import { DEFAULT_SERVICE_NAMES, startTracingFromEnv, type Tracing } from '../lib/tracing';
+import {
+  workerDeploymentFromEnv,
+  workerVersioningOptions,
+  type WorkerDeployment,
+} from '../lib/worker-versioning';
 import { runWorkerMain } from './run-worker';
 
 /** Longest the SDK holds back a heartbeat. */
@@ -15,6 +21,13 @@ export interface GpuWorkerOptions {
   concurrency: number;
   /** How long a stopping worker lets running activities finish before cancelling them (SDK default: 0). */
   shutdownGraceSeconds?: number;
+  /**
+   * This release's Worker Deployment Version, the same as the control worker's: activities of a pinned
+   * pipeline then run on its own release's GPU workers. Unset: unversioned.
+   */
+  deployment?: WorkerDeployment;
+  /** OpenTelemetry tracing (lib/tracing.ts): a RunActivity span per training or evaluation; unset: none. */
+  tracing?: Tracing | undefined;
 }
 
 /** Loads the best TensorFlow backend available, logs it, and creates (does not run) the worker. */
@@ -24,6 +37,7 @@ export async function createGpuWorker(options: GpuWorkerOptions): Promise<Worker
   logger.info(`GPU worker trains on backend ${backend}, device ${device}`, { ...info });
   // Why a faster backend (or the GPU) was passed over: the first thing to read on a GPU node that is slow.
   for (const reason of skipped) logger.warn(`backend skipped: ${reason}`);
+  if (options.tracing) logger.info(options.tracing.describe());
   return Worker.create({
     connection: options.connection,
     namespace: options.namespace,
@@ -36,18 +50,29 @@ export async function createGpuWorker(options: GpuWorkerOptions): Promise<Worker
     maxHeartbeatThrottleInterval: HEARTBEAT_THROTTLE,
     // A draining worker (SIGTERM, a Kubernetes rollout) lets a training reach its next checkpoint.
     ...(options.shutdownGraceSeconds ? { shutdownGraceTime: options.shutdownGraceSeconds * 1000 } : {}),
+    ...workerVersioningOptions(options.deployment),
+    // Activities only: this worker runs no workflows, so no workflow interceptors or span sink.
+    ...options.tracing?.workerOptions({ workflows: false }),
   });
 }
 
 if (require.main === module) {
-  runWorkerMain((connection, env) =>
-    createGpuWorker({
+  runWorkerMain((connection, env, onStop) => {
+    const tracing = startTracingFromEnv(env, DEFAULT_SERVICE_NAMES.gpuWorker, {
+      warn: (message) => {
+        Runtime.instance().logger.warn(message);
+      },
+    });
+    if (tracing) onStop(() => tracing.shutdown());
+    return createGpuWorker({
       connection,
       namespace: env.TEMPORAL_NAMESPACE,
       taskQueue: env.MLOPS_GPU_QUEUE,
       storeUri: env.MLOPS_STORE,
       concurrency: env.MLOPS_GPU_CONCURRENCY,
       shutdownGraceSeconds: env.MLOPS_SHUTDOWN_GRACE_SECONDS,
-    }),
-  );
+      deployment: workerDeploymentFromEnv(env),
+      tracing,
+    });
+  });
 }

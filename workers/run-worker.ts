@@ -9,11 +9,19 @@ import {
 } from '../lib/worker-env';
 import { installWorkerRuntime } from '../lib/worker-telemetry';
 
-/** Connects, creates the worker with `create`, runs it, and closes the connection; exits 1 on failure. */
+/**
+ * Connects, creates the worker with `create`, runs it, and closes the connection; exits 1 on failure.
+ * What `create` hands to `onStop` (a tracer provider's flush) runs once the worker has stopped.
+ */
 export function runWorkerMain(
-  create: (connection: NativeConnection, env: WorkerEnv) => Promise<Worker>,
+  create: (
+    connection: NativeConnection,
+    env: WorkerEnv,
+    onStop: (cleanup: () => Promise<void>) => void,
+  ) => Promise<Worker>,
 ): void {
   let jsonLogs = false;
+  const cleanups: Array<() => Promise<void>> = [];
   const main = async () => {
     // Every bad variable and unreadable certificate in one error, before anything connects.
     const env = readWorkerEnv();
@@ -45,9 +53,15 @@ export function runWorkerMain(
     try {
       // Worker.run() stops polling on SIGINT/SIGTERM and lets in-flight tasks finish for the worker's
       // shutdownGraceTime before cancelling them.
-      await (await create(connection, env)).run();
+      await (await create(connection, env, (cleanup) => cleanups.push(cleanup))).run();
     } finally {
       await connection.close();
+      // Spans of the last tasks are still buffered: send them before the process exits.
+      for (const cleanup of cleanups) {
+        await cleanup().catch((err: Error) => {
+          Runtime.instance().logger.warn(`cleanup after the worker stopped failed: ${err.message}`);
+        });
+      }
     }
   };
   main().catch((err) => {

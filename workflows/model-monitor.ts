@@ -8,6 +8,7 @@ import {
   condition,
   continueAsNew,
   log,
+  makeContinueAsNewFunc,
   ParentClosePolicy,
   proxyActivities,
   setCurrentDetails,
@@ -161,7 +162,15 @@ export async function modelMonitor(input: MonitorInput): Promise<MonitorStatus> 
     }
     setCurrentDetails(monitorDetails(status()));
     if (await condition(() => stopping, input.intervalSeconds * 1000)) return status();
-    if (workflowInfo().continueAsNewSuggested || iteration + 1 >= maxIterations)
+    const info = workflowInfo();
+    // With worker versioning, a new release became current: the next run starts on it (a pinned run's
+    // successor otherwise stays on this run's build), so the monitor never needs patched() for itself.
+    if (info.targetWorkerDeploymentVersionChanged)
+      await makeContinueAsNewFunc<typeof modelMonitor>({ initialVersioningBehavior: 'AUTO_UPGRADE' })({
+        ...input,
+        state,
+      });
+    if (info.continueAsNewSuggested || iteration + 1 >= maxIterations)
       await continueAsNew<typeof modelMonitor>({ ...input, state });
   }
 }

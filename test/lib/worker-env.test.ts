@@ -9,6 +9,7 @@ import {
   readWorkerEnv,
   temporalConnectionOptions,
 } from '../../lib/worker-env';
+import { workerDeploymentFromEnv, workerVersioningOptions } from '../../lib/worker-versioning';
 
 const CERT = '-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n';
 const KEY = '-----BEGIN PRIVATE KEY-----\nMIIEfake\n-----END PRIVATE KEY-----\n';
@@ -149,5 +150,69 @@ void describe('readWorkerEnv', () => {
     assert.equal(env.TEMPORAL_ADDRESS, 'localhost:7233');
     assert.equal(env.temporalTls, undefined);
     assert.equal(env.MLOPS_PROMETHEUS_URL, undefined);
+  });
+
+  void it('reads the tracing variables, trimming the service name', () => {
+    const env = readWorkerEnv({
+      MLOPS_TRACING: 'otlp',
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'http://otel-collector:4318',
+      OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'https://tempo.example/v1/traces',
+      OTEL_SERVICE_NAME: ' ctr-workers\n',
+    });
+    assert.equal(env.MLOPS_TRACING, 'otlp');
+    assert.equal(env.OTEL_EXPORTER_OTLP_ENDPOINT, 'http://otel-collector:4318');
+    assert.equal(env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, 'https://tempo.example/v1/traces');
+    assert.equal(env.OTEL_SERVICE_NAME, 'ctr-workers');
+    assert.equal(readWorkerEnv({}).MLOPS_TRACING, undefined);
+  });
+
+  void it('names every bad tracing variable, with an example of a good value', () => {
+    const message = problemsOf({
+      MLOPS_TRACING: 'jaeger',
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'otel-collector:4318',
+      OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'grpc://otel-collector:4317',
+    });
+    assert.match(message, /^ {2}MLOPS_TRACING: must be otlp, console or off$/m);
+    assert.match(
+      message,
+      /^ {2}OTEL_EXPORTER_OTLP_ENDPOINT: must be an http\(s\) URL such as http:\/\/otel-collector:4318$/m,
+    );
+    assert.match(message, /^ {2}OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: must be an http\(s\) URL/m);
+    assert.equal(message.split('\n').length, 4, message);
+  });
+
+  void it('leaves workers unversioned unless a deployment name and build id are both set', () => {
+    const unversioned = readWorkerEnv({});
+    assert.equal(workerDeploymentFromEnv(unversioned), undefined);
+    assert.deepEqual(workerVersioningOptions(workerDeploymentFromEnv(unversioned)), {});
+
+    const env = readWorkerEnv({ MLOPS_WORKER_DEPLOYMENT_NAME: ' mlops ', MLOPS_WORKER_BUILD_ID: 'v1.4.2\n' });
+    assert.deepEqual(workerDeploymentFromEnv(env), { deploymentName: 'mlops', buildId: 'v1.4.2' });
+    assert.deepEqual(workerVersioningOptions(workerDeploymentFromEnv(env)), {
+      workerDeploymentOptions: {
+        useWorkerVersioning: true,
+        version: { deploymentName: 'mlops', buildId: 'v1.4.2' },
+        defaultVersioningBehavior: 'PINNED',
+      },
+    });
+  });
+
+  void it('refuses a deployment name without a build id, and the other way round', () => {
+    assert.match(
+      problemsOf({ MLOPS_WORKER_DEPLOYMENT_NAME: 'mlops' }),
+      /^ {2}MLOPS_WORKER_BUILD_ID: required with MLOPS_WORKER_DEPLOYMENT_NAME/m,
+    );
+    assert.match(
+      problemsOf({ MLOPS_WORKER_BUILD_ID: '1a2b3c', MLOPS_WORKER_DEPLOYMENT_NAME: ' ' }),
+      /^ {2}MLOPS_WORKER_DEPLOYMENT_NAME: required with MLOPS_WORKER_BUILD_ID/m,
+    );
+  });
+
+  void it('refuses a deployment name Temporal would reject', () => {
+    const message = problemsOf({
+      MLOPS_WORKER_DEPLOYMENT_NAME: 'mlops.prod',
+      MLOPS_WORKER_BUILD_ID: '1a2b3c',
+    });
+    assert.match(message, /^ {2}MLOPS_WORKER_DEPLOYMENT_NAME: must not contain "\." or ":"/m);
   });
 });
