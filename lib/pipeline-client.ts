@@ -11,6 +11,7 @@ import {
   decideUpdate,
   deploymentWorkflowId,
   ML_MODEL,
+  ML_MODEL_VERSION,
   ML_STAGE,
   PIPELINE_WORKFLOW_TYPE,
   ROLLBACK_WORKFLOW_TYPE,
@@ -188,16 +189,73 @@ export async function startRollback(client: Client, options: StartRollbackOption
   }
 }
 
+/** How long a status query may wait for a worker to answer before the server's view is shown instead. */
+export const STATUS_QUERY_TIMEOUT_MS = 10_000;
+
 /** The pipeline's status, with its canary child's progress while a rollout runs. */
-export async function queryPipelineStatus(client: Client, workflowId: string): Promise<PipelineStatus> {
-  const status = await client.workflow.getHandle(workflowId).query(statusQuery);
+export async function queryPipelineStatus(
+  client: Client,
+  workflowId: string,
+  { timeoutMs = STATUS_QUERY_TIMEOUT_MS } = {},
+): Promise<PipelineStatus> {
+  const status = await queryWithin(client, workflowId, timeoutMs, (handle) => handle.query(statusQuery));
   if (status.stage !== 'canary' || !status.rolloutWorkflowId) return status;
   try {
-    const rollout = await client.workflow.getHandle(status.rolloutWorkflowId).query(rolloutStatusQuery);
+    const rollout = await queryWithin(client, status.rolloutWorkflowId, timeoutMs, (handle) =>
+      handle.query(rolloutStatusQuery),
+    );
     return { ...status, rollout };
   } catch {
-    return status; // the child has not started yet
+    return status; // the child has not started yet, or cannot answer
   }
+}
+
+/**
+ * A query answered within `timeoutMs`. Only a worker can answer one, so with no worker able to run the
+ * workflow (none running, or, with worker versioning, none of the build it is pinned to) the server
+ * would hold the call for a minute; instead this fails at once with what the server knows and what to do.
+ */
+async function queryWithin<T>(
+  client: Client,
+  workflowId: string,
+  timeoutMs: number,
+  query: (handle: WorkflowHandle) => Promise<T>,
+): Promise<T> {
+  const handle = client.workflow.getHandle(workflowId);
+  try {
+    return await client.connection.withDeadline(Date.now() + timeoutMs, () => query(handle));
+  } catch (err) {
+    if (!isDeadlineExceeded(err)) throw err;
+    throw new Error(await unansweredQueryMessage(handle, timeoutMs), { cause: err });
+  }
+}
+
+/** gRPC's status code for a call that ran out of time. */
+const GRPC_DEADLINE_EXCEEDED = 4;
+
+function isDeadlineExceeded(err: unknown): boolean {
+  for (let cause: unknown = err; cause; cause = (cause as { cause?: unknown }).cause) {
+    if ((cause as { code?: unknown }).code === GRPC_DEADLINE_EXCEEDED) return true;
+    if (!(cause instanceof Error)) break;
+  }
+  return false;
+}
+
+async function unansweredQueryMessage(handle: WorkflowHandle, timeoutMs: number): Promise<string> {
+  const description = await handle.describe();
+  const stage = description.typedSearchAttributes.get(ML_STAGE);
+  const version = description.typedSearchAttributes.get(ML_MODEL_VERSION);
+  const pinned = description.raw.workflowExecutionInfo?.versioningInfo?.deploymentVersion;
+  const build = pinned?.buildId ? `${pinned.deploymentName}:${pinned.buildId}` : undefined;
+  const lines = [
+    `${handle.workflowId} did not answer its status query within ${timeoutMs / 1000} s: no worker that can run it is polling ${description.taskQueue}.`,
+    `From the server: ${description.status.name.toLowerCase()}${stage ? `, stage ${stage}` : ''}${version ? `, v${version}` : ''}, started ${description.startTime.toISOString()}.`,
+    build
+      ? `It is pinned to build ${build}: start that build's workers (MLOPS_WORKER_BUILD_ID=${pinned?.buildId}), or move it to the current build with ` +
+        `\`temporal workflow update-options --workflow-id ${handle.workflowId} --versioning-override-behavior auto_upgrade\` (only if the current code can replay it).`
+      : 'Start a control worker (`mlops dev`, or workers/control-worker.ts) for its task queue.',
+  ];
+  return lines.join('\n');
 }
 
 /** Waits, polling the status query, until a pipeline reaches a stage (or ends). */
