@@ -85,7 +85,7 @@ export async function startBatchPredict(
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError) {
       throw new Error(
-        `batch prediction ${id} is already running; follow it with mlops predict status ${id}`,
+        `batch prediction ${id} is already running; follow it with mlops batch-predict status ${id}`,
         {
           cause: err,
         },

@@ -1,6 +1,7 @@
 /** The `mlops` command: one entry point for every subcommand. */
 import { Command, CommanderError } from 'commander';
 import { ZodError } from 'zod';
+import { registerBatchPredictCommand } from './commands/batch-predict';
 import { registerDataCommands } from './commands/data';
 import { registerDemoCommand } from './commands/demo';
 import { registerDevCommand } from './commands/dev';
@@ -26,6 +27,7 @@ async function main(): Promise<void> {
   registerScheduleCommands(program);
   registerMonitorCommands(program);
   registerPredictCommand(program);
+  registerBatchPredictCommand(program);
   await program.parseAsync(process.argv);
 }
 

@@ -1,200 +1,285 @@
 /**
- * `mlops predict --model NAME --data URI [...] [--wait]`: a batch prediction job (a `batchPredict`
- * workflow); `mlops predict status ID`: its progress.
+ * `mlops predict --model NAME (--data DIR | --instances FILE)`: a client for the prediction API
+ * (`POST /v1/models/{model}:predict`); `mlops predict feedback`: reports an observed click (`POST /v1/feedback`).
  */
-import { setTimeout as sleep } from 'node:timers/promises';
-import type { Client, WorkflowHandle } from '@temporalio/client';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { text } from 'node:stream/consumers';
 import type { Command } from 'commander';
 import { z } from 'zod';
-import {
-  absoluteUri,
-  checkBatchPredictInput,
-  queryBatchPredictStatus,
-  startBatchPredict,
-} from '../../lib/batch-client';
-import { workflowUiUrl } from '../../lib/temporal-client';
-import { readWorkerEnv } from '../../lib/worker-env';
-import {
-  formatReasons,
-  type BatchPredictResult,
-  type BatchPredictStatus,
-} from '../../workflows/batch-predict-types';
-import { withClient } from './with-client';
+import { loadTrafficSamples } from '../../lib/traffic/samples';
+import { MAX_INSTANCES } from '../../serving/routes/predict-schema';
+import { formatTable } from './models';
 
-const positiveInt = (name: string) =>
-  z
-    .string()
-    .regex(/^\d+$/, `--${name} must be a positive integer`)
-    .transform(Number)
-    .refine((value) => value >= 1, `--${name} must be a positive integer`)
-    .optional();
+/** Where the client goes without `--url` or `$MLOPS_SERVING_URL`: the server `mlops dev` starts. */
+export const DEFAULT_SERVING_URL = 'http://localhost:8080';
+const REQUEST_TIMEOUT_MS = 30_000;
+const DEFAULT_ROWS = 5;
 
-const predictOptionsSchema = z.object({
-  model: z
-    .string({ error: "required option '--model <name>' not specified" })
-    .regex(/^[a-z0-9][a-z0-9-_]*$/i, '--model: model names use letters, digits, - and _'),
-  data: z
-    .string({ error: "required option '--data <uri>' not specified" })
-    .trim()
-    .min(1, '--data must name a dataset (a folder or CSV, local or gs://)'),
-  version: z
-    .string()
-    .regex(/^(production|v?\d+)$/i, '--version must be a number like 3 or production')
-    .transform((value) => (value.toLowerCase() === 'production' ? 'production' : value.replace(/^v/i, ''))),
-  out: z.string().trim().min(1).optional(),
-  shardRows: positiveInt('shard-rows'),
-  concurrency: positiveInt('concurrency'),
-  id: z.string().trim().min(1).optional(),
-  store: z.string().trim().min(1).optional(),
-  wait: z.boolean().optional(),
+const serverUrl = z
+  .string()
+  .trim()
+  .refine(
+    (value) => URL.canParse(value) && /^https?:$/.test(new URL(value).protocol),
+    '--url must be an http(s) URL like http://localhost:8080',
+  )
+  .transform((value) => value.replace(/\/+$/, ''));
+
+const predictOptionsSchema = z
+  .object({
+    model: z
+      .string({ error: "required option '--model <name>' not specified" })
+      // The predict route's own pattern for model names.
+      .regex(/^[\w.-]+$/, '--model: model names use letters, digits, ., - and _'),
+    url: serverUrl,
+    data: z.string().trim().min(1, '--data must name a dataset folder').optional(),
+    rows: z
+      .string()
+      .regex(/^\d+$/, '--rows must be a positive integer')
+      .transform(Number)
+      .refine((n) => n >= 1 && n <= MAX_INSTANCES, `--rows must be between 1 and ${MAX_INSTANCES}`)
+      .optional(),
+    instances: z.string().trim().min(1, '--instances must name a JSON file, or - for stdin').optional(),
+    routingKey: z.string().min(1).max(256, '--routing-key is at most 256 characters').optional(),
+    json: z.boolean().optional(),
+  })
+  .refine((o) => (o.data === undefined) !== (o.instances === undefined), {
+    message: 'give exactly one of --data DIR or --instances FILE',
+  })
+  .refine((o) => o.rows === undefined || o.data !== undefined, { message: '--rows goes with --data' });
+
+const feedbackOptionsSchema = z.object({
+  url: serverUrl,
+  predictionId: z.string({ error: "required option '--prediction-id <id>' not specified" }).min(1),
+  clicked: z.enum(['0', '1'], { error: '--clicked must be 0 or 1' }).transform(Number),
+  json: z.boolean().optional(),
 });
 
+const SHAPE = 'expected {"instances": [{…}, …]} or a JSON array of instance objects';
+
+// Shape only: the server validates each instance's fields and says which one is wrong.
+const instancesFileSchema = z.preprocess(
+  (json) => (Array.isArray(json) ? { instances: json } : json),
+  z.object(
+    {
+      instances: z
+        .array(z.record(z.string(), z.unknown(), { error: 'each instance must be a JSON object' }), {
+          error: SHAPE,
+        })
+        .min(1, 'holds no instances'),
+    },
+    { error: SHAPE },
+  ),
+);
+
+const predictResponseSchema = z.object({
+  predictions: z.array(z.object({ click_probability: z.number(), prediction_id: z.string() })),
+  model_version: z.union([z.string(), z.number()]).transform(String),
+});
+
+const feedbackResponseSchema = z.object({
+  accepted: z.number(),
+  unknown: z.array(z.string()),
+  duplicates: z.array(z.string()).default([]),
+});
+
+const errorBodySchema = z.object({ error: z.object({ code: z.string(), message: z.string() }) });
+
 /** Turns zod issues into one line naming every problem (the entry point prints Error messages). */
-function parseOptions(raw: unknown): z.output<typeof predictOptionsSchema> {
-  const parsed = predictOptionsSchema.safeParse(raw);
+function parseWith<T extends z.ZodType>(schema: T, raw: unknown): z.output<T> {
+  const parsed = schema.safeParse(raw);
   if (parsed.success) return parsed.data;
   throw new Error(parsed.error.issues.map((issue) => issue.message).join('; '));
 }
 
-/** One line of progress, for `--wait`. */
-export function describeBatchProgress(status: BatchPredictStatus): string {
-  const skipped = status.rowsSkipped ? `, ${status.rowsSkipped} rows skipped` : '';
-  switch (status.stage) {
-    case 'resolving':
-      return `[resolving] ${status.modelName} ${status.requestedVersion === 'production' ? 'production' : `v${status.requestedVersion}`}`;
-    case 'ingesting':
-      return status.ingest
-        ? `[ingesting] ${status.ingest.shardsDone}/${status.ingest.shardCount} shards read (${status.ingest.rowsPlanned} rows)`
-        : '[ingesting] planning shards';
-    case 'failed':
-      return `[failed] ${status.message ?? ''}`;
-    default:
-      return (
-        `[${status.stage}] ${status.shardsDone}/${status.shardsTotal} shards, ${status.rowsScored} rows scored` +
-        `${status.shardsReused ? ` (${status.shardsReused} shards reused)` : ''}${skipped}`
-      );
+function resolveUrl(raw: Record<string, unknown>): { url: unknown } {
+  return { url: raw.url ?? (process.env.MLOPS_SERVING_URL || DEFAULT_SERVING_URL) };
+}
+
+/** The instances to send, with the label each row gets in the table and that column's header. */
+interface LabelledInstances {
+  header: 'ad_id' | 'index';
+  labels: string[];
+  instances: unknown[];
+}
+
+async function instancesFromData(dir: string, rows: number): Promise<LabelledInstances> {
+  const stat = await fs.stat(dir).catch(() => undefined);
+  if (!stat?.isDirectory()) throw new Error(`--data ${dir}: no such folder`);
+  if (!(await fs.stat(path.join(dir, 'ads.csv')).catch(() => undefined))) {
+    throw new Error(`--data ${dir} has no ads.csv (write a dataset with mlops data generate --out ${dir})`);
   }
-}
-
-/** The `predict status` text. */
-export function formatBatchStatus(workflowId: string, status: BatchPredictStatus): string {
-  const version = status.version ? `v${status.version}` : '—';
-  const lines = [
-    `Batch prediction ${workflowId}`,
-    `  stage:    ${status.stage}${status.message ? ` — ${status.message}` : ''}`,
-    `  model:    ${status.modelName} ${version}${status.requestedVersion === 'production' ? ' (production)' : ''}`,
-    `  data:     ${status.dataUri}`,
-  ];
-  if (status.ingest) {
-    lines.push(
-      `  ingest:   ${status.ingest.shardsDone}/${status.ingest.shardCount} shards, ${status.ingest.rowsPlanned} rows`,
-    );
-  }
-  lines.push(
-    `  scoring:  ${status.shardsDone}/${status.shardsTotal} shards, ${status.rowsScored} rows scored, ${status.shardsReused} shards reused`,
-    `  skipped:  ${status.rowsSkipped} rows${status.rowsSkipped ? ` (${formatReasons(status.skipReasons)})` : ''}`,
-    `  output:   ${status.outputUri ?? '—'}`,
-  );
-  if (status.manifestUri) lines.push(`  manifest: ${status.manifestUri}`);
-  return lines.join('\n');
-}
-
-/** The innermost failure message: the activity's own words, not "Activity task failed". */
-function rootMessage(err: unknown): string {
-  let error = err as (Error & { cause?: unknown }) | undefined;
-  while (error?.cause instanceof Error) error = error.cause;
-  return error?.message ?? String(err);
-}
-
-/** Prints progress lines (when they change) until the job ends, then its summary; throws if it failed. */
-async function waitForBatch(client: Client, handle: WorkflowHandle): Promise<void> {
-  const outcome = handle.result().then(
-    (result) => ({ result: result as BatchPredictResult }),
-    (err: unknown) => ({ error: err }),
-  );
-  let last = '';
-  const showProgress = async () => {
-    try {
-      const line = describeBatchProgress(await queryBatchPredictStatus(client, handle.workflowId));
-      if (line !== last) console.log(line);
-      last = line;
-    } catch {
-      // A query needs a worker; the job goes on without one, and so does waiting for it.
-    }
+  const samples = await loadTrafficSamples(dir, rows);
+  return {
+    header: 'ad_id',
+    labels: samples.map((sample) => sample.adId),
+    instances: samples.map((sample) => sample.instance),
   };
-  for (;;) {
-    await showProgress();
-    const ended = await Promise.race([outcome, sleep(1000).then(() => undefined)]);
-    if (!ended) continue;
-    await showProgress();
-    if ('error' in ended)
-      throw new Error(`batch prediction ${handle.workflowId} failed: ${rootMessage(ended.error)}`);
-    const { result } = ended;
-    const skipped = result.skipped.rows
-      ? `; ${result.skipped.rows} rows skipped (${formatReasons(result.skipped.reasons)})`
-      : '';
-    console.log(
-      `${result.model} v${result.version}: ${result.rows} predictions in ${result.shards.length} shards` +
-        ` (${result.reusedShards} reused)${skipped}\nPredictions: ${result.outputUri}\nManifest: ${result.manifestUri}`,
-    );
-    return;
-  }
 }
 
+async function instancesFromFile(file: string): Promise<LabelledInstances> {
+  const where = file === '-' ? 'stdin' : file;
+  let content: string;
+  try {
+    content = file === '-' ? await text(process.stdin) : await fs.readFile(file, 'utf8');
+  } catch (err) {
+    throw new Error(`--instances ${where}: ${(err as Error).message}`, { cause: err });
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(content);
+  } catch (err) {
+    throw new Error(`--instances ${where} is not JSON: ${(err as Error).message}`, { cause: err });
+  }
+  const parsed = instancesFileSchema.safeParse(json);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((issue) =>
+      issue.path.length > 1 ? `instances[${String(issue.path[1])}]: ${issue.message}` : issue.message,
+    );
+    throw new Error(`--instances ${where}: ${issues.join('; ')}`);
+  }
+  const list = parsed.data.instances;
+  // The server ignores extra fields, so a file may carry each instance's ad_id to label its row.
+  const adIds = list.map((instance) => instance.ad_id);
+  return adIds.every((id) => typeof id === 'string')
+    ? { header: 'ad_id', labels: adIds, instances: list }
+    : { header: 'index', labels: list.map((_, index) => String(index)), instances: list };
+}
+
+/** POSTs JSON to the prediction server; any failure becomes a message naming the server and the reason. */
+async function postJson(baseUrl: string, route: string, body: unknown): Promise<unknown> {
+  let response: Response;
+  try {
+    response = await fetch(`${baseUrl}${route}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+    });
+  } catch (err) {
+    if ((err as Error).name === 'TimeoutError') {
+      throw new Error(
+        `the prediction server at ${baseUrl} did not answer within ${REQUEST_TIMEOUT_MS / 1000} s`,
+        { cause: err },
+      );
+    }
+    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+    throw new Error(
+      `cannot reach the prediction server at ${baseUrl} (${cause?.code ?? cause?.message ?? (err as Error).message}). ` +
+        'Is it running? Start the local stack with `mlops dev`, or point --url (or MLOPS_SERVING_URL) at a server.',
+      { cause: err },
+    );
+  }
+  const raw = await response.text();
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch {
+    json = undefined;
+  }
+  if (response.ok && json !== undefined) return json;
+  const error = errorBodySchema.safeParse(json);
+  if (error.success) {
+    const { code, message } = error.data.error;
+    const hint = code === 'route_not_found' ? ` (is ${baseUrl} a prediction server?)` : '';
+    throw new Error(`the prediction server answered ${response.status} ${code}: ${message}${hint}`);
+  }
+  throw new Error(
+    `${baseUrl}${route} answered ${response.status} with something other than the prediction API ` +
+      `(${raw.slice(0, 200) || 'an empty body'}); is ${baseUrl} a prediction server?`,
+  );
+}
+
+function unexpectedAnswer(baseUrl: string, error: z.ZodError): Error {
+  return new Error(
+    `unexpected answer from ${baseUrl}: ${error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+  );
+}
+
+/** The table `mlops predict` prints: one row per instance, in request order. */
+export function formatPredictions(
+  model: string,
+  answer: z.output<typeof predictResponseSchema>,
+  labels: readonly string[],
+  labelHeader: string,
+): string {
+  const rows = answer.predictions.map((p, i) => [
+    labels[i] ?? String(i),
+    p.click_probability.toFixed(4),
+    p.prediction_id,
+  ]);
+  return (
+    `${model} v${answer.model_version}: ${rows.length} prediction${rows.length === 1 ? '' : 's'}\n` +
+    formatTable([labelHeader, 'click_probability', 'prediction_id'], rows)
+  );
+}
+
+/** Registers `mlops predict` and `mlops predict feedback`. */
 export function registerPredictCommand(program: Command): void {
   const predict = program
     .command('predict')
-    .description('score every row of a dataset with a model version (a batchPredict workflow)')
-    // Not requiredOption: commander would then demand them of `predict status` too; zod checks them.
+    .description('ask the prediction API for click probabilities (POST /v1/models/<model>:predict)')
+    // Not requiredOption: commander would then demand them of `predict feedback` too; zod checks them.
     .option('--model <name>', 'model name (required)')
-    .option('--data <uri>', 'dataset folder (ads.csv + images) or CSV, local or gs:// (required)')
-    .option('--version <v>', 'registry version number, or production', 'production')
-    .option('--out <uri>', 'where predictions go (default: <store>/predictions/<model>/<workflow id>)')
-    .option('--shard-rows <n>', 'rows per shard (default 1000)')
-    .option('--concurrency <n>', 'shards scored at once (default 4)')
+    .option('--url <url>', `prediction server (default: $MLOPS_SERVING_URL, else ${DEFAULT_SERVING_URL})`)
+    .option('--data <dir>', 'build instances from a local dataset folder (ads.csv + images)')
     .option(
-      '--id <workflowId>',
-      'workflow id (default: batch-predict-<model>-<timestamp>); an earlier id resumes that job',
+      '--rows <n>',
+      `with --data: how many rows to send (default ${DEFAULT_ROWS}, at most ${MAX_INSTANCES})`,
     )
-    .option('--store <uri>', 'registry checked before starting (default: $MLOPS_STORE, else .mlops/store)')
-    .option('--wait', 'show progress until the job ends, then where its predictions are')
-    .action(async (raw: unknown) => {
-      const options = parseOptions(raw);
-      const dataUri = absoluteUri(options.data);
-      // Checked before connecting: bad input starts nothing, and needs no server to be told so.
-      await checkBatchPredictInput(options.store ?? readWorkerEnv().MLOPS_STORE, {
-        modelName: options.model,
-        version: options.version,
-        dataUri,
+    .option('--instances <file>', 'a JSON file ({"instances": [...]} or an array), or - for stdin')
+    .option('--routing-key <key>', 'pins the request to one version during a canary (X-Routing-Key)')
+    .option('--json', "print the server's JSON answer")
+    .action(async (raw: Record<string, unknown>) => {
+      const options = parseWith(predictOptionsSchema, { ...raw, ...resolveUrl(raw) });
+      const sent = options.data
+        ? await instancesFromData(options.data, options.rows ?? DEFAULT_ROWS)
+        : await instancesFromFile(options.instances ?? '-');
+      const json = await postJson(options.url, `/v1/models/${options.model}:predict`, {
+        instances: sent.instances,
+        ...(options.routingKey ? { routing_key: options.routingKey } : {}),
       });
-      await withClient(async (client, namespace, env) => {
-        const handle = await startBatchPredict(client, {
-          modelName: options.model,
-          version: options.version,
-          dataUri,
-          taskQueue: env.MLOPS_CONTROL_QUEUE,
-          gpuTaskQueue: env.MLOPS_GPU_QUEUE,
-          ...(options.out ? { outputUri: absoluteUri(options.out) } : {}),
-          ...(options.shardRows ? { shardRows: options.shardRows } : {}),
-          ...(options.concurrency ? { concurrency: options.concurrency } : {}),
-          ...(options.id ? { workflowId: options.id } : {}),
-        });
-        console.log(
-          `Started batch prediction ${handle.workflowId}\nWeb UI: ${workflowUiUrl(namespace, handle.workflowId)}`,
+      if (options.json) {
+        console.log(JSON.stringify(json, null, 2));
+        return;
+      }
+      const answer = predictResponseSchema.safeParse(json);
+      if (!answer.success) throw unexpectedAnswer(options.url, answer.error);
+      if (answer.data.predictions.length !== sent.instances.length) {
+        throw new Error(
+          `${options.url} answered ${answer.data.predictions.length} predictions for ${sent.instances.length} instances`,
         );
-        if (options.wait) await waitForBatch(client, handle);
-        else console.log(`Progress: mlops predict status ${handle.workflowId}`);
-      });
+      }
+      console.log(formatPredictions(options.model, answer.data, sent.labels, sent.header));
     });
 
   predict
-    .command('status <id>')
-    .description("a batch prediction's progress: shards, rows scored and skipped, output")
-    .option('--json', 'print the raw status as JSON')
-    .action(async (id: string, options: { json?: boolean }) => {
-      await withClient(async (client) => {
-        const status = await queryBatchPredictStatus(client, id);
-        console.log(options.json ? JSON.stringify(status, null, 2) : formatBatchStatus(id, status));
+    .command('feedback')
+    .description('report whether a prediction was clicked (POST /v1/feedback)')
+    .option('--prediction-id <id>', 'the prediction_id the predict answer carried (required)')
+    .option('--clicked <0|1>', '1 if the ad was clicked, else 0 (required)')
+    .option('--json', "print the server's JSON answer")
+    .action(async (_raw: unknown, command: Command) => {
+      // optsWithGlobals: `--url` belongs to `predict` and commander gives it to the parent wherever it is typed.
+      const raw = command.optsWithGlobals<Record<string, unknown>>();
+      const options = parseWith(feedbackOptionsSchema, { ...raw, ...resolveUrl(raw) });
+      const json = await postJson(options.url, '/v1/feedback', {
+        feedback: [{ prediction_id: options.predictionId, clicked: options.clicked }],
       });
+      if (options.json) {
+        console.log(JSON.stringify(json, null, 2));
+        return;
+      }
+      const answer = feedbackResponseSchema.safeParse(json);
+      if (!answer.success) throw unexpectedAnswer(options.url, answer.error);
+      if (answer.data.duplicates.length) {
+        console.log('already counted: the same feedback is not counted twice');
+      } else if (answer.data.accepted === 0) {
+        throw new Error(
+          'the server did not count it: the prediction id is unknown, forged or expired (ids are signed with MLOPS_FEEDBACK_KEY)',
+        );
+      } else {
+        console.log(`feedback counted: clicked=${options.clicked}`);
+      }
     });
 }

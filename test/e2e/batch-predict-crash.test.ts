@@ -206,7 +206,7 @@ void describe('a GPU worker killed in the middle of a batch prediction', { timeo
       t.diagnostic(`shards retried after the kill: ${retried.join(', ') || 'none'}`);
 
       // The whole job lost (terminated mid-run) and started again under the same id, as
-      // `mlops predict --id` does: the shards it had finished are found and kept, not scored again.
+      // `mlops batch-predict --id` does: the shards it had finished are found and kept, not scored again.
       const terminated = await run('batch-restarted');
       const restartedDir = path.join(env.storeUri, 'predictions', TEST_MODEL, 'batch-restarted');
       while ((await doneMarkers(restartedDir)).length < 3) await sleep(10);

@@ -1,7 +1,7 @@
 /**
  * Batch prediction on a real Temporal dev server: train a model through the pipeline, score a
  * dataset with it in shards, compare with the online API, and re-run on the same workflow id;
- * then `mlops predict` as a real subprocess: --wait, status, and bad input that starts nothing.
+ * then `mlops batch-predict` as a real subprocess: --wait, status, and bad input that starts nothing.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -208,11 +208,11 @@ describe('batch prediction', { timeout: 900_000 }, () => {
   const countBatchJobs = async () =>
     (await env.client.workflow.count(`WorkflowType = '${BATCH_PREDICT_WORKFLOW_TYPE}'`)).count;
 
-  it('mlops predict --wait shows progress, prints the summary and exits 0; predict status shows the finished job', async (t) => {
+  it('mlops batch-predict --wait shows progress, prints the summary and exits 0; batch-predict status shows the finished job', async (t) => {
     const out = await fs.mkdtemp(path.join(os.tmpdir(), 'mlops-predict-out-'));
     try {
       const cli = await mlops([
-        'predict',
+        'batch-predict',
         '--model',
         TEST_MODEL,
         '--data',
@@ -240,7 +240,7 @@ describe('batch prediction', { timeout: 900_000 }, () => {
       const files = (await fs.readdir(out)).filter((file) => file.endsWith('.jsonl'));
       assert.equal(files.length, 4);
 
-      const status = await mlops(['predict', 'status', 'batch-predict-cli']);
+      const status = await mlops(['batch-predict', 'status', 'batch-predict-cli']);
       assert.equal(status.code, 0, status.stderr);
       for (const line of status.stdout.trimEnd().split('\n')) t.diagnostic(line);
       assert.match(status.stdout, /stage: +done/);
@@ -251,12 +251,12 @@ describe('batch prediction', { timeout: 900_000 }, () => {
     }
   });
 
-  it('mlops predict --wait exits 1 with the reason when the job fails', async (t) => {
+  it('mlops batch-predict --wait exits 1 with the reason when the job fails', async (t) => {
     const data = await fs.mkdtemp(path.join(os.tmpdir(), 'mlops-predict-bad-data-'));
     try {
       await fs.writeFile(path.join(data, 'ads.csv'), 'campaign,spend\nspring,10\n');
       const cli = await mlops([
-        'predict',
+        'batch-predict',
         '--model',
         TEST_MODEL,
         '--data',
@@ -275,7 +275,7 @@ describe('batch prediction', { timeout: 900_000 }, () => {
     }
   });
 
-  it('mlops predict exits 1 with a clear message, starting nothing, on an unknown model or version, a missing dataset or bad options', async () => {
+  it('mlops batch-predict exits 1 with a clear message, starting nothing, on an unknown model or version, a missing dataset or bad options', async () => {
     const before = await countBatchJobs();
     const cases: Array<{ args: string[]; message: RegExp }> = [
       {
@@ -300,7 +300,7 @@ describe('batch prediction', { timeout: 900_000 }, () => {
       },
       { args: ['--model', TEST_MODEL], message: /required option '--data <uri>' not specified/ },
     ];
-    const results = await Promise.all(cases.map(({ args }) => mlops(['predict', ...args, '--wait'])));
+    const results = await Promise.all(cases.map(({ args }) => mlops(['batch-predict', ...args, '--wait'])));
     results.forEach((result, i) => {
       const { args, message } = cases[i]!;
       assert.equal(
