@@ -30,26 +30,13 @@ import {
   type PipelineEnv,
 } from '../helpers/pipeline-env';
 import { makeTinyDataset, type TinyDataset } from '../helpers/tiny-dataset';
+import { eventually } from '../helpers/eventually';
 
 const CONFIG: PipelineConfigInput = {
   ...TINY_PIPELINE_CONFIG,
   // The first version deploys at once: no canary to wait for.
   rollout: { steps: [{ weight: 100, bakeSeconds: 0, minRequests: 0 }] },
 };
-
-async function eventually<T>(
-  check: () => Promise<T | undefined>,
-  what: string,
-  timeoutMs = 60_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 300));
-  }
-}
 
 describe('modelMonitor end to end', { timeout: 600_000 }, () => {
   let env: PipelineEnv;

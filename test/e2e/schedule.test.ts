@@ -12,6 +12,7 @@ import { startTestDevServer } from '../helpers/dev-server';
 import type { DevServerHandle } from '../../lib/temporal-server';
 import { ML_MODEL, PIPELINE_WORKFLOW_TYPE, type PipelineInput } from '../../workflows/definitions';
 import { retrainScheduleId } from '../../lib/schedule-client';
+import { eventually } from '../helpers/eventually';
 
 const REPO = path.resolve(__dirname, '..', '..');
 const CONTROL_QUEUE = 'schedule-test-control';
@@ -51,20 +52,6 @@ function mlops(args: string[]): Promise<CliResult> {
       },
     );
   });
-}
-
-async function eventually<T>(
-  check: () => Promise<T | undefined>,
-  what: string,
-  timeoutMs = 20_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 300));
-  }
 }
 
 void describe('mlops schedule (dev server)', () => {

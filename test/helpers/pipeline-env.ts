@@ -13,6 +13,7 @@ import { createPredictionServer } from '../../serving/server';
 import type { DevServerHandle } from '../../lib/temporal-server';
 import type { PipelineConfigInput } from '../../lib/config-schema';
 import { startTestDevServer } from './dev-server';
+import { quietLogger } from './quiet-logger';
 
 export const TEST_CONTROL_QUEUE = 'test-ml-control';
 export const TEST_GPU_QUEUE = 'test-ml-gpu';
@@ -111,12 +112,3 @@ export async function startPipelineEnv(options: PipelineEnvOptions = {}): Promis
   };
   return { devServer, client, storeUri, servingUrl, close, [Symbol.asyncDispose]: close };
 }
-
-const quietLogger = {
-  log: () => undefined,
-  trace: () => undefined,
-  debug: () => undefined,
-  info: () => undefined,
-  warn: () => undefined,
-  error: (message: string) => console.error(message),
-};

@@ -24,6 +24,8 @@ import { createControlWorker } from '../../workers/control-worker';
 import { createGpuWorker } from '../../workers/gpu-worker';
 import { monitorWorkflowId, type MonitorStatus } from '../../workflows/monitor-types';
 import { startTestDevServer } from '../helpers/dev-server';
+import { eventually } from '../helpers/eventually';
+import { quietLogger } from '../helpers/quiet-logger';
 
 const CONTROL_QUEUE = 'test-versioned-control';
 const GPU_QUEUE = 'test-versioned-gpu';
@@ -36,28 +38,6 @@ const MONITOR_CONFIG = { intervalSeconds: 3600, action: 'alert' };
 
 const { EventType, VersioningBehavior, WorkerDeploymentVersionStatus } = temporal.api.enums.v1;
 const execFileAsync = promisify(execFile);
-
-async function eventually<T>(
-  check: () => Promise<T | undefined>,
-  what: string,
-  timeoutMs = 30_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-    } catch (err) {
-      lastError = err;
-    }
-    if (Date.now() > deadline)
-      throw new Error(
-        `timed out waiting for ${what}${lastError instanceof Error ? `: ${lastError.message}` : ''}`,
-      );
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-}
 
 void describe('worker deployment versioning', { timeout: 180_000 }, () => {
   let devServer: DevServerHandle;
@@ -285,12 +265,3 @@ void describe('worker deployment versioning', { timeout: 180_000 }, () => {
     await latest.result();
   });
 });
-
-const quietLogger = {
-  log: () => undefined,
-  trace: () => undefined,
-  debug: () => undefined,
-  info: () => undefined,
-  warn: () => undefined,
-  error: (message: string) => console.error(message),
-};

@@ -16,6 +16,7 @@ import { createControlWorker } from '../../workers/control-worker';
 import { createGpuWorker } from '../../workers/gpu-worker';
 import { createTimeSkippingEnv, type TimeSkippingEnv } from '../helpers/time-skipping';
 import { makeTinyDataset } from '../helpers/tiny-dataset';
+import { silentLogger } from '../helpers/quiet-logger';
 
 const CONTROL_QUEUE = 'timeout-control';
 const GPU_QUEUE = 'timeout-gpu';
@@ -48,14 +49,7 @@ describe('approval timeout on the time-skipping server', { timeout: 300_000 }, (
     ]);
     const workflowBundle = await bundleWorkflowCode({
       workflowsPath: require.resolve('../../workflows'),
-      logger: {
-        log: () => undefined,
-        trace: () => undefined,
-        debug: () => undefined,
-        info: () => undefined,
-        warn: () => undefined,
-        error: () => undefined,
-      },
+      logger: silentLogger,
     });
     // No prediction server: a rejected candidate never deploys, and the first version of a model
     // "deploys" to zero replicas.

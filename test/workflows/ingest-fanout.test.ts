@@ -14,17 +14,10 @@ import { readShard } from '../../lib/dataset/shards';
 import type { ingestFanout } from '../helpers/ingest-fanout-workflow';
 import { createTimeSkippingEnv, type TimeSkippingEnv } from '../helpers/time-skipping';
 import { makeTinyDataset, type TinyDataset } from '../helpers/tiny-dataset';
+import { silentLogger as quiet } from '../helpers/quiet-logger';
 
 const TASK_QUEUE = 'ingest-fanout-test';
 const CONCURRENCY = 3;
-const quiet = {
-  log: () => undefined,
-  trace: () => undefined,
-  debug: () => undefined,
-  info: () => undefined,
-  warn: () => undefined,
-  error: () => undefined,
-};
 
 describe('ingestInShards', { timeout: 300_000 }, () => {
   let env: TimeSkippingEnv;

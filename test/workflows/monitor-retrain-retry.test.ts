@@ -21,6 +21,7 @@ import {
   type MonitorMeasurement,
 } from '../../workflows/monitor-types';
 import { createTimeSkippingEnv, type TimeSkippingEnv } from '../helpers/time-skipping';
+import { silentLogger } from '../helpers/quiet-logger';
 
 const QUEUE = 'monitor-retry-control';
 const MODEL = 'ctr';
@@ -52,14 +53,13 @@ describe('monitor retraining retries on the time-skipping server', { timeout: 18
       createTimeSkippingEnv(),
       fs.mkdtemp(path.join(os.tmpdir(), 'mlops-monitor-retry-')),
     ]);
-    const quiet = () => undefined;
     worker = await Worker.create({
       connection: env.nativeConnection,
       namespace: env.namespace ?? 'default',
       taskQueue: QUEUE,
       workflowBundle: await bundleWorkflowCode({
         workflowsPath: require.resolve('../../workflows'),
-        logger: { log: quiet, trace: quiet, debug: quiet, info: quiet, warn: quiet, error: quiet },
+        logger: silentLogger,
       }),
       activities: {
         ...createControlActivities({ storeUri, servingUrls: [], adminToken: 'unused' }),
