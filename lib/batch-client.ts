@@ -9,6 +9,7 @@ import {
 } from '../workflows/batch-predict-types';
 import { listDataCsvs } from './dataset/csv-files';
 import { ModelRegistry, normalizeVersion } from './registry';
+import { queryWithin, STATUS_QUERY_TIMEOUT_MS } from './pipeline-client';
 import { schemeOf, toLocalPath } from './storage';
 
 /** The workflow type of batch prediction (workflows/batch-predict.ts). */
@@ -100,5 +101,7 @@ export async function queryBatchPredictStatus(
   client: Client,
   workflowId: string,
 ): Promise<BatchPredictStatus> {
-  return client.workflow.getHandle(workflowId).query(batchPredictStatusQuery);
+  return queryWithin(client, workflowId, STATUS_QUERY_TIMEOUT_MS, (handle) =>
+    handle.query(batchPredictStatusQuery),
+  );
 }

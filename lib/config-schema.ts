@@ -93,6 +93,11 @@ export const pipelineConfigSchema = z.strictObject({
           /** Shards whose statistics are computed at once within the validate activity. */
           concurrency: z.number().int().min(1).max(32).default(2),
         })
+        // Widening a schema reads the stored (truncated) vocabularies: a domain needs all its values there.
+        .refine((v) => v.vocabularyTopK >= v.maxDomainSize, {
+          message: 'vocabularyTopK must be at least maxDomainSize (a domain needs every value counted)',
+          path: ['vocabularyTopK'],
+        })
         .prefault({}),
     })
     .prefault({}),

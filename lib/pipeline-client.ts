@@ -5,6 +5,7 @@ import {
   type Client,
   type WorkflowHandle,
 } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
 import { pipelineConfigSchema, type PipelineConfig, type PipelineConfigInput } from './config-schema';
 import {
   CANARY_WORKFLOW_TYPE,
@@ -215,7 +216,7 @@ export async function queryPipelineStatus(
  * workflow (none running, or, with worker versioning, none of the build it is pinned to) the server
  * would hold the call for a minute; instead this fails at once with what the server knows and what to do.
  */
-async function queryWithin<T>(
+export async function queryWithin<T>(
   client: Client,
   workflowId: string,
   timeoutMs: number,
@@ -245,10 +246,14 @@ async function unansweredQueryMessage(handle: WorkflowHandle, timeoutMs: number)
   const description = await handle.describe();
   const stage = description.typedSearchAttributes.get(ML_STAGE);
   const version = description.typedSearchAttributes.get(ML_MODEL_VERSION);
-  const pinned = description.raw.workflowExecutionInfo?.versioningInfo?.deploymentVersion;
+  const versioning = description.raw.workflowExecutionInfo?.versioningInfo;
+  const pinned =
+    versioning?.behavior === temporal.api.enums.v1.VersioningBehavior.VERSIONING_BEHAVIOR_PINNED
+      ? versioning.deploymentVersion
+      : undefined;
   const build = pinned?.buildId ? `${pinned.deploymentName}:${pinned.buildId}` : undefined;
   const lines = [
-    `${handle.workflowId} did not answer its status query within ${timeoutMs / 1000} s: no worker that can run it is polling ${description.taskQueue}.`,
+    `${handle.workflowId} did not answer its query within ${timeoutMs / 1000} s: no worker that can run it is polling ${description.taskQueue}.`,
     `From the server: ${description.status.name.toLowerCase()}${stage ? `, stage ${stage}` : ''}${version ? `, v${version}` : ''}, started ${description.startTime.toISOString()}.`,
     build
       ? `It is pinned to build ${build}: start that build's workers (MLOPS_WORKER_BUILD_ID=${pinned?.buildId}), or move it to the current build with ` +

@@ -25,8 +25,11 @@ export async function connectClient(env: WorkerEnv = readWorkerEnv()): Promise<C
     ...(tracing ? { interceptors: tracing.clientInterceptors() } : {}),
   });
   const close = async () => {
-    await connection.close();
-    await tracing?.shutdown();
+    try {
+      await connection.close();
+    } finally {
+      await tracing?.shutdown();
+    }
   };
   return { client, env, close };
 }

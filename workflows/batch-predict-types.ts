@@ -37,7 +37,8 @@ export const DEFAULT_BATCH_SHARD_ROWS = 1000;
 export const DEFAULT_BATCH_CONCURRENCY = 4;
 export const DEFAULT_BATCH_HEARTBEAT_TIMEOUT_SECONDS = 60;
 
-export type BatchPredictStage = 'resolving' | 'ingesting' | 'scoring' | 'finishing' | 'done' | 'failed';
+export type BatchPredictStage =
+  'resolving' | 'ingesting' | 'scoring' | 'finishing' | 'done' | 'failed' | 'cancelled';
 
 /** What the `status` query answers while (and after) a batch prediction runs. */
 export interface BatchPredictStatus {
@@ -63,7 +64,7 @@ export interface BatchPredictStatus {
   /** rowsSkipped by reason kind. */
   skipReasons: Record<string, number>;
   manifestUri?: string;
-  /** Why it failed, when stage is `failed`. */
+  /** Why it failed or stopped, when stage is `failed` or `cancelled`. */
   message?: string;
 }
 

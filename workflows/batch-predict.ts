@@ -6,10 +6,11 @@
  * crashed GPU worker's shard is retried elsewhere once its heartbeat times out. The `status` query
  * and the Web UI's current details show the progress.
  */
-import { proxyActivities, setCurrentDetails, setHandler } from '@temporalio/workflow';
+import { isCancellation, proxyActivities, setCurrentDetails, setHandler } from '@temporalio/workflow';
 import type { ControlActivities, GpuActivities } from '../activities';
 import type { PredictShardResult } from '../activities/predict';
 import { withSummaries } from './activity-summaries';
+import { rootMessage } from './error-messages';
 import {
   batchPredictDetails,
   batchPredictStatusQuery,
@@ -34,11 +35,6 @@ export {
 const retry = { maximumAttempts: 5, initialInterval: '1 second' };
 
 /** The message a person reads: an activity failure's cause, not "Activity task failed". */
-function failureMessage(err: unknown): string {
-  const error = err as (Error & { cause?: Error }) | undefined;
-  return error?.cause?.message ?? error?.message ?? String(err);
-}
-
 export async function batchPredict(input: BatchPredictInput): Promise<BatchPredictResult> {
   const control = withSummaries(
     proxyActivities<ControlActivities>({
@@ -97,7 +93,7 @@ export async function batchPredict(input: BatchPredictInput): Promise<BatchPredi
       {
         concurrency,
         onProgress: ({ shardsDone, shardCount, rowsPlanned, reusedShards }) =>
-          report({ ingest: { shardsDone, shardCount, rowsPlanned, reusedShards }, shardsTotal: shardCount }),
+          report({ ingest: { shardsDone, shardCount, rowsPlanned, reusedShards } }),
       },
     );
     const inputUris = ingest.trainUris;
@@ -152,7 +148,14 @@ export async function batchPredict(input: BatchPredictInput): Promise<BatchPredi
       reusedShards: status.shardsReused,
     };
   } catch (err) {
-    report({ stage: 'failed', message: failureMessage(err) });
+    report(
+      isCancellation(err)
+        ? {
+            stage: 'cancelled',
+            message: 'cancelled; finished shards are kept for a re-run under the same id',
+          }
+        : { stage: 'failed', message: rootMessage(err) },
+    );
     throw err;
   }
 }

@@ -10,6 +10,7 @@ import {
   log,
   makeContinueAsNewFunc,
   ParentClosePolicy,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -96,7 +97,9 @@ export async function modelMonitor(input: MonitorInput): Promise<MonitorStatus> 
       const workflowId = retrainWorkflowId(input.modelName, productionVersion);
       const retryAfterMs = (input.retrainRetryAfterSeconds ?? DEFAULT_RETRAIN_RETRY_SECONDS) * 1000;
       const recent = state.lastRetrain;
-      if (recent?.workflowId === workflowId && Date.now() - recent.atMs < retryAfterMs)
+      // Monitors that started before the retry delay existed asked for the child on every trigger.
+      const throttled = patched('monitor-retrain-retry-delay');
+      if (throttled && recent?.workflowId === workflowId && Date.now() - recent.atMs < retryAfterMs)
         return { at, kind: 'retrain-already-started', triggers, workflowId };
       state.lastRetrain = { workflowId, atMs: Date.now() };
       const trigger: PipelineTrigger = {
@@ -164,7 +167,8 @@ export async function modelMonitor(input: MonitorInput): Promise<MonitorStatus> 
     if (await condition(() => stopping, input.intervalSeconds * 1000)) return status();
     const info = workflowInfo();
     // With worker versioning, a new release became current: the next run starts on it (a pinned run's
-    // successor otherwise stays on this run's build), so the monitor never needs patched() for itself.
+    // successor otherwise stays on this run's build), so with versioning the monitor needs no patched() for
+    // its own changes (without it, changes still go behind patched(), as above).
     if (info.targetWorkerDeploymentVersionChanged)
       await makeContinueAsNewFunc<typeof modelMonitor>({ initialVersioningBehavior: 'AUTO_UPGRADE' })({
         ...input,

@@ -30,6 +30,7 @@ import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { ControlActivities, GpuActivities } from '../activities';
 import { withSummaries } from './activity-summaries';
 import { approvalDetailsMarkdown } from './approval-details';
+import { rootMessage } from './error-messages';
 import { ingestInShards } from './ingest-fanout';
 import { canaryRollout } from './canary-rollout';
 import {
@@ -612,15 +613,17 @@ export async function modelPipeline(input: PipelineInput): Promise<PipelineResul
         // Only now: a rejected or rolled-back candidate must not loosen the checks on later data.
         // The model serves either way, so a failure here is reported, not fatal.
         try {
-          const adopted = await control.adoptSchemaChanges({
-            modelName,
-            statisticsUri: validation.statisticsUri,
-            reason: `v${version} reached production: ${shiftReason ?? 'retraining for a data shift'}`,
-            ...(config.data.validation ? { validation: config.data.validation } : {}),
-          });
+          // The model already serves: a cancellation now must not leave the schema behind it.
+          const adopted = await CancellationScope.nonCancellable(() =>
+            control.adoptSchemaChanges({
+              modelName,
+              statisticsUri: validation.statisticsUri,
+              reason: `v${version} reached production: ${shiftReason ?? 'retraining for a data shift'}`,
+              ...(config.data.validation ? { validation: config.data.validation } : {}),
+            }),
+          );
           schemaNote = ` The data schema widened: ${adopted.changes.join('; ') || 'already wide enough'}.`;
         } catch (err) {
-          if (isCancellation(err)) throw err;
           schemaNote = ` Widening the data schema failed (${rootMessage(err)}); widen ${validation.schemaUri ?? 'it'} by hand.`;
           log.warn('schema adoption failed', { error: rootMessage(err) });
         }
@@ -657,8 +660,3 @@ export async function modelPipeline(input: PipelineInput): Promise<PipelineResul
 }
 
 /** The innermost message of a failure chain: the activity's own words, not "Activity task failed". */
-function rootMessage(err: unknown): string {
-  let inner = err;
-  while (inner instanceof Error && inner.cause instanceof Error) inner = inner.cause;
-  return inner instanceof Error ? inner.message : String(inner);
-}

@@ -20,6 +20,7 @@ import {
   type BatchPredictStatus,
 } from '../../workflows/batch-predict-types';
 import { withClient } from './with-client';
+import { rootMessage } from '../../workflows/error-messages';
 
 const positiveInt = (name: string) =>
   z
@@ -67,7 +68,8 @@ export function describeBatchProgress(status: BatchPredictStatus): string {
         ? `[ingesting] ${status.ingest.shardsDone}/${status.ingest.shardCount} shards read (${status.ingest.rowsPlanned} rows)`
         : '[ingesting] planning shards';
     case 'failed':
-      return `[failed] ${status.message ?? ''}`;
+    case 'cancelled':
+      return `[${status.stage}] ${status.message ?? ''}`;
     default:
       return (
         `[${status.stage}] ${status.shardsDone}/${status.shardsTotal} shards, ${status.rowsScored} rows scored` +
@@ -100,12 +102,6 @@ export function formatBatchStatus(workflowId: string, status: BatchPredictStatus
 }
 
 /** The innermost failure message: the activity's own words, not "Activity task failed". */
-function rootMessage(err: unknown): string {
-  let error = err as (Error & { cause?: unknown }) | undefined;
-  while (error?.cause instanceof Error) error = error.cause;
-  return error?.message ?? String(err);
-}
-
 /** Prints progress lines (when they change) until the job ends, then its summary; throws if it failed. */
 async function waitForBatch(client: Client, handle: WorkflowHandle): Promise<void> {
   const outcome = handle.result().then(

@@ -306,7 +306,7 @@ void describe('validateDataset', () => {
         ingest,
         maxBadRowFraction: MAX_BAD,
         minRows: 1,
-        validation: { vocabularyTopK: 50 },
+        validation: { vocabularyTopK: 50, maxDomainSize: 50 },
       });
 
       const stats = JSON.parse(await fs.readFile(result.statisticsUri, 'utf8')) as DatasetStatistics;

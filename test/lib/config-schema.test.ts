@@ -32,6 +32,16 @@ void describe('pipelineConfigSchema', () => {
     ]);
   });
 
+  void it('refuses statistics that keep fewer values than a schema domain may hold', () => {
+    assert.deepEqual(problems({ data: { validation: { vocabularyTopK: 20 } } }), [
+      'data.validation.vocabularyTopK: vocabularyTopK must be at least maxDomainSize (a domain needs every value counted)',
+    ]);
+    const config = pipelineConfigSchema.parse({
+      data: { validation: { vocabularyTopK: 20, maxDomainSize: 20 } },
+    });
+    assert.equal(config.data.validation.vocabularyTopK, 20);
+  });
+
   void it('fills the rest of a section that is given in part', () => {
     const config = pipelineConfigSchema.parse({ train: { epochs: 2, conv: { denseUnits: 8 } } });
     assert.equal(config.train.epochs, 2);

@@ -42,7 +42,7 @@ describe('pipeline status query with no worker to answer', { timeout: 120_000 },
     const lines = failure.message.split('\n');
     assert.equal(
       lines[0],
-      'unanswered-status did not answer its status query within 1.5 s: no worker that can run it is polling nobody-polls-this.',
+      'unanswered-status did not answer its query within 1.5 s: no worker that can run it is polling nobody-polls-this.',
     );
     assert.match(lines[1]!, /^From the server: running, stage ingest, started \d{4}-\d\d-\d\dT/);
     assert.match(lines[2]!, /^Start a control worker/);
