@@ -7,6 +7,10 @@ import { sleep } from '@temporalio/workflow';
 import { canaryRollout as currentCanary } from '../../workflows/canary-rollout';
 import { modelPipeline as currentPipeline } from '../../workflows/model-pipeline';
 import { modelRollback as currentRollback } from '../../workflows/model-rollback';
+import { batchPredict as currentBatchPredict } from '../../workflows/batch-predict';
+import { modelMonitor as currentMonitor } from '../../workflows/model-monitor';
+import type { BatchPredictInput } from '../../workflows/batch-predict-types';
+import type { MonitorInput } from '../../workflows/monitor-types';
 import type { PipelineInput, RollbackInput } from '../../workflows/definitions';
 
 /** The current pipeline, after a new one-second timer that no recorded history has. */
@@ -27,4 +31,16 @@ export async function canaryRollout(
 export async function modelRollback(input: RollbackInput): ReturnType<typeof currentRollback> {
   await sleep(1_000);
   return currentRollback(input);
+}
+
+/** The current batch prediction, after the same new timer. */
+export async function batchPredict(input: BatchPredictInput): ReturnType<typeof currentBatchPredict> {
+  await sleep(1_000);
+  return currentBatchPredict(input);
+}
+
+/** The current monitor, after the same new timer at the start of every run (continued ones too). */
+export async function modelMonitor(input: MonitorInput): ReturnType<typeof currentMonitor> {
+  await sleep(1_000);
+  return currentMonitor(input);
 }

@@ -6,6 +6,10 @@ import { patched, sleep } from '@temporalio/workflow';
 import { canaryRollout as currentCanary } from '../../workflows/canary-rollout';
 import { modelPipeline as currentPipeline } from '../../workflows/model-pipeline';
 import { modelRollback as currentRollback } from '../../workflows/model-rollback';
+import { batchPredict as currentBatchPredict } from '../../workflows/batch-predict';
+import { modelMonitor as currentMonitor } from '../../workflows/model-monitor';
+import type { BatchPredictInput } from '../../workflows/batch-predict-types';
+import type { MonitorInput } from '../../workflows/monitor-types';
 import type { PipelineInput, RollbackInput } from '../../workflows/definitions';
 
 const PATCH_ID = 'replay-test-extra-timer';
@@ -28,4 +32,16 @@ export async function canaryRollout(
 export async function modelRollback(input: RollbackInput): ReturnType<typeof currentRollback> {
   if (patched(PATCH_ID)) await sleep(1_000);
   return currentRollback(input);
+}
+
+/** The current batch prediction, with the same patched timer. */
+export async function batchPredict(input: BatchPredictInput): ReturnType<typeof currentBatchPredict> {
+  if (patched(PATCH_ID)) await sleep(1_000);
+  return currentBatchPredict(input);
+}
+
+/** The current monitor, with the same patched timer at the start of every run (continued ones too). */
+export async function modelMonitor(input: MonitorInput): ReturnType<typeof currentMonitor> {
+  if (patched(PATCH_ID)) await sleep(1_000);
+  return currentMonitor(input);
 }

@@ -6,16 +6,32 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { bundleWorkflowCode, DefaultLogger, Runtime, Worker, type WorkflowBundle } from '@temporalio/worker';
+import { defaultPayloadConverter } from '@temporalio/common';
 import { DeterminismViolationError } from '@temporalio/workflow';
+import { BATCH_PREDICT_WORKFLOW_TYPE } from '../../lib/batch-client';
 import {
   CANARY_WORKFLOW_TYPE,
   PIPELINE_WORKFLOW_TYPE,
   ROLLBACK_WORKFLOW_TYPE,
+  type PipelineInput,
 } from '../../workflows/definitions';
+import { MONITOR_WORKFLOW_TYPE } from '../../workflows/monitor-types';
 import { HISTORIES_DIR, loadHistories, type RecordedHistory } from '../helpers/histories';
 
 /** Every recording must cover these, so deleting the files cannot turn the test into a no-op. */
-const REQUIRED_WORKFLOW_TYPES = [PIPELINE_WORKFLOW_TYPE, CANARY_WORKFLOW_TYPE, ROLLBACK_WORKFLOW_TYPE];
+const REQUIRED_WORKFLOW_TYPES = [
+  PIPELINE_WORKFLOW_TYPE,
+  CANARY_WORKFLOW_TYPE,
+  ROLLBACK_WORKFLOW_TYPE,
+  BATCH_PREDICT_WORKFLOW_TYPE,
+  MONITOR_WORKFLOW_TYPE,
+];
+
+/** The input a history's workflow was started with. */
+function startInput<T>(recorded: RecordedHistory): T | undefined {
+  const payload = recorded.history.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
+  return payload ? defaultPayloadConverter.fromPayload<T>(payload) : undefined;
+}
 
 const quietLogger = {
   log: () => undefined,
@@ -68,7 +84,7 @@ describe('replaying recorded workflow histories', { timeout: 300_000 }, () => {
     pipelineHistories = histories.filter((h) => h.workflowType === PIPELINE_WORKFLOW_TYPE);
   });
 
-  it('finds recorded histories of the pipeline, its canary child and the manual rollback', () => {
+  it('finds recorded histories of the pipeline, its canary child, the manual rollback, batch prediction and the monitor', () => {
     const types = new Set(histories.map((h) => h.workflowType));
     for (const type of REQUIRED_WORKFLOW_TYPES) {
       assert.ok(
@@ -76,6 +92,24 @@ describe('replaying recorded workflow histories', { timeout: 300_000 }, () => {
         `no ${type} history in ${HISTORIES_DIR}: record them with \`npm run histories:record\``,
       );
     }
+  });
+
+  it('finds a monitor run that continued as new and a retraining pipeline the monitor started', () => {
+    // The branches only these reach: a continued run's carried state, and the pipeline's expected
+    // shift (validation warns on drift) and schema adoption after production.
+    const continued = histories.filter(
+      (h) =>
+        h.workflowType === MONITOR_WORKFLOW_TYPE &&
+        h.history.events?.at(-1)?.workflowExecutionContinuedAsNewEventAttributes,
+    );
+    assert.ok(continued.length > 0, `no ${MONITOR_WORKFLOW_TYPE} history ending in continue-as-new`);
+    const retraining = pipelineHistories.filter(
+      (h) => startInput<PipelineInput>(h)?.trigger?.expectShift === true,
+    );
+    assert.ok(
+      retraining.length > 0,
+      `no ${PIPELINE_WORKFLOW_TYPE} history started by a monitor for a data shift`,
+    );
   });
 
   it('replays every recorded history against the current workflow code without nondeterminism', async () => {
@@ -92,7 +126,8 @@ describe('replaying recorded workflow histories', { timeout: 300_000 }, () => {
 
   it('catches a step added before the first one: DeterminismViolationError on every history', async () => {
     assert.ok(pipelineHistories.length > 0, `no ${PIPELINE_WORKFLOW_TYPE} history in ${HISTORIES_DIR}`);
-    // Every workflow type is altered, so this also proves canary and rollback histories are checked.
+    // Every workflow type is altered (the monitor in every run, continued ones too), so this also
+    // proves the histories of each type are compared, not only the pipeline's.
     const failures = await replay(
       await bundle(require.resolve('../helpers/replay-altered-workflows')),
       histories,
