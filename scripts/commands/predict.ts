@@ -9,7 +9,7 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import { loadTrafficSamples } from '../../lib/traffic/samples';
 import { MAX_INSTANCES } from '../../serving/routes/predict-schema';
-import { formatTable } from './models';
+import { formatTable } from './format-table';
 
 /** Where the client goes without `--url` or `$MLOPS_SERVING_URL`: the server `mlops dev` starts. */
 export const DEFAULT_SERVING_URL = 'http://localhost:8080';

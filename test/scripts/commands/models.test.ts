@@ -9,14 +9,13 @@ import { ModelRegistry, type ModelAliases, type ModelVersionRecord } from '../..
 import {
   aliasesOf,
   candidateMetrics,
-  findVersionToShow,
   formatDate,
   formatModelsTable,
-  formatTable,
   formatVersionDetails,
   formatVersionsTable,
-  registerModelsCommands,
-} from '../../../scripts/commands/models';
+} from '../../../scripts/commands/format-model';
+import { formatTable } from '../../../scripts/commands/format-table';
+import { findVersionToShow, registerModelsCommands } from '../../../scripts/commands/models';
 
 const REPO = path.resolve(__dirname, '..', '..', '..');
 

@@ -3,185 +3,26 @@
  * Every change is a compare-and-swap (updateJson), so concurrent pipelines never lose a write;
  * version numbers are claimed with exclusive creates, so they never share one.
  */
-import type { CodeVersion } from './code-version';
-import { joinUri, readJsonIfExists, storageFor, updateJson } from './storage';
-
-export type ModelVersionStatus =
-  'candidate' | 'approved' | 'rejected' | 'canary' | 'production' | 'rolled-back' | 'archived';
-
-export interface StatusChange {
-  status: ModelVersionStatus;
-  at: string;
-  by?: string;
-  note?: string;
-}
-
-/** Everything needed to tell how a version was made, and to make it again. */
-export interface Lineage {
-  data: {
-    uri: string;
-    trainUri: string;
-    evalUri: string;
-    fingerprint: string;
-    schemaVersion: number;
-    trainRows: number;
-    evalRows: number;
-    /** The sharded ingest's plan (every shard's source rows and outputs), and how many shards. */
-    planUri?: string;
-    shardCount?: number;
-    /** The validate stage's statistics.json: the baseline later datasets' drift is measured against. */
-    statisticsUri?: string;
-    /** What validation flagged without failing (also shown to the reviewer). */
-    warnings?: string[];
-    /** How the model's schema widens to this data when the version reaches production (a data-shift retraining). */
-    schemaChanges?: string[];
-  };
-  code: CodeVersion;
-  /** The whole validated pipeline configuration. */
-  config: unknown;
-  training: { backend: string; device: string; epochs: number; finalLoss?: number };
-  run: { workflowId: string; runId: string; workflowType: string };
-  /** What started the run when it was not a person or a schedule: the production monitor, and why. */
-  trigger?: { by: string; workflowId: string; reasons: string[] };
-}
-
-/** A person's (or a timeout's) decision at one of the approval gates. */
-export interface Approval {
-  decision: 'approved' | 'rejected' | 'timed-out';
-  by: string;
-  at: string;
-  note?: string;
-  gate: 'candidate' | 'full-traffic';
-}
-
-export interface ModelVersionRecord {
-  model: string;
-  version: string;
-  status: ModelVersionStatus;
-  modelUri: string;
-  createdAt: string;
-  lineage: Lineage;
-  /** The evaluation summary: candidate metrics, slices, production comparison, report uri/url. */
-  metrics: Record<string, unknown>;
-  /** Every recorded decision, oldest first. */
-  approvals: Approval[];
-  history: StatusChange[];
-}
-
-/**
- * What a pipeline registers. The registry adds the number, status and dates, and the code version
- * when the lineage has none (the worker that trained knows it best, so it may pass its own).
- */
-export type NewModelVersion = Pick<ModelVersionRecord, 'model' | 'modelUri' | 'metrics'> & {
-  lineage: Omit<Lineage, 'code'> & { code?: CodeVersion };
-};
-
-export interface AliasChange {
-  production: string;
-  previous?: string;
-  at: string;
-  by?: string;
-  reason?: string;
-}
-
-export interface ModelAliases {
-  production?: string;
-  previous?: string;
-  /** Every change of `production`, oldest first. */
-  history: AliasChange[];
-}
-
-export interface ChangeOptions {
-  by?: string;
-  note?: string;
-}
-
-export interface SetProductionOptions {
-  by?: string;
-  reason?: string;
-}
-
-/** Base of the errors that retrying cannot fix: the request itself is wrong. */
-export class RegistryError extends Error {
-  override name = 'RegistryError';
-}
-
-export class UnknownModelVersionError extends RegistryError {
-  override name = 'UnknownModelVersionError';
-  constructor(
-    readonly model: string,
-    readonly version: string,
-  ) {
-    super(`model ${model} has no version ${version}`);
-  }
-}
-
-export class IllegalStatusChangeError extends RegistryError {
-  override name = 'IllegalStatusChangeError';
-}
-
-export class RollbackRefusedError extends RegistryError {
-  override name = 'RollbackRefusedError';
-}
-
-/** Where each status may go next; `archived` and `rolled-back` only for former production versions. */
-const TRANSITIONS: Record<ModelVersionStatus, readonly ModelVersionStatus[]> = {
-  candidate: ['approved', 'rejected', 'archived'],
-  // rolled-back: a rollout that ended before the version took any traffic.
-  approved: ['canary', 'archived', 'rejected', 'rolled-back'],
-  canary: ['production', 'rolled-back'],
-  production: ['archived', 'rolled-back'],
-  archived: ['production', 'canary'],
-  'rolled-back': ['production'],
-  rejected: [],
-};
-
-/** Statuses a version may leave only if it once served production: they are rollback targets. */
-const ROLLBACK_ONLY: ReadonlySet<ModelVersionStatus> = new Set(['archived', 'rolled-back']);
-
-/** Whether a version has served production at some point. */
-export function wasInProduction(record: Pick<ModelVersionRecord, 'history'>): boolean {
-  return record.history.some((change) => change.status === 'production');
-}
-
-/** The statuses `record` may move to now. */
-export function allowedNextStatuses(
-  record: Pick<ModelVersionRecord, 'status' | 'history'>,
-): ModelVersionStatus[] {
-  if (ROLLBACK_ONLY.has(record.status) && !wasInProduction(record)) return [];
-  return [...TRANSITIONS[record.status]];
-}
-
-/** Throws IllegalStatusChangeError, saying why and what is possible, unless `record` may become `to`. */
-export function checkStatusChange(record: ModelVersionRecord, to: ModelVersionStatus): void {
-  const allowed = allowedNextStatuses(record);
-  if (allowed.includes(to)) return;
-  const why =
-    ROLLBACK_ONLY.has(record.status) && TRANSITIONS[record.status].includes(to)
-      ? `only a version that once served production can come back from ${record.status}, and it never did`
-      : allowed.length === 0
-        ? `${record.status} is final; register a new version instead`
-        : `from ${record.status} it can become ${allowed.join(' or ')}`;
-  throw new IllegalStatusChangeError(
-    `${record.model} v${record.version} is ${record.status}; it cannot become ${to} (${why})`,
-  );
-}
-
-function statusChange(status: ModelVersionStatus, { by, note }: ChangeOptions): StatusChange {
-  return { status, at: new Date().toISOString(), ...(by ? { by } : {}), ...(note ? { note } : {}) };
-}
-
-/** Version numbers are positive integers; "v3" and "003" name version 3. */
-export function normalizeVersion(version: string): string | undefined {
-  const match = /^v?(\d+)$/i.exec(version.trim());
-  if (!match) return undefined;
-  const number = Number(match[1]);
-  return number > 0 && Number.isSafeInteger(number) ? String(number) : undefined;
-}
+import type { CodeVersion } from '../code-version';
+import { joinUri, readJsonIfExists, storageFor, updateJson } from '../storage';
+import { RollbackRefusedError, UnknownModelVersionError } from './errors';
+import { checkStatusChange, statusChange, wasInProduction } from './transitions';
+import type {
+  AliasChange,
+  Approval,
+  ChangeOptions,
+  ModelAliases,
+  ModelVersionRecord,
+  ModelVersionStatus,
+  NewModelVersion,
+  SetProductionOptions,
+} from './types';
+import { normalizeVersion } from './version-number';
 
 const sameApproval = (a: Approval, b: Approval) =>
   a.gate === b.gate && a.decision === b.decision && a.by === b.by && a.at === b.at;
 
+/** The registry of one store: lists, registers and updates model versions and aliases. */
 export class ModelRegistry {
   constructor(readonly storeUri: string) {}
 
