@@ -2,7 +2,8 @@
  * Train: fits the model in a separate training process (lib/model/train-process) and watches it.
  * A timer heartbeats progress every few seconds whatever the training does; cancelling stops the
  * process; a process that dies fails the attempt retryably; every attempt resumes from the last
- * checkpoint (weights and optimizer state) the earlier ones left in the store.
+ * checkpoint (weights and optimizer state) the earlier ones left in the store. Once the result is
+ * recorded, that checkpoint is deleted: the model is what later stages use.
  */
 import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import { pipelineConfigSchema, type PipelineConfig } from '../lib/config-schema';
@@ -14,6 +15,7 @@ import {
   type TrainJobEvent,
   type TrainPhase,
 } from '../lib/model';
+import { deleteCheckpoints } from '../lib/model/train-checkpoints';
 import { joinUri, readJsonIfExists, writeJson } from '../lib/storage';
 import { type ActivityDeps, stageUri } from './deps';
 
@@ -107,6 +109,21 @@ function attemptLogWriter(uri: string, initial: TrainAttemptLog) {
   return { record, flush };
 }
 
+/**
+ * Deletes the run's last checkpoint once result.json records the model, so a retry can no longer
+ * need it. A failure only leaves bytes behind, never a wrong model: logged, not thrown.
+ */
+async function removeCheckpoints(outUri: string): Promise<void> {
+  try {
+    await deleteCheckpoints(outUri);
+  } catch (err) {
+    log.warn('cannot delete the training checkpoints; the model is saved, they are left in the store', {
+      uri: outUri,
+      error: String(err),
+    });
+  }
+}
+
 export function createTrainActivities(deps: ActivityDeps, options: TrainActivityOptions = {}) {
   const heartbeatIntervalMs = options.heartbeatIntervalMs ?? 2_000;
   return {
@@ -115,7 +132,11 @@ export function createTrainActivities(deps: ActivityDeps, options: TrainActivity
       const outUri = stageUri(deps.storeUri, 'train');
       const resultUri = joinUri(outUri, 'result.json');
       const finished = await readJsonIfExists<TrainResult>(resultUri);
-      if (finished) return finished;
+      if (finished) {
+        // A retry after the completion was lost: the earlier attempt may have died before its cleanup.
+        await removeCheckpoints(outUri);
+        return finished;
+      }
 
       const context = Context.current();
       const attempt = context.info.attempt;
@@ -247,7 +268,10 @@ export function createTrainActivities(deps: ActivityDeps, options: TrainActivity
         examples: job.examples,
         trainingSeconds: job.trainingMs / 1000,
       };
+      // Recorded before the checkpoints go: a retry before this line finishes from the last checkpoint
+      // (saving the model again, no training), a retry after returns this result.
       await writeJson(resultUri, result);
+      await removeCheckpoints(outUri);
       return result;
     },
   };

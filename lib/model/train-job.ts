@@ -1,8 +1,10 @@
 /**
  * One training run against the store, as the training process executes it: resume from the last
- * checkpoint or scan the shards and start fresh, train with checkpoints every few epochs, save the
- * model. Everything it writes sits under the job's `outUri`, at paths that depend only on the job,
- * so any later attempt, in any process on any worker, finds and continues it.
+ * checkpoint or scan the shards and start fresh, train with checkpoints every few epochs (each one
+ * replacing the one before), save the model. Everything it writes sits under the job's `outUri`, at
+ * paths that depend only on the job, so any later attempt, in any process on any worker, finds and
+ * continues it. The last checkpoint outlives the job: a retry that finds it only saves the model
+ * again, until the caller has recorded the result and deletes it (train-checkpoints).
  */
 import type { PipelineConfig } from '../config-schema';
 import { joinUri, readJsonIfExists, writeJson } from '../storage';
@@ -13,6 +15,7 @@ import { scanShards, shardTrainingData, type ShardSource } from './input-pipelin
 import { disposeOptimizerState, type OptimizerState } from './optimizer-state';
 import { loadCheckpoint, saveCheckpoint, saveModelBundle } from './persistence';
 import type { Preprocessing } from './preprocessing';
+import { checkpointPointerUri, checkpointUri, pruneCheckpoints } from './train-checkpoints';
 import { trainModel } from './training';
 
 export interface TrainJob {
@@ -73,10 +76,7 @@ export interface TrainJobHooks {
   signal?: AbortSignal;
 }
 
-/** The pointer file's URI for a job's stage folder. */
-export function checkpointPointerUri(outUri: string): string {
-  return joinUri(outUri, 'checkpoints', 'latest.json');
-}
+export { checkpointPointerUri } from './train-checkpoints';
 
 function sameShards(shards: readonly ShardSource[], uris: readonly string[]): boolean {
   return shards.length === uris.length && shards.every((shard, i) => shard.uri === uris[i]);
@@ -145,7 +145,7 @@ export async function runTrainJob(job: TrainJob, hooks: TrainJobHooks = {}): Pro
         onEpochEnd: async ({ epoch, loss, bundle }) => {
           lossHistory.push(loss);
           if (epoch % every !== 0 && epoch !== config.epochs) return;
-          const uri = joinUri(outUri, 'checkpoints', `epoch-${epoch}`);
+          const uri = checkpointUri(outUri, epoch);
           await saveCheckpoint(bundle, uri);
           // Written last: a pointer never names a checkpoint that is not complete.
           await writeJson(pointerUri, {
@@ -154,6 +154,11 @@ export async function runTrainJob(job: TrainJob, hooks: TrainJobHooks = {}): Pro
             lossHistory: lossHistory.slice(0, epoch),
             shards,
           } satisfies CheckpointPointer);
+          // Only now may the older checkpoint go: a crash before the pointer resumes from it, after from this one.
+          // A failed delete costs only bytes, and the next checkpoint's pruning lists and retries it.
+          await pruneCheckpoints(outUri, uri).catch((err: unknown) => {
+            console.warn(`cannot delete older checkpoints under ${outUri}: ${String(err)}`);
+          });
           emit({ type: 'checkpoint', checkpoint: { epoch, uri } });
         },
       }));

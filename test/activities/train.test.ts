@@ -16,6 +16,7 @@ import {
 } from '../../activities/train';
 import { pipelineConfigSchema } from '../../lib/config-schema';
 import { writeShard } from '../../lib/dataset/shards';
+import { runTrainJob, type CheckpointPointer } from '../../lib/model';
 import { makeExamples } from '../lib/model/fixtures';
 
 const IMAGE_SIZE = 8;
@@ -54,6 +55,28 @@ function startAttempt(runId: string, attempt: number, input: Partial<TrainInput>
     ...input,
   });
   return { env, heartbeats, result };
+}
+
+function trainDir(runId: string): string {
+  return path.join(store, 'runs', WORKFLOW_ID, runId, 'train');
+}
+
+/** Every file in a run's train stage folder, relative to it. */
+async function trainFiles(runId: string): Promise<string[]> {
+  const dir = trainDir(runId);
+  const entries = await fs.readdir(dir, { recursive: true, withFileTypes: true });
+  return entries
+    .filter((entry) => entry.isFile())
+    .map((entry) => path.relative(dir, path.join(entry.parentPath, entry.name)))
+    .sort();
+}
+
+/** The checkpoint folders that hold a whole checkpoint (model.json is written last). */
+async function completeCheckpoints(runId: string): Promise<string[]> {
+  const files = await trainFiles(runId);
+  return files
+    .filter((file) => /^checkpoints\/epoch-\d+\/model\.json$/.test(file))
+    .map((file) => path.dirname(file));
 }
 
 async function readAttemptLog(runId: string, attempt: number): Promise<TrainAttemptLog> {
@@ -128,11 +151,49 @@ void describe('trainModel activity', () => {
     // A timer, not the batches, paces heartbeats: no long silences while the CPU trains.
     const gaps = attempt.heartbeats.slice(1).map((h, i) => h.at - attempt.heartbeats[i]!.at);
     assert.ok(Math.max(...gaps) < 10 * HEARTBEAT_MS, `longest silence ${Math.max(...gaps)} ms`);
+
+    // Six checkpoints were written (one an epoch) and none is left: the model is what later stages use.
+    assert.deepEqual(log.checkpoints, [1, 2, 3, 4, 5, 6]);
+    assert.deepEqual(await trainFiles('in-a-process'), [
+      'attempts/attempt-1.json',
+      'model/model.json',
+      'model/preprocessing.json',
+      'model/weights.bin',
+      'result.json',
+    ]);
   });
 
-  void it('returns the stored result when run again', async () => {
+  void it('returns the stored result when run again, deleting checkpoints an attempt died before deleting', async () => {
+    // As if attempt 1 had died between recording its result and deleting its last checkpoint.
+    const checkpoints = path.join(trainDir('in-a-process'), 'checkpoints');
+    await fs.cp(path.join(trainDir('in-a-process'), 'model'), path.join(checkpoints, 'epoch-6'), {
+      recursive: true,
+    });
+    await fs.writeFile(path.join(checkpoints, 'latest.json'), '{}');
     const first = await startAttempt('in-a-process', 2).result;
     assert.equal(first.attempt, 1, 'the result of the attempt that trained');
+    await assert.rejects(fs.access(checkpoints), { code: 'ENOENT' });
+  });
+
+  void it('finishes from the last checkpoint without training when the model was saved but not recorded', async () => {
+    // What a worker that died after its training process saved the model leaves: the model and the
+    // last checkpoint, no result.json.
+    const outUri = trainDir('unrecorded');
+    const job = await runTrainJob({ shardUris: [trainUri], imageSize: IMAGE_SIZE, config: TRAIN, outUri });
+    const weights = await fs.readFile(path.join(job.modelUri, 'weights.bin'));
+    assert.deepEqual(await completeCheckpoints('unrecorded'), [`checkpoints/epoch-${TRAIN.epochs}`]);
+
+    const result = await startAttempt('unrecorded', 2).result;
+    assert.equal(result.resumedFromEpoch, TRAIN.epochs);
+    assert.equal(result.epochsTrainedThisAttempt, 0);
+    assert.deepEqual(await fs.readFile(path.join(result.modelUri, 'weights.bin')), weights);
+    assert.deepEqual(await trainFiles('unrecorded'), [
+      'attempts/attempt-2.json',
+      'model/model.json',
+      'model/preprocessing.json',
+      'model/weights.bin',
+      'result.json',
+    ]);
   });
 
   void it('stops the training process promptly on cancellation and rethrows it', async () => {
@@ -157,7 +218,11 @@ void describe('trainModel activity', () => {
 
   void it('fails the attempt retryably, naming the exit, when the training process dies', async () => {
     const attempt = startAttempt('killed', 1, { train: LONG_TRAIN });
-    const { pid } = await heartbeatWhere(attempt, (h) => h.epoch >= 2 && h.batch > 0);
+    // In the first half of an epoch, well away from the checkpoint written at its end.
+    const { pid } = await heartbeatWhere(
+      attempt,
+      (h) => h.epoch >= 2 && h.batch > 0 && h.batch <= h.batchesPerEpoch / 2,
+    );
     process.kill(pid!, 'SIGKILL');
     await assert.rejects(attempt.result, (err) => {
       assert.ok(err instanceof ApplicationFailure);
@@ -173,9 +238,17 @@ void describe('trainModel activity', () => {
       assert.match(err.message, /the last checkpoint is epoch \d+/);
       return true;
     });
+    // One whole checkpoint is left, the one the pointer names: the older ones went as each newer one was in place.
+    const pointer = JSON.parse(
+      await fs.readFile(path.join(trainDir('killed'), 'checkpoints', 'latest.json'), 'utf8'),
+    ) as CheckpointPointer;
+    assert.ok(pointer.epoch >= 1);
+    assert.deepEqual(await completeCheckpoints('killed'), [`checkpoints/epoch-${pointer.epoch}`]);
+
     const retried = await startAttempt('killed', 2, { train: LONG_TRAIN }).result;
-    assert.ok(retried.resumedFromEpoch >= 1);
+    assert.equal(retried.resumedFromEpoch, pointer.epoch);
     assert.equal(retried.resumedFromEpoch + retried.epochsTrainedThisAttempt, LONG_TRAIN.epochs);
+    assert.ok(!(await trainFiles('killed')).some((file) => file.startsWith('checkpoints')));
   });
 
   void it('fails permanently on a shard that is not Arrow', async () => {

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -68,6 +69,11 @@ function maxAbsDifference(a: Float32Array[], b: Float32Array[]): number {
   return max;
 }
 
+/** What a job's checkpoints/ folder holds: the pointer and the checkpoint folders, sorted. */
+function checkpointFolderSync(name: string): string[] {
+  return readdirSync(path.join(dir, name, 'checkpoints')).sort();
+}
+
 /** Puts a file where a folder will be written, so writing under it fails. */
 async function blockPath(...parts: string[]): Promise<string> {
   const file = path.join(dir, ...parts);
@@ -91,8 +97,19 @@ void describe('training job: checkpoints, resume and seeds', () => {
   });
 
   void it('ends where an uninterrupted run ends after stopping at a checkpoint and resuming', async () => {
-    const straight = await runTrainJob(job('straight'));
+    // Looked at as each checkpoint is reported, before training goes on: the older one is gone.
+    const seen: string[][] = [];
+    const straight = await runTrainJob(job('straight'), {
+      emit: (event) => {
+        if (event.type === 'checkpoint') seen.push(checkpointFolderSync('straight'));
+      },
+    });
     assert.deepEqual(straight.epochsTrained, [1, 2, 3]);
+    assert.deepEqual(seen, [
+      ['epoch-1', 'latest.json'],
+      ['epoch-2', 'latest.json'],
+      ['epoch-3', 'latest.json'],
+    ]);
 
     // First attempt: stopped right after its epoch-1 checkpoint, as a killed worker would be.
     const controller = new AbortController();
@@ -106,6 +123,11 @@ void describe('training job: checkpoints, resume and seeds', () => {
       }),
       (err: Error) => err.name === 'AbortError' && /epoch 2/.test(err.message),
     );
+    assert.deepEqual(checkpointFolderSync('interrupted'), ['epoch-1', 'latest.json']);
+    // Kept aside for the next test: the resumed run deletes it once its epoch-2 checkpoint is in place.
+    await fs.cp(path.join(dir, 'interrupted', 'checkpoints', 'epoch-1'), path.join(dir, 'epoch-1-copy'), {
+      recursive: true,
+    });
     const events: TrainJobEvent[] = [];
     const resumed = await runTrainJob(interrupted, { emit: (event) => events.push(event) });
     assert.equal(resumed.resumedFromEpoch, 1);
@@ -131,7 +153,7 @@ void describe('training job: checkpoints, resume and seeds', () => {
   });
 
   void it('would not match without the optimizer state, which is what the checkpoint adds', async () => {
-    const checkpoint = await loadCheckpoint(path.join(dir, 'interrupted', 'checkpoints', 'epoch-1'));
+    const checkpoint = await loadCheckpoint(path.join(dir, 'epoch-1-copy'));
     tf.dispose(checkpoint.optimizerState.weights.map((w) => w.tensor));
     const straight = await loadModelBundle(path.join(dir, 'straight', 'model'));
     const { shards } = await scanShards(shardUris, IMAGE_SIZE);
@@ -159,10 +181,16 @@ void describe('training job: checkpoints, resume and seeds', () => {
     }
   });
 
-  void it('checkpoints every N epochs and after the last, pointer last', async () => {
-    const result = await runTrainJob(job('every-2', { checkpointEveryEpochs: 2 }));
-    const checkpoints = (await fs.readdir(path.join(dir, 'every-2', 'checkpoints'))).sort();
-    assert.deepEqual(checkpoints, ['epoch-2', 'epoch-3', 'latest.json']);
+  void it('checkpoints every N epochs and after the last, pointer last, keeping only the newest', async () => {
+    const reported: number[] = [];
+    const result = await runTrainJob(job('every-2', { checkpointEveryEpochs: 2 }), {
+      emit: (event) => {
+        if (event.type === 'checkpoint') reported.push(event.checkpoint.epoch);
+      },
+    });
+    assert.deepEqual(reported, [2, 3]);
+    // The last one stays: until the caller records the model, a retry finishes from it.
+    assert.deepEqual(checkpointFolderSync('every-2'), ['epoch-3', 'latest.json']);
     const pointer = JSON.parse(
       await fs.readFile(path.join(dir, 'every-2', 'checkpoints', 'latest.json'), 'utf8'),
     ) as {
@@ -176,13 +204,37 @@ void describe('training job: checkpoints, resume and seeds', () => {
       pointer.shards.map((s) => s.rows),
       [70, 50, 30],
     );
-    assert.deepEqual((await fs.readdir(path.join(dir, 'every-2', 'checkpoints', 'epoch-2'))).sort(), [
+    assert.deepEqual((await fs.readdir(path.join(dir, 'every-2', 'checkpoints', 'epoch-3'))).sort(), [
       'model.json',
       'optimizer.bin',
       'optimizer.json',
       'preprocessing.json',
       'weights.bin',
     ]);
+  });
+
+  void it('deletes the older checkpoint a killed attempt had no time to delete, at the next checkpoint', async () => {
+    const controller = new AbortController();
+    const leftovers = job('leftovers');
+    await assert.rejects(
+      runTrainJob(leftovers, {
+        signal: controller.signal,
+        emit: (event) => {
+          if (event.type === 'checkpoint' && event.checkpoint.epoch === 2) controller.abort();
+        },
+      }),
+    );
+    // Killed between writing the pointer to epoch 2 and deleting epoch 1.
+    const checkpoints = path.join(dir, 'leftovers', 'checkpoints');
+    await fs.cp(path.join(checkpoints, 'epoch-2'), path.join(checkpoints, 'epoch-1'), { recursive: true });
+    const seen: string[][] = [];
+    const resumed = await runTrainJob(leftovers, {
+      emit: (event) => {
+        if (event.type === 'checkpoint') seen.push(checkpointFolderSync('leftovers'));
+      },
+    });
+    assert.equal(resumed.resumedFromEpoch, 2);
+    assert.deepEqual(seen, [['epoch-3', 'latest.json']]);
   });
 
   void it('only saves the model when the last epoch was already checkpointed', async () => {
