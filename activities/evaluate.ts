@@ -1,15 +1,14 @@
 /**
- * Evaluate: score the candidate and the production model once each on the same eval split, compute
- * overall and per-slice metrics from those scores (and the best possible, from the true click
- * probabilities of synthetic data), write report.json, report.md and report.html, and bless the
- * candidate only if it clears the absolute and change thresholds.
+ * Evaluate: stream the eval split once, scoring each record batch with the candidate and the
+ * production model and keeping only per-row scalars; compute overall and per-slice metrics from
+ * those scores (and the best possible, from the true click probabilities of synthetic data), write
+ * report.json, report.md and report.html, and bless the candidate only if it clears the absolute
+ * and change thresholds.
  */
 import { ApplicationFailure } from '@temporalio/common';
-import { log } from '@temporalio/activity';
+import { Context, log } from '@temporalio/activity';
 import { findThresholdFailures } from '../lib/blessing';
 import { pipelineConfigSchema, type PipelineConfig } from '../lib/config-schema';
-import { readShard } from '../lib/dataset/shards';
-import type { AdExample } from '../lib/dataset/schema';
 import { evaluationReportHtml } from '../lib/evaluation-html';
 import {
   evaluationReportMarkdown,
@@ -25,7 +24,8 @@ import {
   hasBothClasses,
   type BinaryMetrics,
 } from '../lib/metrics';
-import { disposeModel, loadModelBundle, predictProbabilities } from '../lib/model';
+import { disposeModel, loadModelBundle, type ModelBundle } from '../lib/model';
+import { scoreEvalSplit, type EvalScores } from '../lib/model/evaluate-scores';
 import { joinUri, readJsonIfExists, storageFor, writeJson } from '../lib/storage';
 import type { ModelMetrics } from '../workflows/definitions';
 import type {
@@ -66,12 +66,46 @@ export const MAX_SLICE_VALUES = 20;
 /** The `evaluate` defaults, for pipelines whose config predates a setting (it was validated at the edge). */
 const DEFAULT_THRESHOLDS = pipelineConfigSchema.shape.evaluate.parse({});
 
-async function scoreModel(modelUri: string, examples: AdExample[]): Promise<Float32Array> {
-  const bundle = await loadModelBundle(modelUri);
+/** The production model, or undefined when it cannot be loaded (the reviewer sees no comparison was made). */
+async function loadProduction(production: EvaluateInput['production']): Promise<ModelBundle | undefined> {
+  if (!production) return undefined;
   try {
-    return await predictProbabilities(bundle, examples);
+    return await loadModelBundle(production.modelUri);
+  } catch (err) {
+    log.warn('could not score the production model on this eval split', { error: (err as Error).message });
+    return undefined;
+  }
+}
+
+/**
+ * Both models' scores on the eval split, streamed batch by batch with a heartbeat after each, so
+ * memory stays a record batch plus a few scalars per row however large the split is.
+ */
+async function scoreEvalRows(input: EvaluateInput): Promise<EvalScores<SliceFeature>> {
+  const context = Context.current();
+  const candidate = await loadModelBundle(input.candidateModelUri);
+  let production: ModelBundle | undefined;
+  try {
+    production = await loadProduction(input.production);
+    const scores = await scoreEvalSplit({
+      shardUris: input.evalUris ?? [input.evalUri],
+      candidate,
+      ...(production ? { production } : {}),
+      sliceFeatures: SLICE_FEATURES,
+      onProgress: (progress) => context.heartbeat(progress),
+      signal: context.cancellationSignal,
+    });
+    if (scores.productionError) {
+      // A production model we cannot score (other image size, broken files) must not block a new
+      // candidate forever; the reviewer sees that no comparison was made.
+      log.warn('could not score the production model on this eval split', {
+        error: scores.productionError.message,
+      });
+    }
+    return scores;
   } finally {
-    disposeModel(bundle.model);
+    disposeModel(candidate.model);
+    if (production) disposeModel(production.model);
   }
 }
 
@@ -106,9 +140,12 @@ function sliceMetrics({ auc, logLoss, accuracy, ece }: BinaryMetrics): SliceMetr
   return { auc, logLoss, accuracy, ece };
 }
 
-/** Per value of each slice feature, largest first and at most MAX_SLICE_VALUES, both models' metrics. */
+/**
+ * Per value of each slice feature, largest first and at most MAX_SLICE_VALUES, both models' metrics;
+ * `sliceValues` holds each feature's value per row, aligned with the labels and scores.
+ */
 export function computeSlices(
-  examples: readonly Pick<AdExample, SliceFeature>[],
+  sliceValues: Readonly<Record<SliceFeature, readonly string[]>>,
   labels: Float64Array,
   candidate: ArrayLike<number>,
   production?: ArrayLike<number>,
@@ -116,8 +153,7 @@ export function computeSlices(
   const slices: SliceComparison[] = [];
   for (const feature of SLICE_FEATURES) {
     const groups = new Map<string, number[]>();
-    examples.forEach((example, index) => {
-      const value = example[feature];
+    sliceValues[feature].forEach((value, index) => {
       let rows = groups.get(value);
       if (!rows) groups.set(value, (rows = []));
       rows.push(index);
@@ -155,13 +191,13 @@ export function computeSlices(
 /** The true click probabilities of the eval rows, aligned with them; undefined without ground truth. */
 async function readTrueProbabilities(
   dataUri: string | undefined,
-  examples: readonly Pick<AdExample, 'ad_id'>[],
+  adIds: readonly string[],
 ): Promise<Float64Array | undefined> {
   if (!dataUri) return undefined;
   const uri = groundTruthUriOf(dataUri);
   let truth: Map<string, number> | undefined;
   try {
-    truth = await readGroundTruth(uri, new Set(examples.map((example) => example.ad_id)));
+    truth = await readGroundTruth(uri, new Set(adIds));
   } catch (err) {
     // The ground truth only adds a comparison; a broken file must not hold a candidate back.
     if (!(err instanceof GroundTruthError)) throw err;
@@ -170,7 +206,7 @@ async function readTrueProbabilities(
   }
   if (!truth) return undefined;
   const known = truth;
-  return Float64Array.from(examples, (example) => known.get(example.ad_id) ?? Number.NaN);
+  return Float64Array.from(adIds, (adId) => known.get(adId) ?? Number.NaN);
 }
 
 /** Metrics of the true probabilities on the eval rows the ground truth lists, when both classes are among them. */
@@ -228,29 +264,11 @@ export function createEvaluateActivities(deps: ActivityDeps) {
       // Settings added after a pipeline started are absent from its config: they take their defaults.
       const thresholds = { ...DEFAULT_THRESHOLDS, ...input.thresholds };
 
-      // The shard first: were it read alongside and failed, a model already loaded would never be freed.
-      // Eval shards are read whole and together: the eval split is the small one, scored in one pass.
-      const examples: AdExample[] = [];
-      for (const uri of input.evalUris ?? [input.evalUri]) {
-        for (const example of (await readShard(uri)).examples) examples.push(example);
-      }
-      const labels = Float64Array.from(examples, (example) => example.clicked);
+      // One streamed pass; the split's classes are known only once it has been read.
+      const scores = await scoreEvalRows(input);
+      const { labels, candidate: candidateScores, production: productionScores } = scores;
       checkEvalSplit(input.evalUri, labels);
-      const trueProbabilities = await readTrueProbabilities(input.dataUri, examples);
-
-      const candidateScores = await scoreModel(input.candidateModelUri, examples);
-      let productionScores: Float32Array | undefined;
-      if (input.production) {
-        try {
-          productionScores = await scoreModel(input.production.modelUri, examples);
-        } catch (err) {
-          // A production model we cannot score (other image size, deleted files) must not block a
-          // new candidate forever; the reviewer sees that no comparison was made.
-          log.warn('could not score the production model on this eval split', {
-            error: (err as Error).message,
-          });
-        }
-      }
+      const trueProbabilities = await readTrueProbabilities(input.dataUri, scores.adIds);
 
       const candidate = overall(computeBinaryMetrics(labels, candidateScores));
       const production: ProductionMetrics | undefined =
@@ -267,7 +285,7 @@ export function createEvaluateActivities(deps: ActivityDeps) {
       const summary: EvaluationSummary = {
         candidate,
         ...(production ? { production } : {}),
-        slices: computeSlices(examples, labels, candidateScores, productionScores),
+        slices: computeSlices(scores.sliceValues, labels, candidateScores, productionScores),
         ...(best ? { bestPossible: best.metrics } : {}),
         blessed: failedThresholds.length === 0,
         failures: failedThresholds.map((failure) => failure.message),

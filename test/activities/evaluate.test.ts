@@ -411,6 +411,11 @@ void describe('evaluateModel activity', () => {
 });
 
 void describe('computeSlices', () => {
+  const columnsOf = (rows: readonly { device: string; placement: string }[]) => ({
+    device: rows.map((row) => row.device),
+    placement: rows.map((row) => row.placement),
+  });
+
   void it(`keeps the ${MAX_SLICE_VALUES} largest values per feature, ties by name`, () => {
     // Placement p00 … p24 where p<k> has k + 1 rows; every row on one device.
     const rows = Array.from({ length: 25 }, (_, k) =>
@@ -422,7 +427,7 @@ void describe('computeSlices', () => {
     rows.push({ device: 'desktop', placement: 'p24' });
     const labels = Float64Array.from(rows, (_, i) => i % 2);
     const candidate = Float64Array.from(rows, (_, i) => (i % 3) / 3);
-    const slices = computeSlices(rows, labels, candidate);
+    const slices = computeSlices(columnsOf(rows), labels, candidate);
     const placements = slices.filter((slice) => slice.feature === 'placement');
     assert.equal(placements.length, MAX_SLICE_VALUES);
     assert.deepEqual(
@@ -443,7 +448,12 @@ void describe('computeSlices', () => {
 
   void it('orders equal counts by value so the result is deterministic', () => {
     const rows = ['b', 'a', 'c'].map((placement) => ({ device: 'mobile', placement }));
-    const slices = computeSlices(rows, Float64Array.from([0, 1, 0]), [0.2, 0.8, 0.4], [0.5, 0.5, 0.5]);
+    const slices = computeSlices(
+      columnsOf(rows),
+      Float64Array.from([0, 1, 0]),
+      [0.2, 0.8, 0.4],
+      [0.5, 0.5, 0.5],
+    );
     assert.deepEqual(
       slices.filter((slice) => slice.feature === 'placement').map((slice) => slice.value),
       ['a', 'b', 'c'],
