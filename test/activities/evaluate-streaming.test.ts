@@ -4,17 +4,13 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { MockActivityEnvironment } from '@temporalio/testing';
-import { DefaultLogger } from '@temporalio/worker';
 import type { ActivityDeps } from '../../activities/deps';
 import {
-  createEvaluateActivities,
   MAX_SLICE_VALUES,
   SLICE_FEATURES,
   type EvaluateInput,
   type EvaluationResult,
 } from '../../activities/evaluate';
-import { pipelineConfigSchema } from '../../lib/config-schema';
 import { readShard, SHARD_BATCH_ROWS, writeShard } from '../../lib/dataset/shards';
 import type { AdExample } from '../../lib/dataset/schema';
 import type { EvaluationReportData } from '../../lib/evaluation-report';
@@ -24,20 +20,9 @@ import {
   computeRocCurve,
   type BinaryMetrics,
 } from '../../lib/metrics';
-import {
-  createModel,
-  disposeModel,
-  fitPreprocessing,
-  loadModelBundle,
-  loadTfBackend,
-  predictProbabilities,
-  saveModelBundle,
-} from '../../lib/model';
+import { disposeModel, loadModelBundle, loadTfBackend, predictProbabilities } from '../../lib/model';
+import { IMAGE_SIZE, runEvaluateModel, saveUntrainedModel } from './evaluate-fixtures';
 
-const IMAGE_SIZE = 8;
-const CONFIG = pipelineConfigSchema.parse({
-  train: { conv: { filters: [2], denseUnits: 4 }, embeddingDim: 2 },
-});
 const DEVICES = ['mobile', 'desktop', 'tablet'];
 const PLACEMENTS = ['feed', 'sidebar', 'search', 'story'];
 // Shard sizes that are not multiples of the record batch (512) nor of the predict batch (256), so
@@ -73,27 +58,11 @@ function evaluate(
   workflowId: string,
   onHeartbeat?: (details: unknown) => void,
 ): Promise<EvaluationResult> {
-  const env = new MockActivityEnvironment(
-    { workflowExecution: { workflowId, runId: 'run' } },
-    { logger: new DefaultLogger('ERROR') },
-  );
-  if (onHeartbeat) env.on('heartbeat', onHeartbeat);
-  const run = (i: EvaluateInput) => createEvaluateActivities(deps).evaluateModel(i);
-  return env.run<[EvaluateInput], EvaluationResult, typeof run>(run, input);
+  return runEvaluateModel(deps, input, workflowId, onHeartbeat);
 }
 
-async function saveModel(
-  name: string,
-  seed: number,
-  examples: AdExample[],
-  imageSize: number,
-): Promise<string> {
-  const preprocessing = fitPreprocessing(examples, imageSize);
-  const model = createModel({ ...CONFIG.train, seed }, preprocessing);
-  const uri = path.join(store, name);
-  await saveModelBundle({ model, preprocessing }, uri);
-  disposeModel(model);
-  return uri;
+function saveModel(name: string, seed: number, examples: AdExample[], imageSize: number): Promise<string> {
+  return saveUntrainedModel(store, name, seed, examples, imageSize);
 }
 
 /**

@@ -6,35 +6,20 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { ApplicationFailure } from '@temporalio/common';
-import { MockActivityEnvironment } from '@temporalio/testing';
-import { DefaultLogger } from '@temporalio/worker';
 import type { ActivityDeps } from '../../activities/deps';
 import {
   computeSlices,
-  createEvaluateActivities,
   MAX_SLICE_VALUES,
   type EvaluateInput,
   type EvaluationResult,
 } from '../../activities/evaluate';
-import { pipelineConfigSchema } from '../../lib/config-schema';
 import { writeShard } from '../../lib/dataset/shards';
 import type { AdExample } from '../../lib/dataset/schema';
 import type { EvaluationReportData } from '../../lib/evaluation-report';
 import { computeAuc, computeBinaryMetrics, computeLogLoss } from '../../lib/metrics';
-import {
-  createModel,
-  disposeModel,
-  fitPreprocessing,
-  loadModelBundle,
-  loadTfBackend,
-  predictProbabilities,
-  saveModelBundle,
-} from '../../lib/model';
+import { disposeModel, loadModelBundle, loadTfBackend, predictProbabilities } from '../../lib/model';
+import { CONFIG, IMAGE_SIZE, runEvaluateModel, saveUntrainedModel } from './evaluate-fixtures';
 
-const IMAGE_SIZE = 8;
-const CONFIG = pipelineConfigSchema.parse({
-  train: { conv: { filters: [2], denseUnits: 4 }, embeddingDim: 2 },
-});
 // Thresholds nothing fails, so tests about metrics are not about blessing.
 const LENIENT = {
   ...CONFIG.evaluate,
@@ -70,21 +55,11 @@ let evalUri: string;
 let deps: ActivityDeps;
 
 function evaluate(input: EvaluateInput, workflowId = 'evaluate-test'): Promise<EvaluationResult> {
-  const env = new MockActivityEnvironment(
-    { workflowExecution: { workflowId, runId: 'run' } },
-    { logger: new DefaultLogger('ERROR') },
-  );
-  const run = (i: EvaluateInput) => createEvaluateActivities(deps).evaluateModel(i);
-  return env.run<[EvaluateInput], EvaluationResult, typeof run>(run, input);
+  return runEvaluateModel(deps, input, workflowId);
 }
 
-async function saveModel(name: string, seed: number): Promise<string> {
-  const preprocessing = fitPreprocessing(examples, IMAGE_SIZE);
-  const model = createModel({ ...CONFIG.train, seed }, preprocessing);
-  const uri = path.join(store, name);
-  await saveModelBundle({ model, preprocessing }, uri);
-  disposeModel(model);
-  return uri;
+function saveModel(name: string, seed: number): Promise<string> {
+  return saveUntrainedModel(store, name, seed, examples);
 }
 
 async function scores(modelUri: string): Promise<Float32Array> {

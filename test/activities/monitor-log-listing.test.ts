@@ -8,22 +8,11 @@ import { after, before, describe, it, mock } from 'node:test';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
 import { createMonitorActivities } from '../../activities/monitor';
-import { ModelRegistry } from '../../lib/registry';
 import { joinUri, storageFor, type Storage } from '../../lib/storage';
 import type { FeedbackLogRecord } from '../../serving/prediction-log';
 import type { LogCursor, MeasureHealthInput, MonitorMeasurement } from '../../workflows/monitor-types';
 import { startGcsEmulator } from '../helpers/gcs-emulator';
-
-const DRIFT = {
-  psiWarning: 0.1,
-  psiCritical: 0.25,
-  jsWarning: 0.02,
-  jsCritical: 0.05,
-  bins: 10,
-  maxCategories: 20,
-  minRows: 300,
-  failOnCritical: false,
-};
+import { DRIFT, registerProduction } from './monitor-fixtures';
 
 /** Twenty closed days of a month-old log, then the cursor's day, a gap while the monitor was down, and more. */
 const OLD_DAYS = Array.from({ length: 20 }, (_, i) => `2026-01-${String(i + 1).padStart(2, '0')}`);
@@ -65,31 +54,6 @@ async function partsByFullListing(storage: Storage, root: string, cursor: LogCur
     const [day = '', file = ''] = relative.split('/');
     return relative.endsWith('.jsonl') && `${day}/${file.slice(0, 2)}` >= cursor.hour && !seen.has(relative);
   });
-}
-
-async function registerProduction(store: string, model: string): Promise<void> {
-  const registry = new ModelRegistry(store);
-  const record = await registry.register({
-    model,
-    modelUri: joinUri(store, 'models', model, '1'),
-    metrics: {},
-    lineage: {
-      data: {
-        uri: '/data',
-        trainUri: '/t',
-        evalUri: '/e',
-        fingerprint: 'f'.repeat(64),
-        schemaVersion: 1,
-        trainRows: 1,
-        evalRows: 1,
-      },
-      config: {},
-      training: { backend: 'cpu', device: 'cpu', epochs: 1 },
-      run: { workflowId: 'p', runId: 'r', workflowType: 'modelPipeline' },
-    },
-    code: { packageVersion: '0.1.0', gitCommit: 'a'.repeat(40), gitDirty: false },
-  });
-  await registry.setProduction(model, record.version);
 }
 
 interface Backend {

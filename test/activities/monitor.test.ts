@@ -7,20 +7,9 @@ import { after, before, describe, it } from 'node:test';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
 import { createMonitorActivities } from '../../activities/monitor';
-import { ModelRegistry } from '../../lib/registry';
 import type { FeedbackLogRecord } from '../../serving/prediction-log';
 import type { MeasureHealthInput, MonitorMeasurement, RecordAlertInput } from '../../workflows/monitor-types';
-
-const DRIFT = {
-  psiWarning: 0.1,
-  psiCritical: 0.25,
-  jsWarning: 0.02,
-  jsCritical: 0.05,
-  bins: 10,
-  maxCategories: 20,
-  minRows: 300,
-  failOnCritical: false,
-};
+import { DRIFT, registerProduction } from './monitor-fixtures';
 
 function feedback(version: string, count: number, wrong: boolean): string {
   const lines: string[] = [];
@@ -51,28 +40,7 @@ describe('monitor activities', () => {
 
   before(async () => {
     store = await fs.mkdtemp(path.join(os.tmpdir(), 'mlops-monitor-'));
-    const registry = new ModelRegistry(store);
-    const record = await registry.register({
-      model: 'ctr',
-      modelUri: `${store}/models/ctr/1`,
-      metrics: {},
-      lineage: {
-        data: {
-          uri: '/data',
-          trainUri: '/t',
-          evalUri: '/e',
-          fingerprint: 'f'.repeat(64),
-          schemaVersion: 1,
-          trainRows: 1,
-          evalRows: 1,
-        },
-        config: {},
-        training: { backend: 'cpu', device: 'cpu', epochs: 1 },
-        run: { workflowId: 'p', runId: 'r', workflowType: 'modelPipeline' },
-      },
-      code: { packageVersion: '0.1.0', gitCommit: 'a'.repeat(40), gitDirty: false },
-    });
-    await registry.setProduction('ctr', record.version);
+    await registerProduction(store, 'ctr');
   });
   after(async () => {
     await fs.rm(store, { recursive: true, force: true });

@@ -4,6 +4,7 @@ import { calibrationChartSpec, rocChartSpec } from '../../lib/evaluation-charts'
 import { escapeHtml, evaluationReportHtml } from '../../lib/evaluation-html';
 import type { EvaluationReportData } from '../../lib/evaluation-report';
 import { computeCalibrationBins, computeRocCurve } from '../../lib/metrics';
+import { evaluationSummary, MOBILE_SLICE } from './evaluation-fixtures';
 
 const LABELS = [0, 0, 1, 1, 0, 1, 0, 0, 1, 0];
 const CANDIDATE_SCORES = [0.1, 0.4, 0.35, 0.8, 0.2, 0.7, 0.3, 0.15, 0.9, 0.5];
@@ -11,41 +12,24 @@ const PRODUCTION_SCORES = [0.2, 0.3, 0.3, 0.6, 0.4, 0.5, 0.35, 0.1, 0.6, 0.45];
 
 function report(overrides: Partial<EvaluationReportData> = {}): EvaluationReportData {
   return {
-    candidate: { auc: 0.7312, logLoss: 0.4521, accuracy: 0.81, ece: 0.031, clickRate: 0.2, count: 1000 },
-    production: {
-      auc: 0.7101,
-      logLoss: 0.4702,
-      accuracy: 0.8,
-      ece: 0.045,
-      clickRate: 0.2,
-      count: 1000,
-      version: '6',
-    },
-    slices: [
+    ...evaluationSummary(
+      [
+        MOBILE_SLICE,
+        {
+          feature: 'placement',
+          value: '<script>alert(1)</script>',
+          count: 300,
+          clickRate: 0.1,
+          candidate: { auc: 0.6, logLoss: 0.3, accuracy: 0.9, ece: 0.05 },
+          production: { auc: 0.65, logLoss: 0.29, accuracy: 0.9, ece: 0.04 },
+        },
+      ],
       {
-        feature: 'device',
-        value: 'mobile',
-        count: 600,
-        clickRate: 0.25,
-        candidate: { auc: 0.74, logLoss: 0.5, accuracy: 0.78, ece: 0.02 },
-        production: { auc: 0.7, logLoss: 0.52, accuracy: 0.77, ece: 0.03 },
+        bestPossible: { auc: 0.7843, logLoss: 0.4102, count: 1000 },
+        failedThresholds: [],
+        reportHtmlUri: '/store/runs/w/r/evaluate/report.html',
       },
-      {
-        feature: 'placement',
-        value: '<script>alert(1)</script>',
-        count: 300,
-        clickRate: 0.1,
-        candidate: { auc: 0.6, logLoss: 0.3, accuracy: 0.9, ece: 0.05 },
-        production: { auc: 0.65, logLoss: 0.29, accuracy: 0.9, ece: 0.04 },
-      },
-    ],
-    bestPossible: { auc: 0.7843, logLoss: 0.4102, count: 1000 },
-    blessed: true,
-    failures: [],
-    failedThresholds: [],
-    reportUri: '/store/runs/w/r/evaluate/report.json',
-    reportMarkdownUri: '/store/runs/w/r/evaluate/report.md',
-    reportHtmlUri: '/store/runs/w/r/evaluate/report.html',
+    ),
     curves: {
       candidate: {
         roc: computeRocCurve(LABELS, CANDIDATE_SCORES),

@@ -2,28 +2,12 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { evaluationReportMarkdown } from '../../lib/evaluation-report';
 import type { EvaluationSummary } from '../../workflows/evaluation-types';
+import { evaluationSummary, MOBILE_SLICE } from './evaluation-fixtures';
 
 function summary(overrides: Partial<EvaluationSummary> = {}): EvaluationSummary {
-  return {
-    candidate: { auc: 0.7312, logLoss: 0.4521, accuracy: 0.81, ece: 0.031, clickRate: 0.2, count: 1000 },
-    production: {
-      auc: 0.7101,
-      logLoss: 0.4702,
-      accuracy: 0.8,
-      ece: 0.045,
-      clickRate: 0.2,
-      count: 1000,
-      version: '6',
-    },
-    slices: [
-      {
-        feature: 'device',
-        value: 'mobile',
-        count: 600,
-        clickRate: 0.25,
-        candidate: { auc: 0.74, logLoss: 0.5, accuracy: 0.78, ece: 0.02 },
-        production: { auc: 0.7, logLoss: 0.52, accuracy: 0.77, ece: 0.03 },
-      },
+  return evaluationSummary(
+    [
+      MOBILE_SLICE,
       {
         feature: 'device',
         value: 'tv|box',
@@ -41,12 +25,8 @@ function summary(overrides: Partial<EvaluationSummary> = {}): EvaluationSummary 
         production: { auc: 0.65, logLoss: 0.29, accuracy: 0.9, ece: 0.04 },
       },
     ],
-    blessed: true,
-    failures: [],
-    reportUri: '/store/runs/w/r/evaluate/report.json',
-    reportMarkdownUri: '/store/runs/w/r/evaluate/report.md',
-    ...overrides,
-  };
+    overrides,
+  );
 }
 
 void describe('evaluationReportMarkdown', () => {

@@ -1,34 +1,12 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { CodeVersion } from '../../lib/code-version';
-import { ModelRegistry, type NewModelVersion } from '../../lib/registry';
+import { ModelRegistry } from '../../lib/registry';
 import { storageFor } from '../../lib/storage';
 import { startGcsEmulator, type GcsEmulatorHandle } from '../helpers/gcs-emulator';
+import { registryEntry } from './registry-fixtures';
 
-const CODE: CodeVersion = { packageVersion: '0.1.0', gitCommit: 'a'.repeat(40), gitDirty: false };
-
-function entry(runId: string, model = 'ctr'): NewModelVersion & { code: CodeVersion } {
-  return {
-    model,
-    modelUri: `gs://models/${model}/${runId}`,
-    metrics: { candidate: { auc: 0.7, logLoss: 0.5, count: 100 } },
-    lineage: {
-      data: {
-        uri: 'gs://data/ads',
-        trainUri: `gs://store/runs/${runId}/ingest/train.arrow`,
-        evalUri: `gs://store/runs/${runId}/ingest/eval.arrow`,
-        fingerprint: 'f'.repeat(64),
-        schemaVersion: 1,
-        trainRows: 80,
-        evalRows: 20,
-      },
-      config: { train: { epochs: 2 } },
-      training: { backend: 'cpu', device: 'cpu', epochs: 2, finalLoss: 0.42 },
-      run: { workflowId: `pipeline-${runId}`, runId, workflowType: 'modelPipeline' },
-    },
-    code: CODE,
-  };
-}
+/** A version registered under gs:// URIs, as a pipeline on GCS would register it. */
+const entry = (runId: string) => registryEntry(runId, 'ctr', 'gs://');
 
 /** The registry's own tests run on local disk; these run its concurrent paths on a GCS bucket. */
 void describe('ModelRegistry on GCS (fake-gcs-server)', () => {

@@ -11,16 +11,14 @@ import {
   ModelRegistry,
   type ModelVersionRecord,
   type ModelVersionStatus,
-  type NewModelVersion,
   normalizeVersion,
   RollbackRefusedError,
   UnknownModelVersionError,
 } from '../../lib/registry';
+import { CODE, registryEntry as entry } from './registry-fixtures';
 
 let root: string;
 let storeCounter = 0;
-
-const CODE: CodeVersion = { packageVersion: '0.1.0', gitCommit: 'a'.repeat(40), gitDirty: false };
 
 function freshStore(): string {
   return path.join(root, `store-${++storeCounter}`);
@@ -29,29 +27,6 @@ function freshStore(): string {
 /** A registry over its own fresh store, so tests never see each other's versions. */
 function freshRegistry(): ModelRegistry {
   return new ModelRegistry(freshStore());
-}
-
-function entry(runId: string, model = 'ctr'): NewModelVersion & { code: CodeVersion } {
-  return {
-    model,
-    modelUri: `/models/${model}/${runId}`,
-    metrics: { candidate: { auc: 0.7, logLoss: 0.5, count: 100 } },
-    lineage: {
-      data: {
-        uri: '/data/ads',
-        trainUri: `/store/runs/pipeline-${runId}/${runId}/ingest/train.arrow`,
-        evalUri: `/store/runs/pipeline-${runId}/${runId}/ingest/eval.arrow`,
-        fingerprint: 'f'.repeat(64),
-        schemaVersion: 1,
-        trainRows: 80,
-        evalRows: 20,
-      },
-      config: { train: { epochs: 2 } },
-      training: { backend: 'cpu', device: 'cpu', epochs: 2, finalLoss: 0.42 },
-      run: { workflowId: `pipeline-${runId}`, runId, workflowType: 'modelPipeline' },
-    },
-    code: CODE,
-  };
 }
 
 /** Registers a version and walks it through `statuses` in order. */

@@ -5,7 +5,6 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { pipelineConfigSchema, type PipelineConfig } from '../../../lib/config-schema';
-import type { AdExample } from '../../../lib/dataset/schema';
 import { computeAuc } from '../../../lib/metrics';
 import {
   createModel,
@@ -21,42 +20,14 @@ import {
   type ModelBundle,
   type TrainProgress,
 } from '../../../lib/model';
+import { makeExamples } from './fixtures';
 
 const IMAGE_SIZE = 8;
 const CONFIG: PipelineConfig['train'] = pipelineConfigSchema.parse({
   train: { epochs: 6, batchSize: 16, learningRate: 0.02, seed: 7, conv: { filters: [4, 8], denseUnits: 8 } },
 }).train;
 
-/** Random pixels, plus a bright top-left patch on clicked ads and a dark one on the rest. */
-function makeExamples(count: number, seed: number): AdExample[] {
-  let state = seed >>> 0;
-  const random = () => {
-    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-    return state / 4294967296;
-  };
-  return Array.from({ length: count }, (_, i) => {
-    const clicked = random() < 0.5 ? 1 : 0;
-    const pixels = Uint8Array.from({ length: IMAGE_SIZE * IMAGE_SIZE * 3 }, () => Math.floor(random() * 256));
-    for (let y = 0; y < IMAGE_SIZE / 2; y++) {
-      for (let x = 0; x < IMAGE_SIZE / 2; x++) {
-        pixels.fill(clicked ? 255 : 0, (y * IMAGE_SIZE + x) * 3, (y * IMAGE_SIZE + x) * 3 + 3);
-      }
-    }
-    return {
-      ad_id: `ad-${i}`,
-      clicked,
-      pixels,
-      advertiser: ['acme', 'globex', 'initech'][i % 3]!,
-      category: ['shoes', 'travel'][i % 2]!,
-      placement: random() < 0.5 ? 'feed' : 'sidebar',
-      device: random() < 0.5 ? 'mobile' : 'desktop',
-      hour: Math.floor(random() * 24),
-      headline_length: 10 + Math.floor(random() * 60),
-    };
-  });
-}
-
-const examples = makeExamples(64, 1);
+const examples = makeExamples(64, 1, IMAGE_SIZE);
 
 void describe('model library', () => {
   let trained: ModelBundle;
