@@ -11,6 +11,31 @@ const rolloutStepSchema = z.strictObject({
   minRequests: z.number().int().min(0).default(20),
 });
 
+/**
+ * Drift thresholds, shared by the validate stage (data.validation.drift) and the production monitor:
+ * the same measures, so the same settings mean the same thing in both.
+ */
+export const driftConfigSchema = z
+  .strictObject({
+    psiWarning: z.number().min(0).default(0.1),
+    psiCritical: z.number().min(0).default(0.25),
+    jsWarning: z.number().min(0).max(1).default(0.02),
+    jsCritical: z.number().min(0).max(1).default(0.05),
+    /** Quantile bins of the baseline per numeric feature. */
+    bins: z.number().int().min(2).max(100).default(10),
+    /** Categories compared per categorical feature: the baseline's most frequent; the rest as one. */
+    maxCategories: z.number().int().min(1).max(1000).default(20),
+    /** Fewer rows on either side: drift is not measured (sampling noise would swamp it). */
+    minRows: z.number().int().min(1).default(300),
+    /** Drift past a critical threshold fails the pipeline instead of warning. */
+    failOnCritical: z.boolean().default(false),
+  })
+  .prefault({})
+  .refine(
+    (t) => t.psiWarning <= t.psiCritical && t.jsWarning <= t.jsCritical,
+    'drift warning thresholds must not exceed critical ones',
+  );
+
 export const pipelineConfigSchema = z.strictObject({
   taskQueues: z
     .strictObject({
@@ -70,26 +95,7 @@ export const pipelineConfigSchema = z.strictObject({
            * about PSI / (8 ln 2), hence 0.02 / 0.05, which catch a device mix moving from 10% to 40% tablets
            * (JS 0.09) that 0.1 would miss. Values are compared after subtracting the sampling noise.
            */
-          drift: z
-            .strictObject({
-              psiWarning: z.number().min(0).default(0.1),
-              psiCritical: z.number().min(0).default(0.25),
-              jsWarning: z.number().min(0).max(1).default(0.02),
-              jsCritical: z.number().min(0).max(1).default(0.05),
-              /** Quantile bins of the baseline per numeric feature. */
-              bins: z.number().int().min(2).max(100).default(10),
-              /** Categories compared per categorical feature: the baseline's most frequent; the rest as one. */
-              maxCategories: z.number().int().min(1).max(1000).default(20),
-              /** Fewer rows on either side: drift is not measured (sampling noise would swamp it). */
-              minRows: z.number().int().min(1).default(300),
-              /** Drift past a critical threshold fails the pipeline instead of warning. */
-              failOnCritical: z.boolean().default(false),
-            })
-            .prefault({})
-            .refine(
-              (t) => t.psiWarning <= t.psiCritical && t.jsWarning <= t.jsCritical,
-              'drift warning thresholds must not exceed critical ones',
-            ),
+          drift: driftConfigSchema,
           /** Shards whose statistics are computed at once within the validate activity. */
           concurrency: z.number().int().min(1).max(32).default(2),
         })

@@ -1,6 +1,7 @@
 /** Client-side operations on production monitors (`modelMonitor`), shared by the CLI and tests. */
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { z } from 'zod';
+import { driftConfigSchema } from './config-schema';
 import { buildPipelineInput } from './pipeline-client';
 import { ML_MODEL } from '../workflows/definitions';
 import {
@@ -23,18 +24,7 @@ export const monitorConfigSchema = z.strictObject({
       minLabels: z.number().int().min(1).default(200),
     })
     .prefault({}),
-  drift: z
-    .strictObject({
-      psiWarning: z.number().min(0).default(0.1),
-      psiCritical: z.number().min(0).default(0.25),
-      jsWarning: z.number().min(0).max(1).default(0.02),
-      jsCritical: z.number().min(0).max(1).default(0.05),
-      bins: z.number().int().min(2).max(100).default(10),
-      maxCategories: z.number().int().min(1).max(1000).default(20),
-      minRows: z.number().int().min(1).default(300),
-      failOnCritical: z.boolean().default(false),
-    })
-    .prefault({}),
+  drift: driftConfigSchema,
   maxIterationsPerRun: z.number().int().min(1).default(500),
   /** The retraining expects moved data: drift and new values warn instead of failing validation. */
   retrainExpectsDataShift: z.boolean().default(true),
