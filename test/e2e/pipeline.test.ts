@@ -29,6 +29,7 @@ import {
   type RolloutResult,
 } from '../../workflows/definitions';
 import {
+  NOISE_FREE_CANARY_THRESHOLDS,
   startPipelineEnv,
   TEST_ADMIN_TOKEN,
   TEST_CONTROL_QUEUE,
@@ -306,7 +307,8 @@ describe('modelPipeline end to end', { timeout: 600_000 }, () => {
       rollout: {
         ...CONFIG.rollout,
         steps: [{ weight: 50, bakeSeconds: 30, minRequests: 10 }, { weight: 100 }],
-        thresholds: { minSamples: 10 },
+        // Latency is what this test judges: the shipped default, against 250 ms of injected delay.
+        thresholds: { ...NOISE_FREE_CANARY_THRESHOLDS, maxP99LatencyRatio: 1.5, minSamples: 10 },
       },
     });
     const waiting = await waitForStage(env.client, handle.workflowId, ['awaiting-approval'], {
@@ -359,8 +361,8 @@ describe('modelPipeline end to end', { timeout: 600_000 }, () => {
         rollout: {
           ...CONFIG.rollout,
           steps: [{ weight: 50, bakeSeconds: 60, minRequests: 10 }, { weight: 100 }],
-          // Only feedback may decide here: the score-shift check is switched off.
-          thresholds: { maxScoreDivergence: 1, minFeedback: 15 },
+          // Only feedback may decide here: latency and score shift are switched off.
+          thresholds: { ...NOISE_FREE_CANARY_THRESHOLDS, minFeedback: 15 },
         },
       },
     });

@@ -24,6 +24,9 @@ export const TEST_MODEL = 'ctr';
  * A pipeline that runs in seconds on the tiny test datasets: one small epoch, blessing off (any
  * candidate passes), and a canary of one 50% step that needs only a few requests.
  */
+/** Canary thresholds that never fail on latency or score shift, the two judgements timing noise can sway. */
+export const NOISE_FREE_CANARY_THRESHOLDS = { maxP99LatencyRatio: 1e9, maxScoreDivergence: 1 } as const;
+
 export const TINY_PIPELINE_CONFIG: PipelineConfigInput = {
   taskQueues: { gpu: TEST_GPU_QUEUE },
   data: { imageSize: 16, minRows: 10 },
@@ -40,6 +43,10 @@ export const TINY_PIPELINE_CONFIG: PipelineConfigInput = {
       { weight: 100, bakeSeconds: 0, minRequests: 0 },
     ],
     maxWaitSeconds: 60,
+    // Latency and score shift are judged only where a test means to: on a busy 2-core machine
+    // one window's p99 of two equally fast models can differ by half (seen: 70.5 vs 45.6 ms),
+    // and tiny models' score samples diverge by chance. Error rate and log loss stay on.
+    thresholds: NOISE_FREE_CANARY_THRESHOLDS,
   },
 };
 
