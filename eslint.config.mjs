@@ -16,7 +16,7 @@ const NODE_BUILTINS = [
 ];
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', '.mlops/', 'bin/', 'scripts/run-tests.mjs', 'eslint.config.mjs'] },
+  { ignores: ['dist/', 'node_modules/', '.mlops/', 'bin/', 'scripts/dev/run-tests.mjs', 'eslint.config.mjs'] },
   eslint.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

@@ -2,15 +2,15 @@
  * Activities grouped by the worker that hosts them. Workflows import this module as types only.
  */
 import type { ActivityDeps } from './deps';
-import { createEvaluateActivities } from './evaluate';
-import { createIngestActivities } from './ingest';
-import { createMonitorActivities } from './monitor';
-import { createPredictControlActivities, createPredictGpuActivities } from './predict';
-import { createRegistryActivities } from './registry';
-import { createRolloutActivities } from './rollout';
-import { createSchemaActivities } from './schema';
-import { createTrainActivities } from './train';
-import { createValidateActivities } from './validate';
+import { createEvaluateActivities } from './evaluate/evaluate';
+import { createIngestActivities } from './ingest/ingest';
+import { createMonitorActivities } from './monitor/monitor';
+import { createPredictControlActivities, createPredictGpuActivities } from './predict/predict';
+import { createRegistryActivities } from './register/register';
+import { createRolloutActivities } from './rollout/rollout';
+import { createSchemaActivities } from './validate/schema-activities';
+import { createTrainActivities } from './train/train';
+import { createValidateActivities } from './validate/validate';
 
 export type { ActivityDeps } from './deps';
 

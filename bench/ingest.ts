@@ -16,10 +16,10 @@ import sharp from 'sharp';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
 import { parse } from 'csv-parse/sync';
-import { createIngestActivities, DEFAULT_IMAGE_CONCURRENCY } from '../activities/ingest';
-import { pipelineConfigSchema } from '../lib/config-schema';
+import { createIngestActivities, DEFAULT_IMAGE_CONCURRENCY } from '../activities/ingest/ingest';
+import { pipelineConfigSchema } from '../contracts/pipeline-config';
 import { MAX_INPUT_PIXELS } from '../lib/dataset/image';
-import { mapBounded } from '../lib/dataset/ingest-pool';
+import { mapBounded } from '../activities/ingest/pool';
 import { generateDataset } from '../lib/dataset/synthetic';
 
 const ROWS = Number(process.argv[2] ?? 3000);

@@ -6,11 +6,11 @@
  *
  * Run: npx tsx bench/rollback.ts [repetitions]
  */
-import { readDeployment, writeDeployment } from '../lib/deployment';
-import { startPipeline, waitForStage } from '../lib/pipeline-client';
+import { readDeployment, writeDeployment } from '../lib/registry/deployment';
+import { startPipeline, waitForStage } from '../scripts/clients/pipeline-client';
 import { loadTrafficSamples } from '../lib/traffic/samples';
 import { startTraffic } from '../lib/traffic/simulated-traffic';
-import { approveSignal, deploymentWorkflowId, rolloutStatusQuery } from '../workflows/definitions';
+import { approveSignal, deploymentWorkflowId, rolloutStatusQuery } from '../contracts/temporal';
 import {
   startPipelineEnv,
   TEST_ADMIN_TOKEN,

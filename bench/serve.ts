@@ -10,10 +10,10 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
-import { pipelineConfigSchema } from '../lib/config-schema';
+import { pipelineConfigSchema } from '../contracts/pipeline-config';
 import { decodeAdImage } from '../lib/dataset/image';
 import { generateDataset } from '../lib/dataset/synthetic';
-import { writeDeployment } from '../lib/deployment';
+import { writeDeployment } from '../lib/registry/deployment';
 import {
   createModel,
   fitPreprocessing,

@@ -1,6 +1,6 @@
 /** Keeps each model's routing table in step with its DeploymentState in the store: polls, loads, swaps, retires. */
 import { z } from 'zod';
-import { readDeployment, type DeploymentState } from '../lib/deployment';
+import { readDeployment, type DeploymentState } from '../lib/registry/deployment';
 import type { LoadedVersion } from './loaded-version';
 import type { RoutingTable } from './router';
 import { loadVersion, type BundleLoader } from './version-loader';

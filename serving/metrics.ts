@@ -8,7 +8,7 @@ import {
   PREDICTION_REQUESTS_METRIC,
   PREDICTION_SCORE_METRIC,
   SCORE_BUCKETS,
-} from '../lib/deployment';
+} from '../lib/registry/deployment';
 import type { Role } from './router';
 
 /** success: the model answered; error: the request failed on the server side after routing. */

@@ -1,12 +1,12 @@
 /** The control worker: runs workflows and light activities on the `ml-control` task queue. */
 import { Runtime, Worker, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
 import { createControlActivities, type ActivityDeps } from '../activities';
-import { DEFAULT_SERVICE_NAMES, startTracingFromEnv, type Tracing } from '../lib/tracing';
+import { DEFAULT_SERVICE_NAMES, startTracingFromEnv, type Tracing } from './tracing';
 import {
   workerDeploymentFromEnv,
   workerVersioningOptions,
   type WorkerDeployment,
-} from '../lib/worker-versioning';
+} from './versioning';
 import { runWorkerMain } from './run-worker';
 
 export interface ControlWorkerOptions {

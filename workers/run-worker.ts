@@ -6,8 +6,8 @@ import {
   readWorkerEnv,
   temporalConnectionOptions,
   type WorkerEnv,
-} from '../lib/worker-env';
-import { installWorkerRuntime } from '../lib/worker-telemetry';
+} from './env';
+import { installWorkerRuntime } from './telemetry';
 
 /**
  * Connects, creates the worker with `create`, runs it, and closes the connection; exits 1 on failure.

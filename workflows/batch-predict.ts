@@ -8,9 +8,9 @@
  */
 import { isCancellation, proxyActivities, setCurrentDetails, setHandler } from '@temporalio/workflow';
 import type { ControlActivities, GpuActivities } from '../activities';
-import type { PredictShardResult } from '../activities/predict';
+import type { PredictShardResult } from '../activities/predict/predict';
 import { withSummaries } from './activity-summaries';
-import { rootMessage } from './error-messages';
+import { rootMessage } from '../contracts/failures';
 import {
   batchPredictDetails,
   batchPredictStatusQuery,
@@ -20,8 +20,8 @@ import {
   type BatchPredictInput,
   type BatchPredictResult,
   type BatchPredictStatus,
-} from './batch-predict-types';
-import { GPU_TASK_QUEUE } from './definitions';
+} from '../contracts/batch-predict';
+import { GPU_TASK_QUEUE } from '../contracts/temporal';
 import { ingestInShards } from './ingest-fanout';
 
 export {
@@ -30,7 +30,7 @@ export {
   type BatchPredictInput,
   type BatchPredictResult,
   type BatchPredictStatus,
-} from './batch-predict-types';
+} from '../contracts/batch-predict';
 
 const retry = { maximumAttempts: 5, initialInterval: '1 second' };
 

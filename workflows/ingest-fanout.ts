@@ -10,7 +10,7 @@ import type {
   PlanIngestInput,
   PlanIngestResult,
   ShardedIngestResult,
-} from '../lib/dataset/ingest-types';
+} from '../contracts/ingest';
 
 /** The three ingest activities, as a proxyActivities (or withSummaries) object provides them. */
 export interface IngestActivities {

@@ -21,7 +21,7 @@ import {
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { ControlActivities } from '../activities';
 import { withSummaries } from './activity-summaries';
-import { ML_MODEL, ML_STAGE, PIPELINE_WORKFLOW_TYPE, type PipelineTrigger } from './definitions';
+import { ML_MODEL, ML_STAGE, PIPELINE_WORKFLOW_TYPE, type PipelineTrigger } from '../contracts/temporal';
 import {
   monitorStatusQuery,
   retrainWorkflowId,
@@ -31,7 +31,7 @@ import {
   type MonitorMeasurement,
   type MonitorState,
   type MonitorStatus,
-} from './monitor-types';
+} from '../contracts/monitor';
 
 const { measureModelHealth, recordMonitorAlert } = withSummaries(
   proxyActivities<ControlActivities>({

@@ -8,7 +8,7 @@
  * expected noise is reported beside each value and subtracted before comparing with the
  * thresholds, so a few hundred rows do not raise drift that only sampling made.
  */
-import type { Anomaly, AnomalySeverity } from './anomalies';
+import type { Anomaly, AnomalySeverity } from '../../activities/validate/anomalies';
 import { bucketCounts, quantileEdges } from './numeric-histogram';
 import { vocabularyOf, type DatasetStatistics, type FeatureStatistics } from './statistics';
 

@@ -3,8 +3,8 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { stringify } from 'csv-stringify/sync';
 import sharp from 'sharp';
-import { computeAuc } from '../metrics';
-import { createRandom } from '../random';
+import { computeAuc } from '../model/metrics';
+import { createRandom } from './random';
 import { AD_COLUMNS } from './schema';
 
 /** Options of generateDataset; only outDir and rows are required. */

@@ -1,6 +1,6 @@
 /** The click model: a small conv tower over the ad image and an embedding tower over the tabular features. */
 import * as tf from '@tensorflow/tfjs';
-import type { PipelineConfig } from '../config-schema';
+import type { PipelineConfig } from '../../contracts/pipeline-config';
 import { CATEGORICAL_FEATURES, NUMERIC_FEATURES } from '../dataset/schema';
 import { MODEL_INPUT_NAMES, type Preprocessing } from './preprocessing';
 

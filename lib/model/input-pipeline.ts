@@ -5,7 +5,7 @@
  */
 import { NUMERIC_FEATURES, type AdExample } from '../dataset/schema';
 import { streamShard, type ShardChunk } from '../dataset/shards';
-import { createRandom } from '../random';
+import { createRandom } from '../dataset/random';
 import { PreprocessingFitter } from './preprocessing-fit';
 import { encodeBatch, gatherRows, type EncodedBatch, type Preprocessing } from './preprocessing';
 import { prefetch } from './prefetch';

@@ -6,7 +6,7 @@
  * continues it. The last checkpoint outlives the job: a retry that finds it only saves the model
  * again, until the caller has recorded the result and deletes it (train-checkpoints).
  */
-import type { PipelineConfig } from '../config-schema';
+import type { PipelineConfig } from '../../contracts/pipeline-config';
 import { joinUri, readJsonIfExists, writeJson } from '../storage';
 import { disposeModel } from './architecture';
 import { loadTfBackend } from './backend';

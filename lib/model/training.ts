@@ -1,6 +1,6 @@
 /** The training loop: seeded batches from any TrainingData, progress, per-epoch hooks, resume with optimizer state, cancellation. */
 import * as tf from '@tensorflow/tfjs';
-import type { PipelineConfig } from '../config-schema';
+import type { PipelineConfig } from '../../contracts/pipeline-config';
 import type { AdExample } from '../dataset/schema';
 import { compileModel, createModel, disposeModel } from './architecture';
 import { loadTfBackend } from './backend';

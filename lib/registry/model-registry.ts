@@ -3,7 +3,7 @@
  * Every change is a compare-and-swap (updateJson), so concurrent pipelines never lose a write;
  * version numbers are claimed with exclusive creates, so they never share one.
  */
-import type { CodeVersion } from '../code-version';
+import type { CodeVersion } from './code-version';
 import { joinUri, readJsonIfExists, storageFor, updateJson } from '../storage';
 import { RollbackRefusedError, UnknownModelVersionError } from './errors';
 import { checkStatusChange, statusChange, wasInProduction } from './transitions';

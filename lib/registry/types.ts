@@ -1,5 +1,5 @@
 /** The registry's records: a model version with its lineage, decisions and history, and a model's aliases. */
-import type { CodeVersion } from '../code-version';
+import type { CodeVersion } from './code-version';
 
 /** Where a version is in its life, from candidate to production and beyond. */
 export type ModelVersionStatus =

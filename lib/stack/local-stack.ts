@@ -7,7 +7,7 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { startDevServer, type DevServerHandle } from '../temporal-server';
-import { CONTROL_TASK_QUEUE, GPU_TASK_QUEUE } from '../../workflows/definitions';
+import { CONTROL_TASK_QUEUE, GPU_TASK_QUEUE } from '../../contracts/temporal';
 import { startEntryPoint, tailLog, type ManagedProcess } from './child-process';
 
 export interface LocalStackOptions {

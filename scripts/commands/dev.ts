@@ -1,7 +1,7 @@
 /** `mlops dev`: start the whole local stack and keep it running until Ctrl-C. */
 import type { Command } from 'commander';
 import { startLocalStack } from '../../lib/stack/local-stack';
-import { readWorkerEnv } from '../../lib/worker-env';
+import { readWorkerEnv } from '../../workers/env';
 
 export function registerDevCommand(program: Command): void {
   program

@@ -1,5 +1,5 @@
 /** Human-readable rendering of a pipeline's status for the terminal. */
-import type { Decision, ModelMetrics, PipelineStatus } from '../../workflows/definitions';
+import type { Decision, ModelMetrics, PipelineStatus } from '../../contracts/temporal';
 
 const metrics = (m: ModelMetrics | undefined) =>
   m ? `AUC ${m.auc.toFixed(4)}, log loss ${m.logLoss.toFixed(4)} (${m.count} eval rows)` : '—';

@@ -7,7 +7,7 @@ import {
   type ModelAliases,
   type ModelVersionRecord,
 } from '../../lib/registry';
-import { readWorkerEnv } from '../../lib/worker-env';
+import { readWorkerEnv } from '../../workers/env';
 import { formatModelsTable, formatVersionDetails, formatVersionsTable } from './format-model';
 
 const modelName = z.string().regex(/^[a-z0-9][a-z0-9-_]*$/i, 'model names use letters, digits, - and _');

@@ -2,8 +2,8 @@
 import os from 'node:os';
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { buildMonitorInput, queryMonitor, startMonitor, stopMonitor } from '../../lib/monitor-client';
-import type { MonitorStatus } from '../../workflows/monitor-types';
+import { buildMonitorInput, queryMonitor, startMonitor, stopMonitor } from '../clients/monitor-client';
+import type { MonitorStatus } from '../../contracts/monitor';
 import { modelNameSchema, readConfigFile } from './pipeline-options';
 import { withClient } from './with-client';
 

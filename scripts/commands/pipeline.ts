@@ -7,13 +7,13 @@ import {
   parsePipelineConfig,
   queryPipelineStatus,
   startPipeline,
-} from '../../lib/pipeline-client';
-import { checkDecidePayload } from '../../workflows/signal-payloads';
-import { workflowUiUrl } from '../../lib/temporal-client';
+} from '../clients/pipeline-client';
+import { checkDecidePayload } from '../../contracts/signal-payloads';
+import { workflowUiUrl } from '../clients/temporal-client';
 import { modelNameSchema, readConfigFile } from './pipeline-options';
 import { withClient } from './with-client';
-import type { PipelineStatus } from '../../workflows/definitions';
-import type { TrainHeartbeat } from '../../activities/train';
+import type { PipelineStatus } from '../../contracts/temporal';
+import type { TrainHeartbeat } from '../../activities/train/train';
 import { formatStatus } from './format-status';
 
 const startOptionsSchema = z.object({

@@ -1,8 +1,8 @@
 /** `mlops rollback --model NAME [--to VERSION]`: an earlier production version back, through the deployment path. */
 import type { Command } from 'commander';
-import { startRollback } from '../../lib/pipeline-client';
-import { workflowUiUrl } from '../../lib/temporal-client';
-import type { RollbackResult } from '../../workflows/definitions';
+import { startRollback } from '../clients/pipeline-client';
+import { workflowUiUrl } from '../clients/temporal-client';
+import type { RollbackResult } from '../../contracts/temporal';
 import { defaultRequester } from './rollout';
 import { withClient } from './with-client';
 

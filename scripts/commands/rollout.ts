@@ -2,7 +2,7 @@
 import os from 'node:os';
 import type { Command } from 'commander';
 import type { Client } from '@temporalio/client';
-import { queryPipelineStatus } from '../../lib/pipeline-client';
+import { queryPipelineStatus } from '../clients/pipeline-client';
 import {
   abortRolloutSignal,
   deploymentWorkflowId,
@@ -11,7 +11,7 @@ import {
   resumeRolloutSignal,
   ROLLOUT_COMMANDS,
   type RolloutCommand,
-} from '../../workflows/definitions';
+} from '../../contracts/temporal';
 import { withClient } from './with-client';
 
 const SIGNALS = {

@@ -1,14 +1,14 @@
 /** `mlops schedule create|delete|list`: retraining on a Temporal Schedule. */
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { parsePipelineConfig } from '../../lib/pipeline-client';
+import { parsePipelineConfig } from '../clients/pipeline-client';
 import {
   createRetrainSchedule,
   DEFAULT_RETRAIN_CRON,
   deleteRetrainSchedule,
   listRetrainSchedules,
   type RetrainScheduleInfo,
-} from '../../lib/schedule-client';
+} from '../clients/schedule-client';
 import { modelNameSchema, readConfigFile } from './pipeline-options';
 import { withClient } from './with-client';
 

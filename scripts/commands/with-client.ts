@@ -1,7 +1,7 @@
 /** Runs a CLI action with a connected Temporal client, turning connection and lookup failures into plain messages. */
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
-import { connectClient, type ConnectedClient } from '../../lib/temporal-client';
-import { readWorkerEnv } from '../../lib/worker-env';
+import { connectClient, type ConnectedClient } from '../clients/temporal-client';
+import { readWorkerEnv } from '../../workers/env';
 
 export async function withClient<T>(
   action: (

@@ -1,9 +1,9 @@
 /** Runs one demo pipeline to its end: approval, canary under simulated traffic with click feedback. */
 import { WorkflowFailedError } from '@temporalio/client';
-import type { PipelineConfigInput } from '../../lib/config-schema';
-import { decidePipeline, startPipeline, waitForStage } from '../../lib/pipeline-client';
+import type { PipelineConfigInput } from '../../contracts/pipeline-config';
+import { decidePipeline, startPipeline, waitForStage } from '../clients/pipeline-client';
 import type { LocalStack } from '../../lib/stack/local-stack';
-import { workflowUiUrl } from '../../lib/temporal-client';
+import { workflowUiUrl } from '../clients/temporal-client';
 import { loadGroundTruth, startFeedbackSender } from '../../lib/traffic/feedback-sender';
 import { loadTrafficSamples } from '../../lib/traffic/samples';
 import { startTraffic, type TrafficReport } from '../../lib/traffic/simulated-traffic';
@@ -15,7 +15,7 @@ import {
   type PipelineResult,
   type PipelineStatus,
   type RolloutStatus,
-} from '../../workflows/definitions';
+} from '../../contracts/temporal';
 
 export interface CandidateRun {
   workflowId: string;

@@ -1,5 +1,5 @@
 /** The demo's closing summary. */
-import type { CanaryComparison } from '../../workflows/definitions';
+import type { CanaryComparison } from '../../contracts/temporal';
 import type { CandidateRun } from './run-candidate';
 
 function describeStep(c: CanaryComparison): string {

@@ -8,7 +8,7 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
-import { readDeployment } from '../../lib/deployment';
+import { readDeployment } from '../../lib/registry/deployment';
 import {
   DecisionRefusedError,
   decidePipeline,
@@ -16,8 +16,8 @@ import {
   startPipeline,
   startRollback,
   waitForStage,
-} from '../../lib/pipeline-client';
-import type { PipelineConfigInput } from '../../lib/config-schema';
+} from '../../scripts/clients/pipeline-client';
+import type { PipelineConfigInput } from '../../contracts/pipeline-config';
 import { ModelRegistry } from '../../lib/registry';
 import { loadTrafficSamples, type TrafficSample } from '../../lib/traffic/samples';
 import { startTraffic } from '../../lib/traffic/simulated-traffic';
@@ -30,7 +30,7 @@ import {
   statusQuery,
   type PipelineResult,
   type PipelineStatus,
-} from '../../workflows/definitions';
+} from '../../contracts/temporal';
 import {
   startPipelineEnv,
   TEST_CONTROL_QUEUE,

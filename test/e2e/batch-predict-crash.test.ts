@@ -11,13 +11,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { defaultPayloadConverter } from '@temporalio/common';
-import type { PredictShardInput, PredictShardResult } from '../../activities/predict';
-import { startBatchPredict } from '../../lib/batch-client';
-import { startPipeline } from '../../lib/pipeline-client';
+import type { PredictShardInput, PredictShardResult } from '../../activities/predict/predict';
+import { startBatchPredict } from '../../scripts/clients/batch-client';
+import { startPipeline } from '../../scripts/clients/pipeline-client';
 import { startEntryPoint, tailLog, type ManagedProcess } from '../../lib/stack/child-process';
-import type { WorkerEnv } from '../../lib/worker-env';
+import type { WorkerEnv } from '../../workers/env';
 import type { BatchPredictResult } from '../../workflows/batch-predict';
-import type { PipelineResult } from '../../workflows/definitions';
+import type { PipelineResult } from '../../contracts/temporal';
 import {
   startPipelineEnv,
   TEST_CONTROL_QUEUE,

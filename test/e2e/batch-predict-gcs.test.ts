@@ -7,11 +7,11 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { queryBatchPredictStatus, startBatchPredict } from '../../lib/batch-client';
-import { startPipeline } from '../../lib/pipeline-client';
+import { queryBatchPredictStatus, startBatchPredict } from '../../scripts/clients/batch-client';
+import { startPipeline } from '../../scripts/clients/pipeline-client';
 import { joinUri, storageFor } from '../../lib/storage';
 import type { BatchPredictResult } from '../../workflows/batch-predict';
-import type { PipelineResult } from '../../workflows/definitions';
+import type { PipelineResult } from '../../contracts/temporal';
 import { startGcsEmulator, type GcsEmulatorHandle } from '../helpers/gcs-emulator';
 import {
   startPipelineEnv,

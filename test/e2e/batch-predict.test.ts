@@ -14,13 +14,13 @@ import {
   BATCH_PREDICT_WORKFLOW_TYPE,
   queryBatchPredictStatus,
   startBatchPredict,
-} from '../../lib/batch-client';
-import type { PipelineConfigInput } from '../../lib/config-schema';
-import { startPipeline } from '../../lib/pipeline-client';
+} from '../../scripts/clients/batch-client';
+import type { PipelineConfigInput } from '../../contracts/pipeline-config';
+import { startPipeline } from '../../scripts/clients/pipeline-client';
 import { storageFor } from '../../lib/storage';
 import { loadTrafficSamples, type TrafficSample } from '../../lib/traffic/samples';
 import type { BatchPredictResult } from '../../workflows/batch-predict';
-import type { PipelineResult } from '../../workflows/definitions';
+import type { PipelineResult } from '../../contracts/temporal';
 import {
   startPipelineEnv,
   TEST_CONTROL_QUEUE,

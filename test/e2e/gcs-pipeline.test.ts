@@ -8,14 +8,14 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { readDeployment } from '../../lib/deployment';
-import { decidePipeline, startPipeline, waitForStage } from '../../lib/pipeline-client';
-import type { PipelineConfigInput } from '../../lib/config-schema';
+import { readDeployment } from '../../lib/registry/deployment';
+import { decidePipeline, startPipeline, waitForStage } from '../../scripts/clients/pipeline-client';
+import type { PipelineConfigInput } from '../../contracts/pipeline-config';
 import { ModelRegistry, wasInProduction } from '../../lib/registry';
 import { joinUri, storageFor } from '../../lib/storage';
 import { loadTrafficSamples, type TrafficSample } from '../../lib/traffic/samples';
 import { startTraffic, type TrafficReport } from '../../lib/traffic/simulated-traffic';
-import { deploymentWorkflowId, type PipelineResult } from '../../workflows/definitions';
+import { deploymentWorkflowId, type PipelineResult } from '../../contracts/temporal';
 import { startGcsEmulator, type GcsEmulatorHandle } from '../helpers/gcs-emulator';
 import {
   startPipelineEnv,

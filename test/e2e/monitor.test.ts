@@ -9,19 +9,19 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { defaultPayloadConverter } from '@temporalio/common';
-import type { PipelineConfigInput } from '../../lib/config-schema';
-import { buildPipelineInput, startPipeline } from '../../lib/pipeline-client';
-import { startMonitor, stopMonitor } from '../../lib/monitor-client';
-import type { EvolvingSchema } from '../../lib/dataset/schema-evolution';
+import type { PipelineConfigInput } from '../../contracts/pipeline-config';
+import { buildPipelineInput, startPipeline } from '../../scripts/clients/pipeline-client';
+import { startMonitor, stopMonitor } from '../../scripts/clients/monitor-client';
+import type { EvolvingSchema } from '../../activities/validate/schema-evolution';
 import { ModelRegistry } from '../../lib/registry';
 import { loadTrafficSamples } from '../../lib/traffic/samples';
-import type { PipelineInput, PipelineResult } from '../../workflows/definitions';
+import type { PipelineInput, PipelineResult } from '../../contracts/temporal';
 import {
   monitorStatusQuery,
   monitorWorkflowId,
   retrainWorkflowId,
   type MonitorStatus,
-} from '../../workflows/monitor-types';
+} from '../../contracts/monitor';
 import {
   startPipelineEnv,
   TEST_CONTROL_QUEUE,

@@ -8,9 +8,9 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { WorkflowFailedError } from '@temporalio/client';
-import { readDeployment } from '../../lib/deployment';
-import { startPipeline, waitForStage } from '../../lib/pipeline-client';
-import type { PipelineConfigInput } from '../../lib/config-schema';
+import { readDeployment } from '../../lib/registry/deployment';
+import { startPipeline, waitForStage } from '../../scripts/clients/pipeline-client';
+import type { PipelineConfigInput } from '../../contracts/pipeline-config';
 import { ModelRegistry } from '../../lib/registry';
 import { writeFlippedLabelDataset } from '../../lib/dataset/flipped-labels';
 import { loadGroundTruth, startFeedbackSender } from '../../lib/traffic/feedback-sender';
@@ -27,7 +27,7 @@ import {
   statusQuery,
   type PipelineResult,
   type RolloutResult,
-} from '../../workflows/definitions';
+} from '../../contracts/temporal';
 import {
   NOISE_FREE_CANARY_THRESHOLDS,
   startPipelineEnv,

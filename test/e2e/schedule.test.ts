@@ -10,8 +10,8 @@ import { Client, Connection, ScheduleOverlapPolicy } from '@temporalio/client';
 import type { TypedSearchAttributes } from '@temporalio/common';
 import { startTestDevServer } from '../helpers/dev-server';
 import type { DevServerHandle } from '../../lib/temporal-server';
-import { ML_MODEL, PIPELINE_WORKFLOW_TYPE, type PipelineInput } from '../../workflows/definitions';
-import { retrainScheduleId } from '../../lib/schedule-client';
+import { ML_MODEL, PIPELINE_WORKFLOW_TYPE, type PipelineInput } from '../../contracts/temporal';
+import { retrainScheduleId } from '../../scripts/clients/schedule-client';
 import { eventually } from '../helpers/eventually';
 
 const REPO = path.resolve(__dirname, '..', '..');

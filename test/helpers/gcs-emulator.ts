@@ -23,7 +23,7 @@ export interface GcsEmulatorOptions {
   bucket?: string;
 }
 
-/** Where scripts/install-fake-gcs.sh builds it; FAKE_GCS_SERVER_PATH overrides. */
+/** Where scripts/dev/install-fake-gcs.sh builds it; FAKE_GCS_SERVER_PATH overrides. */
 export function fakeGcsServerBinary(): string {
   return (
     process.env.FAKE_GCS_SERVER_PATH ??
@@ -37,7 +37,7 @@ export async function startGcsEmulator(options: GcsEmulatorOptions = {}): Promis
   const binary = fakeGcsServerBinary();
   await fs.access(binary).catch(() => {
     throw new Error(
-      `no fake-gcs-server at ${binary}: run scripts/install-fake-gcs.sh (or set FAKE_GCS_SERVER_PATH)`,
+      `no fake-gcs-server at ${binary}: run scripts/dev/install-fake-gcs.sh (or set FAKE_GCS_SERVER_PATH)`,
     );
   });
   const bucket = options.bucket ?? 'mlops-test';

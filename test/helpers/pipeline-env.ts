@@ -11,7 +11,7 @@ import { createControlWorker } from '../../workers/control-worker';
 import { createGpuWorker } from '../../workers/gpu-worker';
 import { createPredictionServer } from '../../serving/server';
 import type { DevServerHandle } from '../../lib/temporal-server';
-import type { PipelineConfigInput } from '../../lib/config-schema';
+import type { PipelineConfigInput } from '../../contracts/pipeline-config';
 import { startTestDevServer } from './dev-server';
 import { quietLogger } from './quiet-logger';
 

@@ -11,7 +11,7 @@ export interface PrometheusHandle {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
-/** Where scripts/install-prometheus.sh builds it; PROMETHEUS_PATH overrides. */
+/** Where scripts/dev/install-prometheus.sh builds it; PROMETHEUS_PATH overrides. */
 export function prometheusBinary(): string {
   return (
     process.env.PROMETHEUS_PATH ??
@@ -22,7 +22,7 @@ export function prometheusBinary(): string {
 export async function startPrometheus(targets: string[]): Promise<PrometheusHandle> {
   const binary = prometheusBinary();
   await fs.access(binary).catch(() => {
-    throw new Error(`no Prometheus at ${binary}: run scripts/install-prometheus.sh (or set PROMETHEUS_PATH)`);
+    throw new Error(`no Prometheus at ${binary}: run scripts/dev/install-prometheus.sh (or set PROMETHEUS_PATH)`);
   });
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'mlops-prometheus-'));
   const config = [

@@ -4,14 +4,14 @@
  * it must fail.
  */
 import { sleep } from '@temporalio/workflow';
-import { canaryRollout as currentCanary } from '../../workflows/canary-rollout';
-import { modelPipeline as currentPipeline } from '../../workflows/model-pipeline';
+import { canaryRollout as currentCanary } from '../../workflows/canary/canary-rollout';
+import { modelPipeline as currentPipeline } from '../../workflows/pipeline/model-pipeline';
 import { modelRollback as currentRollback } from '../../workflows/model-rollback';
 import { batchPredict as currentBatchPredict } from '../../workflows/batch-predict';
 import { modelMonitor as currentMonitor } from '../../workflows/model-monitor';
-import type { BatchPredictInput } from '../../workflows/batch-predict-types';
-import type { MonitorInput } from '../../workflows/monitor-types';
-import type { PipelineInput, RollbackInput } from '../../workflows/definitions';
+import type { BatchPredictInput } from '../../contracts/batch-predict';
+import type { MonitorInput } from '../../contracts/monitor';
+import type { PipelineInput, RollbackInput } from '../../contracts/temporal';
 
 /** The current pipeline, after a new one-second timer that no recorded history has. */
 export async function modelPipeline(input: PipelineInput): ReturnType<typeof currentPipeline> {

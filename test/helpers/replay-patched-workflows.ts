@@ -3,14 +3,14 @@
  * replay-altered-workflows.ts, behind `patched()`, the way a compatible change looks.
  */
 import { patched, sleep } from '@temporalio/workflow';
-import { canaryRollout as currentCanary } from '../../workflows/canary-rollout';
-import { modelPipeline as currentPipeline } from '../../workflows/model-pipeline';
+import { canaryRollout as currentCanary } from '../../workflows/canary/canary-rollout';
+import { modelPipeline as currentPipeline } from '../../workflows/pipeline/model-pipeline';
 import { modelRollback as currentRollback } from '../../workflows/model-rollback';
 import { batchPredict as currentBatchPredict } from '../../workflows/batch-predict';
 import { modelMonitor as currentMonitor } from '../../workflows/model-monitor';
-import type { BatchPredictInput } from '../../workflows/batch-predict-types';
-import type { MonitorInput } from '../../workflows/monitor-types';
-import type { PipelineInput, RollbackInput } from '../../workflows/definitions';
+import type { BatchPredictInput } from '../../contracts/batch-predict';
+import type { MonitorInput } from '../../contracts/monitor';
+import type { PipelineInput, RollbackInput } from '../../contracts/temporal';
 
 const PATCH_ID = 'replay-test-extra-timer';
 

@@ -1,6 +1,6 @@
 /** Test-only workflows for the time-skipping server: long timers and a custom search attribute. */
 import { sleep, upsertSearchAttributes } from '@temporalio/workflow';
-import { ML_STAGE } from '../../workflows/definitions';
+import { ML_STAGE } from '../../contracts/temporal';
 
 /** Input of {@link waitThenPromote}. */
 export interface WaitThenPromoteInput {

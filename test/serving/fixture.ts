@@ -3,9 +3,9 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
-import { pipelineConfigSchema } from '../../lib/config-schema';
+import { pipelineConfigSchema } from '../../contracts/pipeline-config';
 import type { AdExample } from '../../lib/dataset/schema';
-import { writeDeployment, type DeploymentState } from '../../lib/deployment';
+import { writeDeployment, type DeploymentState } from '../../lib/registry/deployment';
 import { createModel, fitPreprocessing, saveModelBundle } from '../../lib/model';
 import {
   createPredictionServer,

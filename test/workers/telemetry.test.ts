@@ -11,8 +11,8 @@ import { createInterface } from 'node:readline';
 import { describe, it } from 'node:test';
 import { Client, Connection } from '@temporalio/client';
 import { getFreePort } from '../../lib/temporal-server';
-import { InvalidEnvironmentError, readWorkerEnv } from '../../lib/worker-env';
-import { createWorkerLogger, formatJsonLogLine, workerRuntimeOptions } from '../../lib/worker-telemetry';
+import { InvalidEnvironmentError, readWorkerEnv } from '../../workers/env';
+import { createWorkerLogger, formatJsonLogLine, workerRuntimeOptions } from '../../workers/telemetry';
 import { startTestDevServer } from '../helpers/dev-server';
 
 const ROOT = path.resolve(__dirname, '../..');

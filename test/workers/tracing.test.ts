@@ -14,7 +14,7 @@ import { gunzipSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import { WorkflowFailedError } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
-import { connectClient } from '../../lib/temporal-client';
+import { connectClient } from '../../scripts/clients/temporal-client';
 import { getFreePort, type DevServerHandle } from '../../lib/temporal-server';
 import {
   DEFAULT_SERVICE_NAMES,
@@ -22,10 +22,10 @@ import {
   startTracingFromEnv,
   tracingSettingsFromEnv,
   TRACING_WORKFLOW_MODULE,
-} from '../../lib/tracing';
-import { readWorkerEnv } from '../../lib/worker-env';
+} from '../../workers/tracing';
+import { readWorkerEnv } from '../../workers/env';
 import { createControlWorker } from '../../workers/control-worker';
-import { ROLLBACK_WORKFLOW_TYPE } from '../../workflows/definitions';
+import { ROLLBACK_WORKFLOW_TYPE } from '../../contracts/temporal';
 import { startTestDevServer } from '../helpers/dev-server';
 
 const ROOT = path.resolve(__dirname, '../..');

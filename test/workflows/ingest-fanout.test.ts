@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { bundleWorkflowCode, Worker, type WorkflowBundle } from '@temporalio/worker';
-import { createIngestActivities, type IngestShardInput } from '../../activities/ingest';
+import { createIngestActivities, type IngestShardInput } from '../../activities/ingest/ingest';
 import { readShard } from '../../lib/dataset/shards';
 import type { ingestFanout } from '../helpers/ingest-fanout-workflow';
 import { createTimeSkippingEnv, type TimeSkippingEnv } from '../helpers/time-skipping';

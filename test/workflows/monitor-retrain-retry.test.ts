@@ -11,15 +11,15 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { bundleWorkflowCode, Worker } from '@temporalio/worker';
 import { createControlActivities } from '../../activities';
-import { buildMonitorInput } from '../../lib/monitor-client';
-import type { PipelineConfigInput } from '../../lib/config-schema';
+import { buildMonitorInput } from '../../scripts/clients/monitor-client';
+import type { PipelineConfigInput } from '../../contracts/pipeline-config';
 import {
   monitorStatusQuery,
   retrainWorkflowId,
   stopMonitorSignal,
   type MeasureHealthInput,
   type MonitorMeasurement,
-} from '../../workflows/monitor-types';
+} from '../../contracts/monitor';
 import { createTimeSkippingEnv, type TimeSkippingEnv } from '../helpers/time-skipping';
 import { silentLogger } from '../helpers/quiet-logger';
 

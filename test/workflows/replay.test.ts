@@ -8,14 +8,14 @@ import { before, describe, it } from 'node:test';
 import { bundleWorkflowCode, DefaultLogger, Runtime, Worker, type WorkflowBundle } from '@temporalio/worker';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { DeterminismViolationError } from '@temporalio/workflow';
-import { BATCH_PREDICT_WORKFLOW_TYPE } from '../../lib/batch-client';
+import { BATCH_PREDICT_WORKFLOW_TYPE } from '../../scripts/clients/batch-client';
 import {
   CANARY_WORKFLOW_TYPE,
   PIPELINE_WORKFLOW_TYPE,
   ROLLBACK_WORKFLOW_TYPE,
   type PipelineInput,
-} from '../../workflows/definitions';
-import { MONITOR_WORKFLOW_TYPE } from '../../workflows/monitor-types';
+} from '../../contracts/temporal';
+import { MONITOR_WORKFLOW_TYPE } from '../../contracts/monitor';
 import { HISTORIES_DIR, loadHistories, type RecordedHistory } from '../helpers/histories';
 
 /** Every recording must cover these, so deleting the files cannot turn the test into a no-op. */

@@ -12,7 +12,7 @@ import {
   truncateVocabularies,
   type DatasetStatistics,
 } from '../../../lib/dataset/statistics';
-import { dataValidationConfigSchema } from '../../../lib/dataset/validation-config';
+import { dataValidationConfigSchema } from '../../../activities/validate/validation-config';
 import { makeSyntheticShards } from '../../helpers/synthetic-shards';
 
 const DEFAULTS: DriftOptions = dataValidationConfigSchema.parse({}).drift;

@@ -6,7 +6,7 @@ import { parse } from 'csv-parse/sync';
 import { decodeAdImage } from '../../../lib/dataset/image';
 import { AD_COLUMNS, adRowSchema } from '../../../lib/dataset/schema';
 import { CORRUPTION_KINDS, generateDataset } from '../../../lib/dataset/synthetic';
-import { computeAuc } from '../../../lib/metrics';
+import { computeAuc } from '../../../lib/model/metrics';
 import { makeTinyDataset, type TinyDataset } from '../../helpers/tiny-dataset';
 
 type Record_ = Record<string, string>;

@@ -4,8 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import { pipelineConfigSchema, type PipelineConfig } from '../../../lib/config-schema';
-import { computeAuc } from '../../../lib/metrics';
+import { pipelineConfigSchema, type PipelineConfig } from '../../../contracts/pipeline-config';
+import { computeAuc } from '../../../lib/model/metrics';
 import {
   createModel,
   disposeModel,

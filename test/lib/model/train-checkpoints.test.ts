@@ -3,7 +3,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { pipelineConfigSchema } from '../../../lib/config-schema';
+import { pipelineConfigSchema } from '../../../contracts/pipeline-config';
 import { writeShard } from '../../../lib/dataset/shards';
 import { runTrainJob, type TrainJob } from '../../../lib/model';
 import {

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import { pipelineConfigSchema } from '../../../lib/config-schema';
+import { pipelineConfigSchema } from '../../../contracts/pipeline-config';
 import { writeShard } from '../../../lib/dataset/shards';
 import {
   disposeModel,

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { TrainHeartbeat } from '../../../activities/train';
+import type { TrainHeartbeat } from '../../../activities/train/train';
 import { describeTraining } from '../../../scripts/commands/pipeline';
 
 const beat = (over: Partial<TrainHeartbeat>): TrainHeartbeat => ({

@@ -1,9 +1,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Client, WorkflowStartOptions } from '@temporalio/client';
-import { startPipeline } from '../../../lib/pipeline-client';
-import { buildPipelineInput } from '../../../lib/pipeline-client';
-import { DEFAULT_RETRAIN_CRON, retrainScheduleId } from '../../../lib/schedule-client';
+import { startPipeline } from '../../../scripts/clients/pipeline-client';
+import { buildPipelineInput } from '../../../scripts/clients/pipeline-client';
+import { DEFAULT_RETRAIN_CRON, retrainScheduleId } from '../../../scripts/clients/schedule-client';
 import {
   createOptionsSchema,
   deleteOptionsSchema,

@@ -1,0 +1,177 @@
+/**
+ * The evaluation report: what report.json holds (the summary and the curves), and its Markdown
+ * (report.md): overall and per-slice metrics, the best possible AUC, the blessing and its failures. Pure.
+ */
+import type { CalibrationBin, RocPoint } from '../../lib/model/metrics';
+import {
+  bestPossibleSentence,
+  escapeMarkdown,
+  formatDelta,
+  formatMetric,
+  isSliceRegression,
+  SLICE_AUC_REGRESSION,
+} from '../../workflows/pipeline/approval-details';
+import type { ModelMetrics } from '../../contracts/temporal';
+import type { EvaluationSummary, SliceComparison, SliceMetrics } from '../../contracts/evaluation';
+
+/** One model's curves on the eval rows, for the HTML report's charts. */
+export interface ModelCurves {
+  /** At most MAX_ROC_POINTS points, from (0, 0) to (1, 1). */
+  roc: RocPoint[];
+  /** 10 equal-width probability bins, empty ones included. */
+  calibration: CalibrationBin[];
+}
+
+/** Curves of every model evaluated: kept in report.json, never in the activity's result. */
+export interface EvaluationCurves {
+  candidate: ModelCurves;
+  production?: ModelCurves;
+  /** The ROC curve of the true click probabilities, when the dataset has them. */
+  bestPossible?: Pick<ModelCurves, 'roc'>;
+}
+
+/** What report.json holds: the activity's summary and the curves the HTML report draws. */
+export type EvaluationReportData = EvaluationSummary & { curves: EvaluationCurves };
+
+/** Names the report's subject when known (the version is only assigned at registration). */
+export interface EvaluationReportOptions {
+  modelName?: string;
+  version?: string;
+}
+
+const percent = (value: number | undefined) => (value === undefined ? '—' : `${(value * 100).toFixed(2)}%`);
+
+const OVERALL_ROWS: [string, (m: ModelMetrics) => number | undefined][] = [
+  ['AUC (higher is better)', (m) => m.auc],
+  ['log loss (lower is better)', (m) => m.logLoss],
+  ['accuracy at 0.5', (m) => m.accuracy],
+  ['ECE, 10 bins (lower is better)', (m) => m.ece],
+];
+
+const SLICE_COLUMNS: [string, (m: SliceMetrics) => number | null][] = [
+  ['AUC', (m) => m.auc],
+  ['log loss', (m) => m.logLoss],
+  ['accuracy', (m) => m.accuracy],
+  ['ECE', (m) => m.ece],
+];
+
+function overallSection(summary: EvaluationSummary): string[] {
+  const { candidate, production } = summary;
+  if (!production) {
+    return [
+      '| metric | candidate |',
+      '|---|---:|',
+      ...OVERALL_ROWS.map(([name, get]) => `| ${name} | ${formatMetric(get(candidate))} |`),
+      `| click rate | ${percent(candidate.clickRate)} |`,
+      `| rows | ${candidate.count} |`,
+      '',
+      'No production model was compared (none in production, or it could not be scored on this split).',
+    ];
+  }
+  return [
+    `| metric | candidate | production v${escapeMarkdown(production.version)} | Δ |`,
+    '|---|---:|---:|---:|',
+    ...OVERALL_ROWS.map(
+      ([name, get]) =>
+        `| ${name} | ${formatMetric(get(candidate))} | ${formatMetric(get(production))} | ` +
+        `${formatDelta(get(candidate), get(production))} |`,
+    ),
+    `| click rate | ${percent(candidate.clickRate)} | ${percent(production.clickRate)} | |`,
+    `| rows | ${candidate.count} | ${production.count} | |`,
+  ];
+}
+
+function sliceSection(feature: string, slices: SliceComparison[], withProduction: boolean): string[] {
+  const header = ['value', 'rows', 'click rate'];
+  for (const [name] of SLICE_COLUMNS) {
+    header.push(withProduction ? `${name} cand.` : name);
+    if (withProduction) header.push(`${name} prod.`);
+    if (withProduction && name === 'AUC') header.push('Δ AUC');
+  }
+  const rows = slices.map((slice) => {
+    const cells = [
+      `${isSliceRegression(slice) ? '⚠ ' : ''}${escapeMarkdown(slice.value)}`,
+      String(slice.count),
+      percent(slice.clickRate),
+    ];
+    for (const [name, get] of SLICE_COLUMNS) {
+      cells.push(formatMetric(get(slice.candidate)));
+      if (withProduction) cells.push(formatMetric(slice.production ? get(slice.production) : undefined));
+      if (withProduction && name === 'AUC')
+        cells.push(formatDelta(slice.candidate.auc, slice.production?.auc));
+    }
+    return `| ${cells.join(' | ')} |`;
+  });
+  return [
+    '',
+    `### By ${feature}`,
+    '',
+    `| ${header.join(' | ')} |`,
+    `|${header.map((_, i) => (i === 0 ? '---' : '---:')).join('|')}|`,
+    ...rows,
+  ];
+}
+
+function bestPossibleSection(summary: EvaluationSummary): string[] {
+  const sentence = bestPossibleSentence(summary);
+  return sentence ? ['', sentence] : [];
+}
+
+/** The whole report as Markdown; the same summary always gives the same text. */
+export function evaluationReportMarkdown(
+  summary: EvaluationSummary,
+  options: EvaluationReportOptions = {},
+): string {
+  const subject = [
+    options.modelName ? escapeMarkdown(options.modelName) : undefined,
+    options.version ? `v${escapeMarkdown(options.version)}` : undefined,
+  ]
+    .filter(Boolean)
+    .join(' ');
+  const withProduction = summary.production !== undefined;
+  const features = [...new Set(summary.slices.map((slice) => slice.feature))];
+  const flagged = summary.slices.filter(isSliceRegression);
+  const lines = [
+    `# Evaluation report${subject ? `: ${subject}` : ''}`,
+    '',
+    summary.blessed
+      ? '**Blessed**: the candidate clears every evaluation threshold.'
+      : '**Not blessed**: the candidate fails these thresholds:',
+    ...summary.failures.map((failure) => `- ${escapeMarkdown(failure)}`),
+    '',
+    '## Overall',
+    '',
+    ...overallSection(summary),
+    ...bestPossibleSection(summary),
+  ];
+  if (features.length > 0) {
+    lines.push(
+      '',
+      '## By slice',
+      '',
+      'AUC is — where a slice holds only clicks or only non-clicks. ' +
+        'Each feature lists its largest values, at most 20.',
+    );
+    if (flagged.length > 0) {
+      lines.push(
+        '',
+        `⚠ marks the ${flagged.length} slice${flagged.length === 1 ? '' : 's'} where the candidate's AUC is ` +
+          `more than ${SLICE_AUC_REGRESSION} below production's.`,
+      );
+    }
+    for (const feature of features) {
+      lines.push(
+        ...sliceSection(
+          feature,
+          summary.slices.filter((slice) => slice.feature === feature),
+          withProduction,
+        ),
+      );
+    }
+  }
+  if (summary.reportHtmlUri) {
+    lines.push('', `With ROC and calibration charts: \`${summary.reportHtmlUri}\``);
+  }
+  lines.push('', `Summary as JSON: \`${summary.reportUri}\``, '');
+  return lines.join('\n');
+}

@@ -1,0 +1,238 @@
+/**
+ * Ingesting one shard of a plan: parse its byte range, fetch and decode its images, and write
+ * train/eval Arrow files, its quarantine and its accepted ids into a content-addressed folder of
+ * the store, `done.json` last. The folder is keyed by everything the outputs depend on (the
+ * range's bytes, its place in its file, the image bytes, the ingest parameters), so any run on the
+ * same data finds and reuses it, and a crash leaves either a finished folder or no done.json.
+ */
+import { createHash } from 'node:crypto';
+import { joinUri, readJsonIfExists, storageFor, writeJson } from '../../lib/storage/index';
+import { bufferChunks, readCsvItems } from '../../lib/dataset/csv-records';
+import { parentUri, readByteRange } from '../../lib/dataset/csv-files';
+import { checkAdRow, checkHeader, countReason, type RowCheck } from '../../lib/dataset/csv-rows';
+import { fetchImages, type ImageOutcome } from './images';
+import { DatasetError, INGEST_PLAN_VERSION, type IngestParameters, type ShardSpec } from './plan';
+import { isEvalExample } from './split';
+import type { QuarantinedRow } from '../../contracts/ingest';
+import { DATASET_SCHEMA_VERSION, type AdExample } from '../../lib/dataset/schema';
+import { writeShard } from '../../lib/dataset/shards';
+
+/** One accepted row in ids.jsonl: [ad_id, line, split], for duplicate detection across shards. */
+export type AcceptedId = [adId: string, line: number, split: 'train' | 'eval'];
+
+/** done.json of a shard folder: what it holds. */
+export interface ShardSummary {
+  version: number;
+  file: string;
+  /** sha256 over the range's place, its bytes and every image it read: the shard's content. */
+  fingerprint: string;
+  rowsRead: number;
+  trainRows: number;
+  evalRows: number;
+  quarantinedRows: number;
+  quarantineReasons: Record<string, number>;
+}
+
+/** What ingesting a shard gave: its summary and where its outputs are. */
+export interface ShardOutcome extends ShardSummary {
+  shardIndex: number;
+  trainUri: string;
+  evalUri: string;
+  quarantineUri: string;
+  idsUri: string;
+  /** True when an earlier run (or attempt) had already written this shard. */
+  reused: boolean;
+}
+
+export interface IngestShardOptions {
+  storeUri: string;
+  parameters: IngestParameters;
+  spec: ShardSpec;
+  imageConcurrency: number;
+  signal?: AbortSignal;
+  /** Called now and then with what is done: for heartbeats. */
+  onProgress?: (progress: { phase: 'hashing' | 'decoding'; images: number }) => void;
+}
+
+/** Root of the content-addressed shard folders in a store. */
+export function shardCacheUri(storeUri: string): string {
+  return joinUri(storeUri, 'datasets', 'shards');
+}
+
+const sha256 = (...parts: Array<string | Buffer>) => {
+  const hash = createHash('sha256');
+  for (const part of parts) hash.update(part);
+  return hash.digest('hex');
+};
+
+interface ParsedRow {
+  line: number;
+  check: RowCheck;
+}
+
+/** The range's rows, checked; unreadable lines come back as rows with a reason. */
+async function parseRange(range: Buffer, spec: ShardSpec): Promise<ParsedRow[]> {
+  const header = checkHeader(spec.csvUri, spec.header);
+  if ('problem' in header) throw new DatasetError(header.problem);
+  const rows: ParsedRow[] = [];
+  for await (const item of readCsvItems(bufferChunks(range), {
+    byteOffset: spec.start,
+    lineOffset: spec.lineOffset,
+  })) {
+    rows.push({
+      line: item.line,
+      check: item.kind === 'record' ? checkAdRow(item.fields, header.columns) : { reason: item.reason },
+    });
+  }
+  if (rows.length !== spec.rows) {
+    throw new DatasetError(
+      `${spec.file}: shard ${spec.index} has ${rows.length} rows, the plan counted ${spec.rows}`,
+    );
+  }
+  return rows;
+}
+
+/** sha256 over each row's image, in row order: changes when any image does. */
+function imagesDigest(rows: ParsedRow[], images: ImageOutcome[]): string {
+  const hash = createHash('sha256');
+  let next = 0;
+  for (const { line, check } of rows) {
+    if (!('row' in check)) continue;
+    hash.update(`${line}\t${check.row.image}\t${images[next++]!.hash}\n`);
+  }
+  return hash.digest('hex');
+}
+
+function jsonLines(values: unknown[]): string {
+  return values.map((value) => JSON.stringify(value)).join('\n') + (values.length ? '\n' : '');
+}
+
+/** Splits decoded rows into train, eval and quarantine; of rows sharing an ad_id the first good one stays. */
+function sortRows(rows: ParsedRow[], images: ImageOutcome[], spec: ShardSpec, evalFraction: number) {
+  const train: AdExample[] = [];
+  const evaluation: AdExample[] = [];
+  const quarantine: QuarantinedRow[] = [];
+  const ids: AcceptedId[] = [];
+  const firstLine = new Map<string, number>();
+  let next = 0;
+  for (const { line, check } of rows) {
+    if (!('row' in check)) {
+      quarantine.push({
+        file: spec.file,
+        line,
+        ...(check.adId ? { adId: check.adId } : {}),
+        reason: check.reason,
+      });
+      continue;
+    }
+    const image = images[next++]!;
+    const { image: _image, ...fields } = check.row;
+    if (!image.pixels) {
+      quarantine.push({ file: spec.file, line, adId: fields.ad_id, reason: image.reason! });
+      continue;
+    }
+    const earlier = firstLine.get(fields.ad_id);
+    if (earlier !== undefined) {
+      quarantine.push({
+        file: spec.file,
+        line,
+        adId: fields.ad_id,
+        reason: `duplicate ad_id: ${fields.ad_id} appeared earlier (${spec.file} line ${earlier})`,
+      });
+      continue;
+    }
+    firstLine.set(fields.ad_id, line);
+    const inEval = isEvalExample(fields.ad_id, evalFraction);
+    (inEval ? evaluation : train).push({ ...fields, pixels: image.pixels });
+    ids.push([fields.ad_id, line, inEval ? 'eval' : 'train']);
+  }
+  return { train, evaluation, quarantine, ids };
+}
+
+function outcomeOf(dirUri: string, shardIndex: number, summary: ShardSummary, reused: boolean): ShardOutcome {
+  return {
+    ...summary,
+    shardIndex,
+    trainUri: joinUri(dirUri, 'train.arrow'),
+    evalUri: joinUri(dirUri, 'eval.arrow'),
+    quarantineUri: joinUri(dirUri, 'quarantine.jsonl'),
+    idsUri: joinUri(dirUri, 'ids.jsonl'),
+    reused,
+  };
+}
+
+/**
+ * Ingests one shard, or finds it already ingested. Memory holds one shard: its bytes, its parsed
+ * rows and its decoded pixels (shardRows × imageSize² × 3 bytes), whatever the dataset's size.
+ */
+export async function ingestShardData(options: IngestShardOptions): Promise<ShardOutcome> {
+  const { storeUri, parameters, spec, imageConcurrency, signal, onProgress } = options;
+  let range: Buffer;
+  try {
+    range = await readByteRange(spec.csvUri, spec.start, spec.end);
+  } catch (err) {
+    if (err instanceof RangeError)
+      throw new DatasetError(`${err.message} since ingest planned it; start again`);
+    throw err;
+  }
+  if (sha256(range) !== spec.sha256) {
+    throw new DatasetError(
+      `${spec.csvUri} changed since ingest planned it (bytes ${spec.start}-${spec.end}); start again`,
+    );
+  }
+  const place = JSON.stringify({ file: spec.file, header: spec.header, lineOffset: spec.lineOffset });
+  const settings = JSON.stringify({
+    plan: INGEST_PLAN_VERSION,
+    schema: DATASET_SCHEMA_VERSION,
+    imageSize: parameters.imageSize,
+    evalFraction: parameters.evalFraction,
+  });
+  const csvKey = sha256(settings, '\n', place, '\n', spec.sha256).slice(0, 32);
+  const csvFolder = joinUri(shardCacheUri(storeUri), csvKey);
+  const rows = await parseRange(range, spec);
+  const jobs = rows.flatMap(({ check }) => ('row' in check ? [{ ref: check.row.image }] : []));
+  const fetchOptions = { baseUri: parentUri(spec.csvUri), concurrency: imageConcurrency, signal };
+  const folderOf = (digest: string) => joinUri(csvFolder, digest.slice(0, 32));
+
+  // Only when this range was ingested before: hash its images (no decoding) to find the folder.
+  const storage = storageFor(csvFolder);
+  const earlier = (await storage.list(csvFolder)).some((uri) => uri.endsWith('done.json'));
+  if (earlier) {
+    const hashes = await fetchImages(jobs, {
+      ...fetchOptions,
+      onProgress: (images) => onProgress?.({ phase: 'hashing', images }),
+    });
+    const dirUri = folderOf(imagesDigest(rows, hashes));
+    const summary = await readJsonIfExists<ShardSummary>(joinUri(dirUri, 'done.json'));
+    if (summary) return outcomeOf(dirUri, spec.index, summary, true);
+  }
+
+  const images = await fetchImages(jobs, {
+    ...fetchOptions,
+    imageSize: parameters.imageSize,
+    onProgress: (done) => onProgress?.({ phase: 'decoding', images: done }),
+  });
+  const digest = imagesDigest(rows, images);
+  const dirUri = folderOf(digest);
+  const { train, evaluation, quarantine, ids } = sortRows(rows, images, spec, parameters.evalFraction);
+  const quarantineReasons: Record<string, number> = {};
+  for (const row of quarantine) countReason(quarantineReasons, row.reason);
+  const summary: ShardSummary = {
+    version: INGEST_PLAN_VERSION,
+    file: spec.file,
+    fingerprint: sha256(place, '\n', spec.sha256, '\n', digest),
+    rowsRead: rows.length,
+    trainRows: train.length,
+    evalRows: evaluation.length,
+    quarantinedRows: quarantine.length,
+    quarantineReasons,
+  };
+  const outcome = outcomeOf(dirUri, spec.index, summary, false);
+  await writeShard(outcome.trainUri, train, parameters.imageSize);
+  await writeShard(outcome.evalUri, evaluation, parameters.imageSize);
+  await storage.write(outcome.quarantineUri, jsonLines(quarantine));
+  await storage.write(outcome.idsUri, jsonLines(ids));
+  // Last: a folder with done.json is complete; one without is an interrupted attempt, redone.
+  await writeJson(joinUri(dirUri, 'done.json'), summary);
+  return outcome;
+}

@@ -1,0 +1,49 @@
+/**
+ * The two checks a baking step and the full-traffic gate make on every tick: has an operator
+ * aborted, and does the canary still compare well with stable. Either failing rolls back.
+ * Workflow-safe.
+ */
+import { compareCanary } from './analysis';
+import { rollBack } from './compensation';
+import { control, where, type CanaryContext } from './context';
+import type { CanaryComparison } from '../../contracts/temporal';
+
+/** One comparison of the window since the baseline, kept as `status.live`; a failing one rolls back. */
+export async function analyse(ctx: CanaryContext, minRequests: number): Promise<CanaryComparison> {
+  const { input, state, candidate, stable } = ctx;
+  const { status } = state;
+  const comparison = compareCanary({
+    baseline: state.baseline!,
+    current: await control.snapshotTraffic({ model: input.modelName }),
+    stableVersion: stable.version,
+    canaryVersion: candidate.version,
+    step: status.step,
+    weight: status.weight,
+    minRequests,
+    thresholds: input.rollout.thresholds,
+  });
+  status.live = comparison;
+  if (comparison.verdict === 'fail') {
+    status.comparisons.push(comparison);
+    return rollBack(
+      ctx,
+      `canary v${candidate.version} failed at ${where(state)}: ${comparison.reason}`,
+      'CanaryRegression',
+      comparison,
+    );
+  }
+  return comparison;
+}
+
+/** Rolls back when an operator has asked to abort; undefined (nothing to await) otherwise. */
+export function checkAbort(ctx: CanaryContext): Promise<never> | undefined {
+  const { state, candidate } = ctx;
+  return state.abortRequested
+    ? rollBack(
+        ctx,
+        `canary v${candidate.version} aborted by ${state.abortRequested} at ${where(state)}`,
+        'RolloutAborted',
+        state.status.live,
+      )
+    : undefined;
+}
