@@ -46,7 +46,7 @@ RUN npm ci --omit=dev --no-audit --no-fund \
 COPY . .
 
 FROM base AS runtime
-# Lineage: the registry records this commit for every model the image trains (lib/code-version.ts).
+# Lineage: the registry records this commit for every model the image trains (lib/registry/code-version.ts).
 ARG MLOPS_GIT_COMMIT=""
 # Training runs in a child process while evaluation runs in the worker's own: two TensorFlows share the
 # GPU, so neither may map nearly all of its memory up front (TensorFlow's default).

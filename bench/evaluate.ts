@@ -13,7 +13,8 @@ import path from 'node:path';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
 import { parse } from 'csv-parse/sync';
-import { createEvaluateActivities, type EvaluateInput, type EvaluationResult } from '../activities/evaluate/evaluate';
+import { createEvaluateActivities, type EvaluateInput } from '../activities/evaluate/evaluate';
+import type { EvaluationSummary } from '../contracts/evaluation';
 import { pipelineConfigSchema } from '../contracts/pipeline-config';
 import { decodeAdImage } from '../lib/dataset/image';
 import { adRowSchema, type AdExample } from '../lib/dataset/schema';
@@ -94,7 +95,7 @@ async function runActivity(work: Work, storeUri: string): Promise<void> {
   );
   const activities = createEvaluateActivities({ storeUri, servingUrls: [], adminToken: '' });
   const evaluateModel = (input: EvaluateInput) => activities.evaluateModel(input);
-  await env.run<[EvaluateInput], EvaluationResult, typeof evaluateModel>(evaluateModel, {
+  await env.run<[EvaluateInput], EvaluationSummary, typeof evaluateModel>(evaluateModel, {
     candidateModelUri: work.candidateUri,
     evalUri: work.shardUris[0]!,
     evalUris: work.shardUris,

@@ -1,9 +1,8 @@
 /**
- * The `batchPredict` workflow's interface: its input, result, `status` query and the Markdown it
+ * The `batchPredict` workflow's interface: its input, result, activity inputs and outputs, `status` query and the Markdown it
  * shows in the Web UI. Workflow-safe: types, pure functions and `@temporalio/workflow` definitions.
  */
 import { defineQuery } from '@temporalio/workflow';
-import type { BatchPredictManifest } from '../activities/predict/predict';
 
 export interface BatchPredictInput {
   modelName: string;
@@ -100,4 +99,71 @@ export function formatReasons(reasons: Record<string, number>): string {
     .sort(([a, x], [b, y]) => y - x || (a < b ? -1 : 1))
     .map(([reason, count]) => `${reason}: ${count}`)
     .join(', ');
+}
+
+export interface ResolveBatchModelInput {
+  model: string;
+  /** A registry version number, or `production`. */
+  version: string;
+  /** Where predictions go; by default `<store>/predictions/<model>/<workflow id>`. */
+  outputUri?: string;
+}
+
+export interface BatchModel {
+  model: string;
+  version: string;
+  modelUri: string;
+  /** The image size the model was trained with, which ingest must resize to. */
+  imageSize: number;
+  outputUri: string;
+}
+
+export interface PredictShardInput {
+  model: string;
+  version: string;
+  modelUri: string;
+  /** An ingested Arrow shard. */
+  inputUri: string;
+  outputUri: string;
+  shardIndex: number;
+}
+
+export interface PredictShardResult {
+  shardIndex: number;
+  inputUri: string;
+  /** JSON Lines: `{"ad_id", "click_probability", "model_version"}` per row. */
+  predictionsUri: string;
+  rows: number;
+  /** True when a finished output of the same input and model was found and kept. */
+  reused: boolean;
+}
+
+export interface FinishBatchPredictInput {
+  model: string;
+  version: string;
+  modelUri: string;
+  dataUri: string;
+  outputUri: string;
+  shards: PredictShardResult[];
+  /** Rows ingest quarantined, which have no prediction. */
+  skipped?: SkippedRows;
+}
+
+/** Rows left unscored: how many, why, and where the quarantine lists them. */
+export interface SkippedRows {
+  rows: number;
+  /** Counts by reason kind (`image`, `csv`, `duplicate`, ...). */
+  reasons: Record<string, number>;
+  /** JSON Lines files of the quarantined rows, each with its reason. */
+  quarantineUris: string[];
+}
+
+export interface BatchPredictManifest {
+  model: string;
+  version: string;
+  modelUri: string;
+  dataUri: string;
+  rows: number;
+  shards: Array<Pick<PredictShardResult, 'shardIndex' | 'inputUri' | 'predictionsUri' | 'rows'>>;
+  skipped: SkippedRows;
 }

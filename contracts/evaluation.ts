@@ -1,19 +1,12 @@
-/** What the evaluate stage reports: overall and per-slice metrics of candidate and production. Types only. */
+/** What the evaluate stage reports: overall and per-slice metrics of candidate and production. Workflow-safe. */
+import type { MetricValues, PartialMetricValues } from './metric-catalog';
 import type { ModelMetrics } from './temporal';
 
 /** Columns of the examples that evaluation slices by. */
 export type SliceFeature = 'device' | 'placement';
 
-/** One model's metrics on one slice of the eval split. */
-export interface SliceMetrics {
-  /** Null when the slice holds only clicks or only non-clicks, where AUC is undefined. */
-  auc: number | null;
-  logLoss: number;
-  /** Share of predictions right at the 0.5 threshold. */
-  accuracy: number;
-  /** Expected calibration error over 10 equal-width probability bins. */
-  ece: number;
-}
+/** One model's metrics on one slice of the eval split (AUC null where the slice has one label only). */
+export type SliceMetrics = MetricValues;
 
 /** Candidate and production side by side on the examples where `feature` equals `value`. */
 export interface SliceComparison {
@@ -32,12 +25,12 @@ export interface SliceComparison {
 export type ProductionMetrics = ModelMetrics & { version: string };
 
 /** Metrics the true click probabilities reach on the eval rows: the best any model can do. */
-export interface BestPossibleMetrics {
+export type BestPossibleMetrics = PartialMetricValues & {
   auc: number;
   logLoss: number;
   /** Eval rows whose ad_id the ground-truth file lists (normally all of them). */
   count: number;
-}
+};
 
 /** Metrics a blessing threshold can be set on. */
 export type BlessingMetric = 'auc' | 'logLoss' | 'ece';
@@ -79,4 +72,19 @@ export interface EvaluationSummary {
   reportMarkdownUri: string;
   /** The report as a self-contained HTML page with ROC and calibration charts (report.html). */
   reportHtmlUri?: string;
+}
+
+/** A slice is flagged when the candidate's AUC is below production's by more than this. */
+export const SLICE_AUC_REGRESSION = 0.02;
+
+/** Whether the candidate's AUC on a slice is worse than production's by more than SLICE_AUC_REGRESSION. */
+export function isSliceRegression(slice: SliceComparison): boolean {
+  const candidate = slice.candidate.auc;
+  const production = slice.production?.auc;
+  return (
+    candidate !== null &&
+    production !== undefined &&
+    production !== null &&
+    production - candidate > SLICE_AUC_REGRESSION
+  );
 }

@@ -3,7 +3,7 @@
  * and tests. Workflow-safe: types and `@temporalio/workflow` definitions only.
  */
 import { defineQuery, defineSignal } from '@temporalio/workflow';
-import type { DriftOptions, FeatureDrift } from '../lib/dataset/drift';
+import type { DriftOptions, FeatureDrift } from './drift';
 import type { PipelineInput } from './temporal';
 
 /** Workflow type of the production monitor. */

@@ -3,7 +3,9 @@
  * workflows. Every object is strict, so a misspelt key is refused instead of silently defaulted.
  */
 import { z } from 'zod';
-import { DEFAULT_LOG_LOSS_SIGNIFICANCE_Z } from '../workflows/canary/analysis';
+
+/** Default of `thresholds.logLossSignificanceZ`: one-sided 1% (z of the normal distribution at 0.99). */
+export const DEFAULT_LOG_LOSS_SIGNIFICANCE_Z = 2.33;
 
 const rolloutStepSchema = z.strictObject({
   weight: z.number().int().min(1).max(100).describe('percent of traffic sent to the canary'),

@@ -4,6 +4,7 @@
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+import type { PartialMetricValues } from './metric-catalog';
 import type { PipelineConfig } from './pipeline-config';
 
 /** Default task queue for workflows and light activities. */
@@ -172,17 +173,14 @@ export interface IgnoredSignal {
   at: string;
 }
 
-export interface ModelMetrics {
+/** One model's overall metrics: the catalog's (contracts/metric-catalog.ts), with AUC and log loss always present. */
+export type ModelMetrics = PartialMetricValues & {
   auc: number;
   logLoss: number;
   count: number;
-  /** Share of predictions right at the 0.5 threshold. */
-  accuracy?: number;
-  /** Expected calibration error over 10 equal-width probability bins. */
-  ece?: number;
   /** Share of clicked examples (a property of the data, the same for every model). */
   clickRate?: number;
-}
+};
 
 export interface PipelineStatus {
   modelName: string;

@@ -4,36 +4,9 @@
  * request path by one PartFileWriter per model and stream, flushed every second and on stop.
  */
 import { joinUri } from '../lib/storage';
-import type { AdFeatures } from '../lib/dataset/schema';
+import type { FeedbackLogRecord, LogStream, PredictionLogRecord } from '../lib/traffic/prediction-log-records';
 import type { PredictionMetrics } from './metrics';
 import { PartFileWriter } from './part-file-writer';
-import type { Role } from './router';
-
-/** One predicted instance, as logged. */
-export interface PredictionLogRecord {
-  ts: string;
-  prediction_id: string;
-  model: string;
-  version: string;
-  role: Role;
-  /** The features the model saw, without image bytes; `image_uri` when the client sent one. */
-  features: AdFeatures & { image_uri?: string };
-  click_probability: number;
-  latency_ms: number;
-}
-
-/** One joined feedback item, as logged. */
-export interface FeedbackLogRecord {
-  ts: string;
-  prediction_id: string;
-  model: string;
-  version: string;
-  clicked: 0 | 1;
-  click_probability: number;
-}
-
-/** The two streams, and their folder names under `<store>/logs/<model>/`. */
-export type LogStream = 'predictions' | 'feedback';
 
 /** Where warnings go: a fastify/pino logger fits. */
 export interface LogSink {

@@ -8,7 +8,7 @@
  */
 import { isCancellation, proxyActivities, setCurrentDetails, setHandler } from '@temporalio/workflow';
 import type { ControlActivities, GpuActivities } from '../activities';
-import type { PredictShardResult } from '../activities/predict/predict';
+import type { PredictShardResult } from '../contracts/batch-predict';
 import { withSummaries } from './activity-summaries';
 import { rootMessage } from '../contracts/failures';
 import {

@@ -34,8 +34,8 @@ import type {
   ProductionMetrics,
   SliceComparison,
   SliceFeature,
-  SliceMetrics,
 } from '../../contracts/evaluation';
+import { catalogValues } from '../../contracts/metric-catalog';
 import { type ActivityDeps, stageUri } from '../deps';
 
 export interface EvaluateInput {
@@ -54,9 +54,6 @@ export interface EvaluateInput {
    */
   dataUri?: string;
 }
-
-/** What evaluateModel answers: small enough for workflow history (slices capped). */
-export type EvaluationResult = EvaluationSummary;
 
 /** Columns evaluation slices by. */
 export const SLICE_FEATURES: readonly SliceFeature[] = ['device', 'placement'];
@@ -127,17 +124,11 @@ function checkEvalSplit(evalUri: string, labels: Float64Array): void {
 function overall(metrics: BinaryMetrics): ModelMetrics {
   // checkEvalSplit guarantees both classes, so AUC is defined here.
   return {
+    ...catalogValues(metrics),
     auc: metrics.auc ?? Number.NaN,
-    logLoss: metrics.logLoss,
-    accuracy: metrics.accuracy,
-    ece: metrics.ece,
     clickRate: metrics.clickRate,
     count: metrics.count,
   };
-}
-
-function sliceMetrics({ auc, logLoss, accuracy, ece }: BinaryMetrics): SliceMetrics {
-  return { auc, logLoss, accuracy, ece };
 }
 
 /**
@@ -172,10 +163,10 @@ export function computeSlices(
         value,
         count: rows.length,
         clickRate: candidateMetrics.clickRate,
-        candidate: sliceMetrics(candidateMetrics),
+        candidate: catalogValues(candidateMetrics),
       };
       if (production) {
-        slice.production = sliceMetrics(
+        slice.production = catalogValues(
           computeBinaryMetrics(
             sliceLabels,
             Float64Array.from(rows, (i) => production[i]!),
@@ -254,7 +245,8 @@ export function createEvaluateActivities(deps: ActivityDeps) {
      * and the best possible when the dataset has ground truth; decides the blessing; writes
      * report.md, report.html and report.json (with the curves). A retry in the same run reuses them.
      */
-    async evaluateModel(input: EvaluateInput): Promise<EvaluationResult> {
+    // Small enough for workflow history: slices are capped.
+    async evaluateModel(input: EvaluateInput): Promise<EvaluationSummary> {
       const outUri = stageUri(deps.storeUri, 'evaluate');
       const reportUri = joinUri(outUri, 'report.json');
       const reportMarkdownUri = joinUri(outUri, 'report.md');

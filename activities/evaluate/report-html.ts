@@ -4,19 +4,12 @@
  * per-slice tables, the best possible AUC and the blessing with its failures.
  */
 import {
-  bestPossibleSentence,
-  formatDelta,
-  formatMetric,
   isSliceRegression,
   SLICE_AUC_REGRESSION,
-} from '../../workflows/pipeline/approval-details';
-import type { ModelMetrics } from '../../contracts/temporal';
-import type {
-  BestPossibleMetrics,
-  SliceComparison,
-  SliceMetrics,
-  ThresholdFailure,
+  type SliceComparison,
+  type ThresholdFailure,
 } from '../../contracts/evaluation';
+import { bestPossibleSentence, formatDelta, formatMetric, METRICS } from '../../contracts/metric-catalog';
 import { calibrationChartSpec, renderChartSvg, rocChartSpec } from './charts';
 import type { EvaluationReportData, EvaluationReportOptions } from './report-markdown';
 
@@ -24,24 +17,6 @@ import type { EvaluationReportData, EvaluationReportOptions } from './report-mar
 export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
-
-const OVERALL_ROWS: [
-  string,
-  (m: ModelMetrics) => number | undefined,
-  (b: BestPossibleMetrics) => number | undefined,
-][] = [
-  ['AUC (higher is better)', (m) => m.auc, (b) => b.auc],
-  ['log loss (lower is better)', (m) => m.logLoss, (b) => b.logLoss],
-  ['accuracy at 0.5', (m) => m.accuracy, () => undefined],
-  ['ECE, 10 bins (lower is better)', (m) => m.ece, () => undefined],
-];
-
-const SLICE_COLUMNS: [string, (m: SliceMetrics) => number | null][] = [
-  ['AUC', (m) => m.auc],
-  ['log loss', (m) => m.logLoss],
-  ['accuracy', (m) => m.accuracy],
-  ['ECE', (m) => m.ece],
-];
 
 const percent = (value: number | undefined) => (value === undefined ? '—' : `${(value * 100).toFixed(2)}%`);
 const cell = (text: string, tag: 'td' | 'th' = 'td') => `<${tag}>${escapeHtml(text)}</${tag}>`;
@@ -62,10 +37,10 @@ function overallTable(report: EvaluationReportData): string {
   const header = ['metric', 'candidate'];
   if (production) header.push(`production v${production.version}`, 'Δ');
   if (bestPossible) header.push('best possible');
-  const rows = OVERALL_ROWS.map(([name, get, getBest]) => {
-    const cells = [name, formatMetric(get(candidate))];
-    if (production) cells.push(formatMetric(get(production)), formatDelta(get(candidate), get(production)));
-    if (bestPossible) cells.push(formatMetric(getBest(bestPossible)));
+  const rows = METRICS.map(({ key, description }) => {
+    const cells = [description, formatMetric(candidate[key])];
+    if (production) cells.push(formatMetric(production[key]), formatDelta(candidate[key], production[key]));
+    if (bestPossible) cells.push(formatMetric(bestPossible[key]));
     return cells;
   });
   const extra = (name: string, value: string, productionValue: string, bestValue: string) => {
@@ -88,10 +63,10 @@ function overallTable(report: EvaluationReportData): string {
 
 function sliceTable(slices: SliceComparison[], withProduction: boolean): string {
   const header = ['value', 'rows', 'click rate'];
-  for (const [name] of SLICE_COLUMNS) {
-    header.push(withProduction ? `${name} cand.` : name);
-    if (withProduction) header.push(`${name} prod.`);
-    if (withProduction && name === 'AUC') header.push('Δ AUC');
+  for (const { key, label } of METRICS) {
+    header.push(withProduction ? `${label} cand.` : label);
+    if (withProduction) header.push(`${label} prod.`);
+    if (withProduction && key === 'auc') header.push('Δ AUC');
   }
   const rows = slices.map((slice) => {
     const cells = [
@@ -99,10 +74,10 @@ function sliceTable(slices: SliceComparison[], withProduction: boolean): string 
       String(slice.count),
       percent(slice.clickRate),
     ];
-    for (const [name, get] of SLICE_COLUMNS) {
-      cells.push(formatMetric(get(slice.candidate)));
-      if (withProduction) cells.push(formatMetric(slice.production ? get(slice.production) : undefined));
-      if (withProduction && name === 'AUC')
+    for (const { key } of METRICS) {
+      cells.push(formatMetric(slice.candidate[key]));
+      if (withProduction) cells.push(formatMetric(slice.production?.[key]));
+      if (withProduction && key === 'auc')
         cells.push(formatDelta(slice.candidate.auc, slice.production?.auc));
     }
     return cells;

@@ -4,15 +4,13 @@
  */
 import type { CalibrationBin, RocPoint } from '../../lib/model/metrics';
 import {
-  bestPossibleSentence,
-  escapeMarkdown,
-  formatDelta,
-  formatMetric,
   isSliceRegression,
   SLICE_AUC_REGRESSION,
-} from '../../workflows/pipeline/approval-details';
-import type { ModelMetrics } from '../../contracts/temporal';
-import type { EvaluationSummary, SliceComparison, SliceMetrics } from '../../contracts/evaluation';
+  type EvaluationSummary,
+  type SliceComparison,
+} from '../../contracts/evaluation';
+import { escapeMarkdown } from '../../contracts/markdown';
+import { bestPossibleSentence, formatDelta, formatMetric, METRICS } from '../../contracts/metric-catalog';
 
 /** One model's curves on the eval rows, for the HTML report's charts. */
 export interface ModelCurves {
@@ -41,27 +39,13 @@ export interface EvaluationReportOptions {
 
 const percent = (value: number | undefined) => (value === undefined ? '—' : `${(value * 100).toFixed(2)}%`);
 
-const OVERALL_ROWS: [string, (m: ModelMetrics) => number | undefined][] = [
-  ['AUC (higher is better)', (m) => m.auc],
-  ['log loss (lower is better)', (m) => m.logLoss],
-  ['accuracy at 0.5', (m) => m.accuracy],
-  ['ECE, 10 bins (lower is better)', (m) => m.ece],
-];
-
-const SLICE_COLUMNS: [string, (m: SliceMetrics) => number | null][] = [
-  ['AUC', (m) => m.auc],
-  ['log loss', (m) => m.logLoss],
-  ['accuracy', (m) => m.accuracy],
-  ['ECE', (m) => m.ece],
-];
-
 function overallSection(summary: EvaluationSummary): string[] {
   const { candidate, production } = summary;
   if (!production) {
     return [
       '| metric | candidate |',
       '|---|---:|',
-      ...OVERALL_ROWS.map(([name, get]) => `| ${name} | ${formatMetric(get(candidate))} |`),
+      ...METRICS.map(({ key, description }) => `| ${description} | ${formatMetric(candidate[key])} |`),
       `| click rate | ${percent(candidate.clickRate)} |`,
       `| rows | ${candidate.count} |`,
       '',
@@ -71,10 +55,10 @@ function overallSection(summary: EvaluationSummary): string[] {
   return [
     `| metric | candidate | production v${escapeMarkdown(production.version)} | Δ |`,
     '|---|---:|---:|---:|',
-    ...OVERALL_ROWS.map(
-      ([name, get]) =>
-        `| ${name} | ${formatMetric(get(candidate))} | ${formatMetric(get(production))} | ` +
-        `${formatDelta(get(candidate), get(production))} |`,
+    ...METRICS.map(
+      ({ key, description }) =>
+        `| ${description} | ${formatMetric(candidate[key])} | ${formatMetric(production[key])} | ` +
+        `${formatDelta(candidate[key], production[key])} |`,
     ),
     `| click rate | ${percent(candidate.clickRate)} | ${percent(production.clickRate)} | |`,
     `| rows | ${candidate.count} | ${production.count} | |`,
@@ -83,10 +67,10 @@ function overallSection(summary: EvaluationSummary): string[] {
 
 function sliceSection(feature: string, slices: SliceComparison[], withProduction: boolean): string[] {
   const header = ['value', 'rows', 'click rate'];
-  for (const [name] of SLICE_COLUMNS) {
-    header.push(withProduction ? `${name} cand.` : name);
-    if (withProduction) header.push(`${name} prod.`);
-    if (withProduction && name === 'AUC') header.push('Δ AUC');
+  for (const { key, label } of METRICS) {
+    header.push(withProduction ? `${label} cand.` : label);
+    if (withProduction) header.push(`${label} prod.`);
+    if (withProduction && key === 'auc') header.push('Δ AUC');
   }
   const rows = slices.map((slice) => {
     const cells = [
@@ -94,10 +78,10 @@ function sliceSection(feature: string, slices: SliceComparison[], withProduction
       String(slice.count),
       percent(slice.clickRate),
     ];
-    for (const [name, get] of SLICE_COLUMNS) {
-      cells.push(formatMetric(get(slice.candidate)));
-      if (withProduction) cells.push(formatMetric(slice.production ? get(slice.production) : undefined));
-      if (withProduction && name === 'AUC')
+    for (const { key } of METRICS) {
+      cells.push(formatMetric(slice.candidate[key]));
+      if (withProduction) cells.push(formatMetric(slice.production?.[key]));
+      if (withProduction && key === 'auc')
         cells.push(formatDelta(slice.candidate.auc, slice.production?.auc));
     }
     return `| ${cells.join(' | ')} |`;

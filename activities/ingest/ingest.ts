@@ -23,9 +23,8 @@ import type {
 import { DATASET_SCHEMA_VERSION } from '../../lib/dataset/schema';
 import { joinUri, readJsonIfExists, writeJson } from '../../lib/storage/index';
 import { type ActivityDeps, stageUri } from '../deps';
+import { FAILURE } from '../../contracts/failures';
 
-export type * from '../../contracts/ingest';
-export { isEvalExample } from './split';
 
 /** Images a shard fetches and decodes at once when the input does not say. */
 export const DEFAULT_IMAGE_CONCURRENCY = 8;
@@ -38,7 +37,7 @@ async function failingPermanentlyOnBadData<T>(work: () => Promise<T>): Promise<T
     return await work();
   } catch (err) {
     if (err instanceof DatasetError) {
-      throw ApplicationFailure.create({ nonRetryable: true, type: 'BadDataset', message: err.message });
+      throw ApplicationFailure.create({ nonRetryable: true, type: FAILURE.BadDataset, message: err.message });
     }
     throw err;
   }

@@ -5,14 +5,15 @@
  */
 import { Context, log } from '@temporalio/activity';
 import { Float64, Int32, Utf8, vectorFromArray, type DataType } from 'apache-arrow';
-import { measureDrift, type DriftResult } from '../../lib/dataset/drift';
+import type { DriftResult } from '../../contracts/drift';
+import { measureDrift } from '../../lib/dataset/drift';
 import { FeatureAccumulator } from '../../lib/dataset/feature-accumulator';
 import { CATEGORICAL_FEATURES, NUMERIC_FEATURES } from '../../lib/dataset/schema';
 import { STATISTICS_FORMAT, type DatasetStatistics, type FeatureStatistics } from '../../lib/dataset/statistics';
 import { computeAuc, computeLogLoss, hasBothClasses } from '../../lib/model/metrics';
 import { ModelRegistry } from '../../lib/registry/index';
 import { joinUri, readJsonIfExists, storageFor } from '../../lib/storage/index';
-import type { FeedbackLogRecord, LogStream, PredictionLogRecord } from '../../serving/prediction-log';
+import type { FeedbackLogRecord, LogStream, PredictionLogRecord } from '../../lib/traffic/prediction-log-records';
 import type {
   LogCursor,
   MeasureHealthInput,

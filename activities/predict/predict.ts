@@ -9,78 +9,20 @@
  */
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
+import type {
+  BatchModel,
+  BatchPredictManifest,
+  FinishBatchPredictInput,
+  PredictShardInput,
+  PredictShardResult,
+  ResolveBatchModelInput,
+} from '../../contracts/batch-predict';
 import { streamShard } from '../../lib/dataset/shards';
 import { disposeModel, loadModelBundle, predictProbabilities } from '../../lib/model/index';
 import { ModelRegistry, normalizeVersion } from '../../lib/registry/index';
 import { joinUri, readJsonIfExists, storageFor, writeJson } from '../../lib/storage/index';
 import type { ActivityDeps } from '../deps';
-
-export interface ResolveBatchModelInput {
-  model: string;
-  /** A registry version number, or `production`. */
-  version: string;
-  /** Where predictions go; by default `<store>/predictions/<model>/<workflow id>`. */
-  outputUri?: string;
-}
-
-export interface BatchModel {
-  model: string;
-  version: string;
-  modelUri: string;
-  /** The image size the model was trained with, which ingest must resize to. */
-  imageSize: number;
-  outputUri: string;
-}
-
-export interface PredictShardInput {
-  model: string;
-  version: string;
-  modelUri: string;
-  /** An ingested Arrow shard. */
-  inputUri: string;
-  outputUri: string;
-  shardIndex: number;
-}
-
-export interface PredictShardResult {
-  shardIndex: number;
-  inputUri: string;
-  /** JSON Lines: `{"ad_id", "click_probability", "model_version"}` per row. */
-  predictionsUri: string;
-  rows: number;
-  /** True when a finished output of the same input and model was found and kept. */
-  reused: boolean;
-}
-
-export interface FinishBatchPredictInput {
-  model: string;
-  version: string;
-  modelUri: string;
-  dataUri: string;
-  outputUri: string;
-  shards: PredictShardResult[];
-  /** Rows ingest quarantined, which have no prediction. */
-  skipped?: SkippedRows;
-}
-
-/** Rows left unscored: how many, why, and where the quarantine lists them. */
-export interface SkippedRows {
-  rows: number;
-  /** Counts by reason kind (`image`, `csv`, `duplicate`, ...). */
-  reasons: Record<string, number>;
-  /** JSON Lines files of the quarantined rows, each with its reason. */
-  quarantineUris: string[];
-}
-
-export interface BatchPredictManifest {
-  model: string;
-  version: string;
-  modelUri: string;
-  dataUri: string;
-  rows: number;
-  shards: Array<Pick<PredictShardResult, 'shardIndex' | 'inputUri' | 'predictionsUri' | 'rows'>>;
-  skipped: SkippedRows;
-}
+import { FAILURE } from '../../contracts/failures';
 
 /** What a done-marker records: an output is reused only for the same input and model. */
 interface DoneMarker {
@@ -107,7 +49,7 @@ export function createPredictControlActivities(deps: Pick<ActivityDeps, 'storeUr
       if (!wanted) {
         throw ApplicationFailure.create({
           nonRetryable: true,
-          type: 'BadInput',
+          type: FAILURE.BadInput,
           message: `version must be a number like 3 or "production", got "${input.version}"`,
         });
       }
@@ -118,7 +60,7 @@ export function createPredictControlActivities(deps: Pick<ActivityDeps, 'storeUr
       if (!record) {
         throw ApplicationFailure.create({
           nonRetryable: true,
-          type: 'UnknownModelVersion',
+          type: FAILURE.UnknownModelVersion,
           message:
             wanted === 'production'
               ? `${input.model} has no production version; name one with --version (see mlops models list --model ${input.model})`
@@ -131,7 +73,7 @@ export function createPredictControlActivities(deps: Pick<ActivityDeps, 'storeUr
       if (typeof preprocessing?.imageSize !== 'number') {
         throw ApplicationFailure.create({
           nonRetryable: true,
-          type: 'BadModel',
+          type: FAILURE.BadModel,
           message: `${input.model} v${record.version}: no preprocessing.json with an imageSize at ${record.modelUri}`,
         });
       }

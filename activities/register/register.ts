@@ -12,6 +12,7 @@ import {
   UnknownModelVersionError,
 } from '../../lib/registry/index';
 import type { ActivityDeps } from '../deps';
+import { FAILURE, type FailureType } from '../../contracts/failures';
 
 /** A lower-numbered version still waiting as a candidate, from another run: the new one supersedes it. */
 export interface OlderCandidate {
@@ -78,7 +79,7 @@ export interface ResolveRollbackTargetResult {
  * Runs a registry call, turning the errors no retry can fix into non-retryable failures;
  * storage errors stay plain, so the retry policy handles them.
  */
-async function refusingPermanently<T>(action: () => Promise<T>, type?: string): Promise<T> {
+async function refusingPermanently<T>(action: () => Promise<T>, type?: FailureType): Promise<T> {
   try {
     return await action();
   } catch (err) {
@@ -86,10 +87,10 @@ async function refusingPermanently<T>(action: () => Promise<T>, type?: string): 
     const failureType =
       type ??
       (err instanceof IllegalStatusChangeError
-        ? 'IllegalStatusChange'
+        ? FAILURE.IllegalStatusChange
         : err instanceof UnknownModelVersionError
-          ? 'UnknownModelVersion'
-          : 'RegistryError');
+          ? FAILURE.UnknownModelVersion
+          : FAILURE.RegistryError);
     throw ApplicationFailure.create({
       nonRetryable: true,
       type: failureType,
@@ -184,7 +185,7 @@ export function createRegistryActivities(
     }: ResolveRollbackTargetInput): Promise<ResolveRollbackTargetResult> {
       const { target, current } = await refusingPermanently(
         () => registry.resolveRollbackTarget(model, to),
-        'RollbackRefused',
+        FAILURE.RollbackRefused,
       );
       return { target: refOf(target), ...(current ? { current: refOf(current) } : {}) };
     },

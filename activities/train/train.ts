@@ -18,6 +18,7 @@ import {
 import { deleteCheckpoints } from '../../lib/model/train-checkpoints';
 import { joinUri, readJsonIfExists, writeJson } from '../../lib/storage/index';
 import { type ActivityDeps, stageUri } from '../deps';
+import { FAILURE } from '../../contracts/failures';
 
 export interface TrainInput {
   /** The training split as one Arrow shard (what ingest writes today)… */
@@ -239,7 +240,7 @@ export function createTrainActivities(deps: ActivityDeps, options: TrainActivity
         await end('failed', (err as Error).message);
         if (err instanceof TrainingProcessExitError) {
           throw ApplicationFailure.create({
-            type: 'TrainingProcessDied',
+            type: FAILURE.TrainingProcessDied,
             message: `${err.message}; the retry resumes from the last checkpoint`,
             details: [{ pid: err.pid, code: err.code, signal: err.signal }],
           });

@@ -1,5 +1,5 @@
 /** Dataset-wide checks: bad rows against their threshold, enough rows, both labels in every split. */
-import { percent, type Anomaly } from './anomalies';
+import { percent, type Anomaly } from '../../lib/dataset/anomalies';
 import type { DatasetStatistics } from '../../lib/dataset/statistics';
 
 export interface DatasetCheckInput {

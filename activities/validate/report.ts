@@ -1,6 +1,6 @@
 /** The Markdown report of a data validation: verdict, anomalies, drift, then every feature's statistics. */
-import { percent, type Anomaly } from './anomalies';
-import type { DriftResult } from '../../lib/dataset/drift';
+import { percent, type Anomaly } from '../../lib/dataset/anomalies';
+import type { DriftResult } from '../../contracts/drift';
 import type { DatasetStatistics } from '../../lib/dataset/statistics';
 
 export interface ValidationReportInput {

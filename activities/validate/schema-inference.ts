@@ -3,7 +3,7 @@
  * statistics of the first dataset a model is trained on, then every later dataset is checked
  * against it. The schema is plain JSON, so a person may edit it (widen a range, add a value).
  */
-import { percent, severityOf, type Anomaly } from './anomalies';
+import { percent, severityOf, type Anomaly } from '../../lib/dataset/anomalies';
 import { countOutside } from '../../lib/dataset/numeric-histogram';
 import type { DatasetStatistics, FeatureStatistics, FeatureType } from '../../lib/dataset/statistics';
 

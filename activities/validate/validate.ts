@@ -7,9 +7,10 @@
  */
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import { sortAnomalies, type Anomaly } from './anomalies';
+import { sortAnomalies, type Anomaly } from '../../lib/dataset/anomalies';
 import { checkDataset } from './dataset-checks';
-import { driftAnomalies, measureDrift, type DriftResult, type FeatureDrift } from '../../lib/dataset/drift';
+import type { DriftResult, FeatureDrift } from '../../contracts/drift';
+import { driftAnomalies, measureDrift } from '../../lib/dataset/drift';
 import { listShardFiles } from '../../lib/dataset/record-batches';
 import { widenSchema } from './schema-evolution';
 import { checkAgainstSchema, inferSchema, type DatasetSchema } from './schema-inference';
@@ -24,7 +25,8 @@ import { dataValidationConfigSchema, type DataValidationConfigInput } from './va
 import { validationReportMarkdown } from './report';
 import { NotFoundError, joinUri, readJsonIfExists, storageFor, writeJson } from '../../lib/storage/index';
 import { type ActivityDeps, stageUri } from '../deps';
-import type { IngestResult } from '../ingest/ingest';
+import type { IngestResult } from '../../contracts/ingest';
+import { FAILURE } from '../../contracts/failures';
 
 export interface ValidateInput {
   ingest: IngestResult;
@@ -241,7 +243,7 @@ export function createValidateActivities(deps: ActivityDeps) {
         const problems = critical.map((anomaly) => anomaly.message);
         throw ApplicationFailure.create({
           nonRetryable: true,
-          type: 'DataValidationFailed',
+          type: FAILURE.DataValidationFailed,
           message: `Data validation failed for ${ingest.dataUri}: ${problems.join('; ')}. Report: ${reportUri}`,
           details: [{ problems, anomalies: critical, reportUri, statisticsUri, anomaliesUri }],
         });

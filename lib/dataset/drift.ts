@@ -8,42 +8,10 @@
  * expected noise is reported beside each value and subtracted before comparing with the
  * thresholds, so a few hundred rows do not raise drift that only sampling made.
  */
-import type { Anomaly, AnomalySeverity } from '../../activities/validate/anomalies';
+import type { DriftOptions, DriftResult, FeatureDrift } from '../../contracts/drift';
+import type { Anomaly, AnomalySeverity } from './anomalies';
 import { bucketCounts, quantileEdges } from './numeric-histogram';
 import { vocabularyOf, type DatasetStatistics, type FeatureStatistics } from './statistics';
-
-export interface DriftOptions {
-  psiWarning: number;
-  psiCritical: number;
-  jsWarning: number;
-  jsCritical: number;
-  /** Quantile bins of the baseline per numeric feature. */
-  bins: number;
-  /** Categories compared per categorical feature: the baseline's most frequent, the rest as one "other". */
-  maxCategories: number;
-  /** Either side with fewer rows: drift is not measured (the noise would swamp it). */
-  minRows: number;
-  /** When true, drift past a critical threshold fails the pipeline; by default it is a warning. */
-  failOnCritical: boolean;
-}
-
-export interface FeatureDrift {
-  feature: string;
-  metric: 'psi' | 'jensen_shannon';
-  value: number;
-  /** The value two samples of one distribution of these sizes give on average. */
-  noise: number;
-  level: 'none' | 'warning' | 'critical';
-}
-
-export interface DriftResult {
-  measured: boolean;
-  /** Why drift was not measured. */
-  skippedReason?: string;
-  baselineRows: number;
-  rows: number;
-  features: FeatureDrift[];
-}
 
 /** Proportions are floored here so an empty bin contributes a large but finite term (the usual PSI practice). */
 const MIN_PROPORTION = 1e-4;

@@ -1,4 +1,5 @@
 /** Binary-classification metrics for evaluation and canary analysis: ROC AUC, log loss, accuracy, calibration. */
+import type { MetricValues } from '../../contracts/metric-catalog';
 
 function checkInputs(labels: ArrayLike<number>, values: ArrayLike<number>, what: string): void {
   if (labels.length !== values.length) {
@@ -238,16 +239,11 @@ export function hasBothClasses(labels: ArrayLike<number>): boolean {
   return positives > 0 && positives < labels.length;
 }
 
-/** Every metric evaluation reports for one model on one set of examples. */
-export interface BinaryMetrics {
-  /** Null when only one class is present, where AUC is undefined. */
-  auc: number | null;
-  logLoss: number;
-  accuracy: number;
-  ece: number;
+/** Every metric of the catalog for one model on one set of examples, with the click rate and count. */
+export type BinaryMetrics = MetricValues & {
   clickRate: number;
   count: number;
-}
+};
 
 /** AUC, log loss, accuracy at 0.5, 10-bin ECE, click rate and count, from one pass of scores. */
 export function computeBinaryMetrics(

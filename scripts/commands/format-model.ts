@@ -1,5 +1,6 @@
 /** Human-readable rendering of model registry records for the terminal: overviews, version tables, details. */
 import type { ModelAliases, ModelVersionRecord } from '../../lib/registry';
+import { METRICS, type MetricDefinition } from '../../contracts/metric-catalog';
 import { formatTable } from './format-table';
 
 /** One model in the overview: its aliases and every version, oldest first. */
@@ -101,11 +102,12 @@ export function formatVersionsTable(versions: ModelVersionRecord[], aliases: Mod
 }
 
 function describeMetrics(metrics: unknown): string {
-  const parts = [`AUC ${fixed(numberAt(metrics, 'auc'))}`, `log loss ${fixed(numberAt(metrics, 'logLoss'))}`];
-  const accuracy = numberAt(metrics, 'accuracy');
-  if (accuracy !== undefined) parts.push(`accuracy ${percent(accuracy)}`);
-  const ece = numberAt(metrics, 'ece');
-  if (ece !== undefined) parts.push(`ECE ${fixed(ece)}`);
+  // Records written before a metric existed lack it: it is left out, not shown as missing.
+  const parts = METRICS.flatMap((metric: MetricDefinition) => {
+    const value = numberAt(metrics, metric.key);
+    if (value === undefined) return [];
+    return [`${metric.label} ${metric.asPercent ? percent(value) : fixed(value)}`];
+  });
   const count = numberAt(metrics, 'count');
   if (count !== undefined) parts.push(`${count} eval rows`);
   return parts.join(', ');

@@ -2,7 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ServingContext } from '../context';
 import { recordFeedback } from '../metrics';
-import type { FeedbackLogRecord } from '../prediction-log';
+import type { FeedbackLogRecord } from '../../lib/traffic/prediction-log-records';
 import { feedbackSchema, type FeedbackBody, type FeedbackResponse } from './feedback-schema';
 
 /**

@@ -6,7 +6,7 @@ import type { ServedModel } from '../deployment-watcher';
 import { HttpError } from '../errors';
 import { decodeInstanceImage } from '../image-input';
 import { recordPrediction, recordScores } from '../metrics';
-import type { PredictionLogRecord } from '../prediction-log';
+import type { PredictionLogRecord } from '../../lib/traffic/prediction-log-records';
 import { chooseRoute, type Role } from '../router';
 import { predictSchema, type PredictBody, type PredictInstance } from './predict-schema';
 

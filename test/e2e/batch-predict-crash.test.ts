@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { defaultPayloadConverter } from '@temporalio/common';
-import type { PredictShardInput, PredictShardResult } from '../../activities/predict/predict';
+import type { PredictShardInput, PredictShardResult } from '../../contracts/batch-predict';
 import { startBatchPredict } from '../../scripts/clients/batch-client';
 import { startPipeline } from '../../scripts/clients/pipeline-client';
 import { startEntryPoint, tailLog, type ManagedProcess } from '../../lib/stack/child-process';

@@ -7,7 +7,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parse } from 'csv-parse/sync';
-import type { IngestResult } from '../../activities/ingest/ingest';
+import type { IngestResult } from '../../contracts/ingest';
 import type { AdExample } from '../../lib/dataset/schema';
 import { writeShard } from '../../lib/dataset/shards';
 import { generateDataset } from '../../lib/dataset/synthetic';

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { PartFileWriter } from '../../serving/part-file-writer';
-import type { FeedbackLogRecord, PredictionLogRecord } from '../../serving/prediction-log';
+import type { FeedbackLogRecord, PredictionLogRecord } from '../../lib/traffic/prediction-log-records';
 import type { FeedbackResponse } from '../../serving/routes/feedback-schema';
 import type { PredictResponse } from '../../serving/routes/predict';
 import { createServingFixture, pngBase64, request, validInstance, type ServingFixture } from './fixture';

@@ -1,5 +1,5 @@
 /** Pure canary analysis: compare the canary's traffic window against stable's, metric by metric. Workflow-safe. */
-import type { PipelineConfig } from '../../contracts/pipeline-config';
+import { DEFAULT_LOG_LOSS_SIGNIFICANCE_Z, type PipelineConfig } from '../../contracts/pipeline-config';
 import type { CanaryComparison, MetricCheck, VersionWindowSummary } from '../../contracts/temporal';
 import {
   histogramCount,
@@ -128,9 +128,6 @@ function checkScores(
     divergence,
   ];
 }
-
-/** Default of `thresholds.logLossSignificanceZ`: one-sided 1% (z of the normal distribution at 0.99). */
-export const DEFAULT_LOG_LOSS_SIGNIFICANCE_Z = 2.33;
 
 /** Mean and unbiased variance of one side's per-label log loss; variance undefined when unknown. */
 interface LogLossSample {

@@ -7,6 +7,7 @@ import { compareCanary } from './analysis';
 import { rollBack } from './compensation';
 import { control, where, type CanaryContext } from './context';
 import type { CanaryComparison } from '../../contracts/temporal';
+import { FAILURE } from '../../contracts/failures';
 
 /** One comparison of the window since the baseline, kept as `status.live`; a failing one rolls back. */
 export async function analyse(ctx: CanaryContext, minRequests: number): Promise<CanaryComparison> {
@@ -28,7 +29,7 @@ export async function analyse(ctx: CanaryContext, minRequests: number): Promise<
     return rollBack(
       ctx,
       `canary v${candidate.version} failed at ${where(state)}: ${comparison.reason}`,
-      'CanaryRegression',
+      FAILURE.CanaryRegression,
       comparison,
     );
   }
@@ -42,7 +43,7 @@ export function checkAbort(ctx: CanaryContext): Promise<never> | undefined {
     ? rollBack(
         ctx,
         `canary v${candidate.version} aborted by ${state.abortRequested} at ${where(state)}`,
-        'RolloutAborted',
+        FAILURE.RolloutAborted,
         state.status.live,
       )
     : undefined;

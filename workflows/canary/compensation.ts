@@ -6,12 +6,13 @@ import { ApplicationFailure, CancellationScope } from '@temporalio/workflow';
 import { control, type CanaryContext } from './context';
 import { notifyParent } from './parent';
 import type { CanaryComparison } from '../../contracts/temporal';
+import { FAILURE, type FailureType } from '../../contracts/failures';
 
 /** Rolls back, closes an open gate with the pipeline, and fails the rollout with `type`. */
 export async function rollBack(
   ctx: CanaryContext,
   reason: string,
-  type: string,
+  type: FailureType,
   comparison?: CanaryComparison,
 ): Promise<never> {
   const { input, state, candidate, stable } = ctx;
@@ -24,7 +25,7 @@ export async function rollBack(
     note: reason,
   });
   const gateWasOpen = status.phase === 'awaiting-approval';
-  status.phase = type === 'RolloutAborted' ? 'aborted' : 'rolled-back';
+  status.phase = type === FAILURE.RolloutAborted ? 'aborted' : 'rolled-back';
   status.weight = 0;
   ctx.showDetails();
   if (gateWasOpen)

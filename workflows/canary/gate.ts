@@ -9,6 +9,7 @@ import { rollBack } from './compensation';
 import { control, PAUSED_ANALYSIS_INTERVAL_MS, type CanaryContext } from './context';
 import { maybeContinueAsNew } from './continue-as-new';
 import { notifyParent } from './parent';
+import { FAILURE } from '../../contracts/failures';
 
 /** With input.fullTrafficGate and no decision yet, holds until there is one; returns if approved. */
 export async function holdAtFullTrafficGate(ctx: CanaryContext): Promise<void> {
@@ -79,7 +80,7 @@ export async function holdAtFullTrafficGate(ctx: CanaryContext): Promise<void> {
     return await rollBack(
       ctx,
       `full traffic for v${candidate.version} was refused by ${gateDecision.by}${gateDecision.note ? `: ${gateDecision.note}` : ''}`,
-      'RolloutAborted',
+      FAILURE.RolloutAborted,
       status.live,
     );
   }

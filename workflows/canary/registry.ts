@@ -5,6 +5,7 @@
 import { ApplicationFailure, CancellationScope } from '@temporalio/workflow';
 import { control, type ModelRef, type RolloutContext } from './context';
 import type { RolloutResult } from '../../contracts/temporal';
+import { FAILURE } from '../../contracts/failures';
 
 /**
  * Marks the candidate `canary` and returns the version it is compared with (and falls back to),
@@ -20,7 +21,7 @@ export async function claimCanary({ input, candidate }: RolloutContext): Promise
   if (production && Number(production.version) > Number(candidate.version)) {
     throw ApplicationFailure.create({
       nonRetryable: true,
-      type: 'Superseded',
+      type: FAILURE.Superseded,
       message: `v${candidate.version} is older than v${production.version}, which reached production first; not deployed`,
     });
   }

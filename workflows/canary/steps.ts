@@ -9,6 +9,7 @@ import { analyse, checkAbort } from './checks';
 import { rollBack } from './compensation';
 import { control, PAUSED_ANALYSIS_INTERVAL_MS, where, type CanaryContext } from './context';
 import { maybeContinueAsNew } from './continue-as-new';
+import { FAILURE } from '../../contracts/failures';
 
 /** Bakes each partial step in turn; returns at 100%, at the full-traffic gate or when promoted. */
 export async function bakeSteps(ctx: CanaryContext): Promise<void> {
@@ -70,7 +71,7 @@ export async function bakeSteps(ctx: CanaryContext): Promise<void> {
           ctx,
           `canary v${candidate.version} failed at ${where(state)}: ${comparison.reason} ` +
             `within rollout.maxWaitSeconds (${input.rollout.maxWaitSeconds}s); not enough evidence to promote`,
-          'CanaryInconclusive',
+          FAILURE.CanaryInconclusive,
           comparison,
         );
       }

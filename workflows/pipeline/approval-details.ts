@@ -1,6 +1,12 @@
 /** The Markdown a reviewer sees in the Web UI while a candidate waits for a decision. Pure and workflow-safe. */
-import type { ModelMetrics } from '../../contracts/temporal';
-import type { EvaluationSummary, SliceComparison } from '../../contracts/evaluation';
+import {
+  isSliceRegression,
+  SLICE_AUC_REGRESSION,
+  type EvaluationSummary,
+  type SliceComparison,
+} from '../../contracts/evaluation';
+import { escapeMarkdown } from '../../contracts/markdown';
+import { bestPossibleSentence, formatDelta, formatMetric, METRICS } from '../../contracts/metric-catalog';
 
 /** What the reviewer's Markdown is made from. */
 export interface ApprovalDetailsInput {
@@ -20,55 +26,10 @@ export interface ApprovalDetailsInput {
   workflowId?: string;
 }
 
-/** A slice is flagged when the candidate's AUC is below production's by more than this. */
-export const SLICE_AUC_REGRESSION = 0.02;
 /** Slice rows shown at most; flagged slices first, then the largest. The report has them all. */
 export const MAX_SLICE_ROWS = 12;
 /** Data warnings listed at most. */
 export const MAX_WARNINGS = 10;
-
-/** A metric with 4 decimals, or '—' when undefined (no production, or AUC of a one-class slice). */
-export function formatMetric(value: number | null | undefined): string {
-  return value === undefined || value === null ? '—' : value.toFixed(4);
-}
-
-/** A signed difference with 4 decimals, or '—' when either side is missing. */
-export function formatDelta(
-  candidate: number | null | undefined,
-  production: number | null | undefined,
-): string {
-  if (candidate === undefined || candidate === null || production === undefined || production === null)
-    return '—';
-  const delta = candidate - production;
-  return `${delta >= 0 ? '+' : '-'}${Math.abs(delta).toFixed(4)}`;
-}
-
-/** Escapes text from data (slice values, warnings) so it cannot break a table or inject links or HTML. */
-export function escapeMarkdown(text: string): string {
-  return text.replace(/\s*[\r\n]+\s*/g, ' ').replace(/[\\`*_[\]<>|#!]/g, '\\$&');
-}
-
-/** One sentence comparing the candidate's AUC with the best possible, or undefined when that is unknown. */
-export function bestPossibleSentence(
-  evaluation: Pick<EvaluationSummary, 'candidate' | 'bestPossible'>,
-): string | undefined {
-  const best = evaluation.bestPossible;
-  if (!best) return undefined;
-  const { auc } = evaluation.candidate;
-  const gap = best.auc - auc;
-  const comparison =
-    gap >= 0
-      ? `${gap.toFixed(4)} below it` +
-        // How far from a coin flip (0.5) to the best possible the candidate has come.
-        (best.auc > 0.5 && auc >= 0.5
-          ? `, ${(((auc - 0.5) / (best.auc - 0.5)) * 100).toFixed(0)}% of the way from a coin flip`
-          : '')
-      : `${(-gap).toFixed(4)} above it (chance, on a small split)`;
-  return (
-    `Best possible AUC on these ${best.count} rows (the true click probabilities): ${formatMetric(best.auc)}, ` +
-    `log loss ${formatMetric(best.logLoss)}; the candidate's AUC ${formatMetric(auc)} is ${comparison}.`
-  );
-}
 
 /** Time left as whole hours and minutes: "71h 59m", "12m", "<1m"; "0m" once past. */
 export function formatDuration(ms: number): string {
@@ -79,31 +40,13 @@ export function formatDuration(ms: number): string {
   return hours > 0 ? `${hours}h ${minutes % 60}m` : `${minutes}m`;
 }
 
-/** Whether the candidate's AUC on a slice is worse than production's by more than SLICE_AUC_REGRESSION. */
-export function isSliceRegression(slice: SliceComparison): boolean {
-  const candidate = slice.candidate.auc;
-  const production = slice.production?.auc;
-  return (
-    candidate !== null &&
-    production !== undefined &&
-    production !== null &&
-    production - candidate > SLICE_AUC_REGRESSION
-  );
-}
-
 function overallTable(candidateVersion: string, evaluation: EvaluationSummary): string[] {
   const { candidate, production } = evaluation;
-  const rows: [string, (m: ModelMetrics) => number | undefined][] = [
-    ['AUC', (m) => m.auc],
-    ['log loss', (m) => m.logLoss],
-    ['accuracy', (m) => m.accuracy],
-    ['ECE', (m) => m.ece],
-  ];
   if (!production) {
     return [
       `| metric | candidate v${candidateVersion} |`,
       '|---|---:|',
-      ...rows.map(([name, get]) => `| ${name} | ${formatMetric(get(candidate))} |`),
+      ...METRICS.map(({ key, label }) => `| ${label} | ${formatMetric(candidate[key])} |`),
       `| eval rows | ${candidate.count} |`,
       '',
       'No production model to compare against.',
@@ -112,9 +55,9 @@ function overallTable(candidateVersion: string, evaluation: EvaluationSummary): 
   return [
     `| metric | candidate v${candidateVersion} | production v${escapeMarkdown(production.version)} | Δ |`,
     '|---|---:|---:|---:|',
-    ...rows.map(
-      ([name, get]) =>
-        `| ${name} | ${formatMetric(get(candidate))} | ${formatMetric(get(production))} | ${formatDelta(get(candidate), get(production))} |`,
+    ...METRICS.map(
+      ({ key, label }) =>
+        `| ${label} | ${formatMetric(candidate[key])} | ${formatMetric(production[key])} | ${formatDelta(candidate[key], production[key])} |`,
     ),
     `| eval rows | ${candidate.count} | ${production.count} | |`,
   ];

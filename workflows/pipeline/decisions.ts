@@ -30,6 +30,7 @@ import {
   checkRejectPayload,
   checkSupersedePayload,
 } from '../../contracts/signal-payloads';
+import { FAILURE } from '../../contracts/failures';
 
 /** How long a full-traffic decision waits for the canary to say whether it won. */
 const GATE_CONFIRMATION_TIMEOUT_MS = 60_000;
@@ -98,7 +99,7 @@ export function setDecisionHandlers({
       await rollout()!.signal(kind === 'approved' ? approveSignal : rejectSignal, payload);
     } catch (err) {
       throw ApplicationFailure.create({
-        type: 'DecisionNotDelivered',
+        type: FAILURE.DecisionNotDelivered,
         message: `the rollout holding the full-traffic gate could not be reached: ${err instanceof Error ? err.message : String(err)}`,
       });
     }
@@ -106,12 +107,12 @@ export function setDecisionHandlers({
     const winner = status.fullTrafficDecision;
     if (!confirmed || !winner)
       throw ApplicationFailure.create({
-        type: 'DecisionNotDelivered',
+        type: FAILURE.DecisionNotDelivered,
         message: `the rollout did not confirm the decision within ${GATE_CONFIRMATION_TIMEOUT_MS / 1000}s; see its status`,
       });
     if (winner.by !== by || winner.kind !== kind)
       throw ApplicationFailure.create({
-        type: 'DecisionRefused',
+        type: FAILURE.DecisionRefused,
         message: `the full-traffic gate was already ${winner.kind} by ${winner.by}${winner.timedOut ? ' (timeout)' : ''}`,
       });
     return { gate: pending.gate, version: pending.version, decision: winner };
@@ -163,7 +164,7 @@ export function setDecisionHandlers({
     async (payload) => {
       // The validator accepted it, so this parses; the parsed form is the normalized one.
       const checked = checkDecidePayload(payload);
-      if (!checked.ok) throw ApplicationFailure.create({ type: 'DecisionRefused', message: checked.reason });
+      if (!checked.ok) throw ApplicationFailure.create({ type: FAILURE.DecisionRefused, message: checked.reason });
       const { decision, by, comment, reason } = checked.value;
       return decide(decision === 'approve' ? 'approved' : 'rejected', by, comment ?? reason);
     },

@@ -16,13 +16,11 @@ import {
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { canaryRollout } from '../canary/canary-rollout';
 import { deploymentWorkflowId } from '../../contracts/temporal';
-import { rootMessage } from '../../contracts/failures';
+import { CANARY_VERDICT_FAILURES, FAILURE, rootMessage } from '../../contracts/failures';
 import { expectedShiftReason, type PipelineContext } from './context';
 import type { RolloutHandle } from './decisions';
 import type { EvaluationResult, ValidationResult } from './stages';
 
-/** Failure types of a rollout that ended on a verdict or by hand; the child already restored stable. */
-const ROLLBACK_FAILURE_TYPES = ['CanaryRegression', 'CanaryInconclusive', 'RolloutAborted'];
 /** How often a pipeline whose deployment must wait for another one tries again: doubling, capped. */
 const DEPLOYMENT_LOCK_RETRY_MS = 15_000;
 const DEPLOYMENT_LOCK_MAX_RETRY_MS = 10 * 60_000;
@@ -105,8 +103,8 @@ export async function awaitRollout(
     const cause = err instanceof Error ? err.cause : undefined;
     const type = cause instanceof ApplicationFailure ? cause.type : undefined;
     const reason = rootMessage(err);
-    if (type === 'Superseded') return { outcome: 'superseded', reason };
-    if (!ROLLBACK_FAILURE_TYPES.includes(type ?? '')) {
+    if (type === FAILURE.Superseded) return { outcome: 'superseded', reason };
+    if (!CANARY_VERDICT_FAILURES.some((verdict) => verdict === type)) {
       // The rollout ended without compensating (terminated, timed out, failed): put stable back
       // if this version is still the canary, and mark it. A verdict already did both.
       let cleanup = '';
@@ -120,7 +118,7 @@ export async function awaitRollout(
       enterStage('rolled-back', `${reason}${cleanup}`);
       throw ApplicationFailure.create({
         nonRetryable: true,
-        type: 'DeploymentFailed',
+        type: FAILURE.DeploymentFailed,
         message: `${modelName} v${version} deployment failed: ${reason}${cleanup}`,
         cause: err instanceof Error ? err : undefined,
       });
@@ -128,7 +126,7 @@ export async function awaitRollout(
     enterStage('rolled-back', reason);
     throw ApplicationFailure.create({
       nonRetryable: true,
-      type: 'RolledBack',
+      type: FAILURE.RolledBack,
       message: `${modelName} v${version} was rolled back: ${reason}`,
     });
   }

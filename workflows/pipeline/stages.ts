@@ -9,6 +9,7 @@ import { ML_MODEL_VERSION } from '../../contracts/temporal';
 import { ingestInShards } from '../ingest-fanout';
 import { expectedShiftReason, type PipelineContext } from './context';
 import { supersedeOlderCandidates } from './supersession';
+import { FAILURE } from '../../contracts/failures';
 
 /** Results of the stages' activities, as the later steps use them. */
 export type ValidationResult = Awaited<ReturnType<ControlActivities['validateDataset']>>;
@@ -120,7 +121,7 @@ export async function evaluateCandidate(
   if (!evaluation.blessed) {
     throw ApplicationFailure.create({
       nonRetryable: true,
-      type: 'ModelNotBlessed',
+      type: FAILURE.ModelNotBlessed,
       message: `Candidate for ${modelName} was not blessed: ${evaluation.failures.join('; ')}`,
       details: [{ failedThresholds: evaluation.failedThresholds ?? [] }],
     });

@@ -6,8 +6,8 @@ import type { ActivityDeps } from '../../../activities/deps';
 import {
   createEvaluateActivities,
   type EvaluateInput,
-  type EvaluationResult,
 } from '../../../activities/evaluate/evaluate';
+import type { EvaluationSummary } from '../../../contracts/evaluation';
 import { pipelineConfigSchema } from '../../../contracts/pipeline-config';
 import type { AdExample } from '../../../lib/dataset/schema';
 import { createModel, disposeModel, fitPreprocessing, saveModelBundle } from '../../../lib/model/index';
@@ -24,14 +24,14 @@ export function runEvaluateModel(
   input: EvaluateInput,
   workflowId: string,
   onHeartbeat?: (details: unknown) => void,
-): Promise<EvaluationResult> {
+): Promise<EvaluationSummary> {
   const env = new MockActivityEnvironment(
     { workflowExecution: { workflowId, runId: 'run' } },
     { logger: new DefaultLogger('ERROR') },
   );
   if (onHeartbeat) env.on('heartbeat', onHeartbeat);
   const run = (i: EvaluateInput) => createEvaluateActivities(deps).evaluateModel(i);
-  return env.run<[EvaluateInput], EvaluationResult, typeof run>(run, input);
+  return env.run<[EvaluateInput], EvaluationSummary, typeof run>(run, input);
 }
 
 /** Saves an untrained model, its weights from `seed`, preprocessing fitted to `examples`, as `store/name`. */

@@ -9,8 +9,8 @@ import {
   MAX_SLICE_VALUES,
   SLICE_FEATURES,
   type EvaluateInput,
-  type EvaluationResult,
 } from '../../../activities/evaluate/evaluate';
+import type { EvaluationSummary } from '../../../contracts/evaluation';
 import { readShard, SHARD_BATCH_ROWS, writeShard } from '../../../lib/dataset/shards';
 import type { AdExample } from '../../../lib/dataset/schema';
 import type { EvaluationReportData } from '../../../activities/evaluate/report-markdown';
@@ -57,7 +57,7 @@ function evaluate(
   input: EvaluateInput,
   workflowId: string,
   onHeartbeat?: (details: unknown) => void,
-): Promise<EvaluationResult> {
+): Promise<EvaluationSummary> {
   return runEvaluateModel(deps, input, workflowId, onHeartbeat);
 }
 

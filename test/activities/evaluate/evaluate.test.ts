@@ -11,8 +11,8 @@ import {
   computeSlices,
   MAX_SLICE_VALUES,
   type EvaluateInput,
-  type EvaluationResult,
 } from '../../../activities/evaluate/evaluate';
+import type { EvaluationSummary } from '../../../contracts/evaluation';
 import { writeShard } from '../../../lib/dataset/shards';
 import type { AdExample } from '../../../lib/dataset/schema';
 import type { EvaluationReportData } from '../../../activities/evaluate/report-markdown';
@@ -54,7 +54,7 @@ let productionUri: string;
 let evalUri: string;
 let deps: ActivityDeps;
 
-function evaluate(input: EvaluateInput, workflowId = 'evaluate-test'): Promise<EvaluationResult> {
+function evaluate(input: EvaluateInput, workflowId = 'evaluate-test'): Promise<EvaluationSummary> {
   return runEvaluateModel(deps, input, workflowId);
 }
 

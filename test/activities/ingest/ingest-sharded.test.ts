@@ -11,15 +11,15 @@ import sharp from 'sharp';
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
-import {
-  createIngestActivities,
-  type FinishIngestInput,
-  type IngestShardInput,
-  isEvalExample,
-  type PlanIngestInput,
-  type QuarantinedRow,
-  type ShardedIngestResult,
-} from '../../../activities/ingest/ingest';
+import { createIngestActivities } from '../../../activities/ingest/ingest';
+import { isEvalExample } from '../../../activities/ingest/split';
+import type {
+  FinishIngestInput,
+  IngestShardInput,
+  PlanIngestInput,
+  QuarantinedRow,
+  ShardedIngestResult,
+} from '../../../contracts/ingest';
 import { decodeAdImage, MAX_INPUT_PIXELS } from '../../../lib/dataset/image';
 import { AD_COLUMNS } from '../../../lib/dataset/schema';
 import { readShard } from '../../../lib/dataset/shards';

@@ -9,7 +9,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
 import { createMonitorActivities } from '../../../activities/monitor/monitor';
 import { joinUri, storageFor, type Storage } from '../../../lib/storage/index';
-import type { FeedbackLogRecord } from '../../../serving/prediction-log';
+import type { FeedbackLogRecord } from '../../../lib/traffic/prediction-log-records';
 import type { LogCursor, MeasureHealthInput, MonitorMeasurement } from '../../../contracts/monitor';
 import { startGcsEmulator } from '../../helpers/gcs-emulator';
 import { DRIFT, registerProduction } from './monitor-fixtures';

@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
 import { createMonitorActivities } from '../../../activities/monitor/monitor';
-import type { FeedbackLogRecord } from '../../../serving/prediction-log';
+import type { FeedbackLogRecord } from '../../../lib/traffic/prediction-log-records';
 import type { MeasureHealthInput, MonitorMeasurement, RecordAlertInput } from '../../../contracts/monitor';
 import { DRIFT, registerProduction } from './monitor-fixtures';
 

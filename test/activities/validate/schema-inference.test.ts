@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Binary, Int32, Int8, Table, Utf8, tableToIPC, vectorFromArray } from 'apache-arrow';
-import type { Anomaly } from '../../../activities/validate/anomalies';
+import type { Anomaly } from '../../../lib/dataset/anomalies';
 import {
   allowedRange,
   checkAgainstSchema,

@@ -7,14 +7,14 @@ import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
 import type { ActivityDeps } from '../../../activities/deps';
-import type { IngestResult } from '../../../activities/ingest/ingest';
+import type { IngestResult } from '../../../contracts/ingest';
 import {
   createValidateActivities,
   statisticsUriOfRun,
   type ValidateInput,
   type ValidationResult,
 } from '../../../activities/validate/validate';
-import type { Anomaly } from '../../../activities/validate/anomalies';
+import type { Anomaly } from '../../../lib/dataset/anomalies';
 import type { DatasetSchema } from '../../../activities/validate/schema-inference';
 import { makeSyntheticShards } from '../../helpers/synthetic-shards';
 

@@ -7,21 +7,21 @@ import { parse } from 'csv-parse/sync';
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
-import {
-  createIngestActivities,
-  type FinishIngestInput,
-  type IngestResult,
-  type IngestShardInput,
-  type PlanIngestInput,
-  type ShardedIngestResult,
-} from '../../../activities/ingest/ingest';
+import { createIngestActivities } from '../../../activities/ingest/ingest';
+import type {
+  FinishIngestInput,
+  IngestResult,
+  IngestShardInput,
+  PlanIngestInput,
+  ShardedIngestResult,
+} from '../../../contracts/ingest';
 import {
   createValidateActivities,
   type ValidateInput,
   type ValidationResult,
 } from '../../../activities/validate/validate';
 import type { ActivityDeps } from '../../../activities/deps';
-import type { Anomaly } from '../../../activities/validate/anomalies';
+import type { Anomaly } from '../../../lib/dataset/anomalies';
 import { writeShard } from '../../../lib/dataset/shards';
 import { AD_COLUMNS, CATEGORICAL_FEATURES, type AdExample } from '../../../lib/dataset/schema';
 import type { DatasetStatistics } from '../../../lib/dataset/statistics';

@@ -5,8 +5,8 @@ import {
   jensenShannonDivergence,
   measureDrift,
   populationStabilityIndex,
-  type DriftOptions,
 } from '../../../lib/dataset/drift';
+import type { DriftOptions } from '../../../contracts/drift';
 import {
   computeStatistics,
   truncateVocabularies,

@@ -1,0 +1,32 @@
+/**
+ * The records of the prediction and feedback logs (JSON Lines under `<store>/logs/<model>/`): the
+ * prediction server writes them, the production monitor reads them.
+ */
+import type { AdFeatures } from '../dataset/schema';
+
+/** One predicted instance, as logged. */
+export interface PredictionLogRecord {
+  ts: string;
+  prediction_id: string;
+  model: string;
+  version: string;
+  /** Which side of the canary split served it. */
+  role: 'stable' | 'canary';
+  /** The features the model saw, without image bytes; `image_uri` when the client sent one. */
+  features: AdFeatures & { image_uri?: string };
+  click_probability: number;
+  latency_ms: number;
+}
+
+/** One joined feedback item, as logged. */
+export interface FeedbackLogRecord {
+  ts: string;
+  prediction_id: string;
+  model: string;
+  version: string;
+  clicked: 0 | 1;
+  click_probability: number;
+}
+
+/** The two streams, and their folder names under `<store>/logs/<model>/`. */
+export type LogStream = 'predictions' | 'feedback';
