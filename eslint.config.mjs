@@ -16,7 +16,9 @@ const NODE_BUILTINS = [
 ];
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', '.mlops/', 'bin/', 'scripts/dev/run-tests.mjs', 'eslint.config.mjs'] },
+  {
+    ignores: ['dist/', 'node_modules/', '.mlops/', 'bin/', 'scripts/dev/run-tests.mjs', 'eslint.config.mjs'],
+  },
   eslint.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
@@ -57,7 +59,8 @@ export default tseslint.config(
             {
               regex: '^(\\.\\./)+(activities|lib|workers|scripts)(/|$)',
               allowTypeImports: true,
-              message: 'workflows import values only from contracts/ and @temporalio/workflow; types from anywhere',
+              message:
+                'workflows import values only from contracts/ and @temporalio/workflow; types from anywhere',
             },
             { regex: '^(\\.\\./)+serving(/|$)', message: 'serving code does I/O' },
           ],

@@ -12,7 +12,7 @@ export const CONTROL_TASK_QUEUE = 'ml-control';
 /** Default task queue for training, evaluation and batch scoring. */
 export const GPU_TASK_QUEUE = 'ml-gpu';
 
-/** Workflow type names, as the contract in DESIGN.md states them. */
+/** Workflow type names: clients, schedules and the Web UI find workflows by them, so they never change. */
 export const PIPELINE_WORKFLOW_TYPE = 'modelPipeline';
 export const CANARY_WORKFLOW_TYPE = 'canaryRollout';
 

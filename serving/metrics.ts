@@ -14,9 +14,6 @@ import type { Role } from './router';
 /** success: the model answered; error: the request failed on the server side after routing. */
 export type PredictionOutcome = 'success' | 'error';
 
-/** Why a feedback item was not counted: bad id or signature, too old, or already counted by this replica. */
-export type FeedbackRejection = 'invalid' | 'expired' | 'duplicate';
-
 /** Latency buckets in seconds: fine from 1 ms so canary analysis can compare quantiles of fast models. */
 export const LATENCY_BUCKETS = [
   0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1,

@@ -4,7 +4,11 @@
  * request path by one PartFileWriter per model and stream, flushed every second and on stop.
  */
 import { joinUri } from '../lib/storage';
-import type { FeedbackLogRecord, LogStream, PredictionLogRecord } from '../lib/traffic/prediction-log-records';
+import type {
+  FeedbackLogRecord,
+  LogStream,
+  PredictionLogRecord,
+} from '../lib/traffic/prediction-log-records';
 import type { PredictionMetrics } from './metrics';
 import { PartFileWriter } from './part-file-writer';
 

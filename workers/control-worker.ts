@@ -2,11 +2,7 @@
 import { Runtime, Worker, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
 import { createControlActivities, type ActivityDeps } from '../activities';
 import { DEFAULT_SERVICE_NAMES, startTracingFromEnv, type Tracing } from './tracing';
-import {
-  workerDeploymentFromEnv,
-  workerVersioningOptions,
-  type WorkerDeployment,
-} from './versioning';
+import { workerDeploymentFromEnv, workerVersioningOptions, type WorkerDeployment } from './versioning';
 import { runWorkerMain } from './run-worker';
 
 export interface ControlWorkerOptions {

@@ -3,11 +3,7 @@ import { Runtime, Worker, type NativeConnection } from '@temporalio/worker';
 import { createGpuActivities } from '../activities';
 import { loadTfBackend } from '../lib/model';
 import { DEFAULT_SERVICE_NAMES, startTracingFromEnv, type Tracing } from './tracing';
-import {
-  workerDeploymentFromEnv,
-  workerVersioningOptions,
-  type WorkerDeployment,
-} from './versioning';
+import { workerDeploymentFromEnv, workerVersioningOptions, type WorkerDeployment } from './versioning';
 import { runWorkerMain } from './run-worker';
 
 /** Longest the SDK holds back a heartbeat. */

@@ -6,7 +6,13 @@
 import { proxyActivities, setCurrentDetails, upsertSearchAttributes } from '@temporalio/workflow';
 import type { ControlActivities } from '../activities';
 import { withSummaries } from './activity-summaries';
-import { ML_MODEL, ML_MODEL_VERSION, ML_STAGE, type RollbackInput, type RollbackResult } from '../contracts/temporal';
+import {
+  ML_MODEL,
+  ML_MODEL_VERSION,
+  ML_STAGE,
+  type RollbackInput,
+  type RollbackResult,
+} from '../contracts/temporal';
 
 const control = withSummaries(
   proxyActivities<ControlActivities>({

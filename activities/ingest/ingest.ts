@@ -25,7 +25,6 @@ import { joinUri, readJsonIfExists, writeJson } from '../../lib/storage/index';
 import { type ActivityDeps, stageUri } from '../deps';
 import { FAILURE } from '../../contracts/failures';
 
-
 /** Images a shard fetches and decodes at once when the input does not say. */
 export const DEFAULT_IMAGE_CONCURRENCY = 8;
 /** How many skipped files a plan's result names (the plan itself lists them all). */

@@ -9,11 +9,19 @@ import type { DriftResult } from '../../contracts/drift';
 import { measureDrift } from '../../lib/dataset/drift';
 import { FeatureAccumulator } from '../../lib/dataset/feature-accumulator';
 import { CATEGORICAL_FEATURES, NUMERIC_FEATURES } from '../../lib/dataset/schema';
-import { STATISTICS_FORMAT, type DatasetStatistics, type FeatureStatistics } from '../../lib/dataset/statistics';
+import {
+  STATISTICS_FORMAT,
+  type DatasetStatistics,
+  type FeatureStatistics,
+} from '../../lib/dataset/statistics';
 import { computeAuc, computeLogLoss, hasBothClasses } from '../../lib/model/metrics';
 import { ModelRegistry } from '../../lib/registry/index';
 import { joinUri, readJsonIfExists, storageFor } from '../../lib/storage/index';
-import type { FeedbackLogRecord, LogStream, PredictionLogRecord } from '../../lib/traffic/prediction-log-records';
+import type {
+  FeedbackLogRecord,
+  LogStream,
+  PredictionLogRecord,
+} from '../../lib/traffic/prediction-log-records';
 import type {
   LogCursor,
   MeasureHealthInput,

@@ -22,8 +22,6 @@ type IndexedValueType = NonNullable<ReturnType<typeof encodeSearchAttributeIndex
 export const DEFAULT_GRPC_PORT = 7233;
 /** The Web UI port the docs and the workflow links point at. */
 export const DEFAULT_UI_PORT = 8233;
-/** The persistent SQLite file `mlops dev` keeps its history in, relative to the project root. */
-export const MLOPS_DEV_DB_FILE = path.join('.mlops', 'temporal.sqlite');
 /** Search attributes every server this project starts must know. */
 export const DEV_SERVER_SEARCH_ATTRIBUTES: SearchAttributeKey<SearchAttributeType>[] = [
   ML_MODEL,

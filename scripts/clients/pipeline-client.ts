@@ -6,7 +6,11 @@ import {
   type WorkflowHandle,
 } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
-import { pipelineConfigSchema, type PipelineConfig, type PipelineConfigInput } from '../../contracts/pipeline-config';
+import {
+  pipelineConfigSchema,
+  type PipelineConfig,
+  type PipelineConfigInput,
+} from '../../contracts/pipeline-config';
 import {
   CANARY_WORKFLOW_TYPE,
   decideUpdate,

@@ -93,7 +93,8 @@ function carriesValue(checker: ts.TypeChecker, node: ts.ImportDeclaration | ts.E
     if (clause.name && isValueSymbol(checker, checker.getSymbolAtLocation(clause.name))) return true;
     const bindings = clause.namedBindings;
     if (!bindings) return false;
-    if (ts.isNamespaceImport(bindings)) return isValueSymbol(checker, checker.getSymbolAtLocation(bindings.name));
+    if (ts.isNamespaceImport(bindings))
+      return isValueSymbol(checker, checker.getSymbolAtLocation(bindings.name));
     return bindings.elements.some(
       (element) => !element.isTypeOnly && isValueSymbol(checker, checker.getSymbolAtLocation(element.name)),
     );
@@ -107,7 +108,8 @@ function carriesValue(checker: ts.TypeChecker, node: ts.ImportDeclaration | ts.E
   }
   if (ts.isNamespaceExport(clause)) return true;
   return clause.elements.some(
-    (element) => !element.isTypeOnly && isValueSymbol(checker, checker.getExportSpecifierLocalTargetSymbol(element)),
+    (element) =>
+      !element.isTypeOnly && isValueSymbol(checker, checker.getExportSpecifierLocalTargetSymbol(element)),
   );
 }
 

@@ -22,7 +22,9 @@ export function prometheusBinary(): string {
 export async function startPrometheus(targets: string[]): Promise<PrometheusHandle> {
   const binary = prometheusBinary();
   await fs.access(binary).catch(() => {
-    throw new Error(`no Prometheus at ${binary}: run scripts/dev/install-prometheus.sh (or set PROMETHEUS_PATH)`);
+    throw new Error(
+      `no Prometheus at ${binary}: run scripts/dev/install-prometheus.sh (or set PROMETHEUS_PATH)`,
+    );
   });
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'mlops-prometheus-'));
   const config = [

@@ -17,7 +17,11 @@ import {
   type Decision,
   type RolloutCommand,
 } from '../../contracts/temporal';
-import { checkApprovePayload, checkRejectPayload, checkRolloutCommandPayload } from '../../contracts/signal-payloads';
+import {
+  checkApprovePayload,
+  checkRejectPayload,
+  checkRolloutCommandPayload,
+} from '../../contracts/signal-payloads';
 
 const PAYLOAD_HELP = 'Payload: {"by": "your name", "reason": "optional"}';
 

@@ -164,7 +164,8 @@ export function setDecisionHandlers({
     async (payload) => {
       // The validator accepted it, so this parses; the parsed form is the normalized one.
       const checked = checkDecidePayload(payload);
-      if (!checked.ok) throw ApplicationFailure.create({ type: FAILURE.DecisionRefused, message: checked.reason });
+      if (!checked.ok)
+        throw ApplicationFailure.create({ type: FAILURE.DecisionRefused, message: checked.reason });
       const { decision, by, comment, reason } = checked.value;
       return decide(decision === 'approve' ? 'approved' : 'rejected', by, comment ?? reason);
     },

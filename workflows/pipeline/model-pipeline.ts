@@ -19,7 +19,12 @@ import {
   isCancellation,
   setHandler,
 } from '@temporalio/workflow';
-import { deploymentWorkflowId, statusQuery, type PipelineInput, type PipelineResult } from '../../contracts/temporal';
+import {
+  deploymentWorkflowId,
+  statusQuery,
+  type PipelineInput,
+  type PipelineResult,
+} from '../../contracts/temporal';
 import { rootMessage } from '../../contracts/failures';
 import { awaitCandidateDecision, recordCandidateDecision } from './approval';
 import {
@@ -30,13 +35,7 @@ import {
 } from './context';
 import { setDecisionHandlers, type RolloutHandle } from './decisions';
 import { awaitRollout, startRolloutWhenFree } from './deployment';
-import {
-  evaluateCandidate,
-  ingestData,
-  registerCandidate,
-  trainCandidate,
-  validateData,
-} from './stages';
+import { evaluateCandidate, ingestData, registerCandidate, trainCandidate, validateData } from './stages';
 import { endSuperseded, supersededMessage } from './supersession';
 
 /** Takes one model from data in a bucket to production, or ends saying why it did not get there. */

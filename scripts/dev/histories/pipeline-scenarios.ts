@@ -1,5 +1,10 @@
 /** Recording scenarios of pipelines, canaries and rollbacks: each drives real workflows to one ending. */
-import { decidePipeline, queryPipelineStatus, startRollback, waitForStage } from '../../clients/pipeline-client';
+import {
+  decidePipeline,
+  queryPipelineStatus,
+  startRollback,
+  waitForStage,
+} from '../../clients/pipeline-client';
 import {
   approveSignal,
   deploymentWorkflowId,

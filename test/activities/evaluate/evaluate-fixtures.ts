@@ -3,10 +3,7 @@ import path from 'node:path';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
 import type { ActivityDeps } from '../../../activities/deps';
-import {
-  createEvaluateActivities,
-  type EvaluateInput,
-} from '../../../activities/evaluate/evaluate';
+import { createEvaluateActivities, type EvaluateInput } from '../../../activities/evaluate/evaluate';
 import type { EvaluationSummary } from '../../../contracts/evaluation';
 import { pipelineConfigSchema } from '../../../contracts/pipeline-config';
 import type { AdExample } from '../../../lib/dataset/schema';

@@ -5,11 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import type { ActivityDeps } from '../../../activities/deps';
-import {
-  MAX_SLICE_VALUES,
-  SLICE_FEATURES,
-  type EvaluateInput,
-} from '../../../activities/evaluate/evaluate';
+import { MAX_SLICE_VALUES, SLICE_FEATURES, type EvaluateInput } from '../../../activities/evaluate/evaluate';
 import type { EvaluationSummary } from '../../../contracts/evaluation';
 import { readShard, SHARD_BATCH_ROWS, writeShard } from '../../../lib/dataset/shards';
 import type { AdExample } from '../../../lib/dataset/schema';

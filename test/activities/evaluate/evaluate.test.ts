@@ -7,11 +7,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { ApplicationFailure } from '@temporalio/common';
 import type { ActivityDeps } from '../../../activities/deps';
-import {
-  computeSlices,
-  MAX_SLICE_VALUES,
-  type EvaluateInput,
-} from '../../../activities/evaluate/evaluate';
+import { computeSlices, MAX_SLICE_VALUES, type EvaluateInput } from '../../../activities/evaluate/evaluate';
 import type { EvaluationSummary } from '../../../contracts/evaluation';
 import { writeShard } from '../../../lib/dataset/shards';
 import type { AdExample } from '../../../lib/dataset/schema';
