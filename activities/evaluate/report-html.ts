@@ -9,8 +9,9 @@ import {
   type SliceComparison,
   type ThresholdFailure,
 } from '../../contracts/evaluation';
-import { bestPossibleSentence, formatDelta, formatMetric, METRICS } from '../../contracts/metric-catalog';
+import { bestPossibleSentence, formatMetric } from '../../contracts/metric-catalog';
 import { calibrationChartSpec, renderChartSvg, rocChartSpec } from './charts';
+import { overallTableText, sliceTableText } from './report-tables';
 import type { EvaluationReportData, EvaluationReportOptions } from './report-markdown';
 
 /** Escapes text for HTML element content and double-quoted attributes. */
@@ -18,7 +19,6 @@ export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-const percent = (value: number | undefined) => (value === undefined ? '—' : `${(value * 100).toFixed(2)}%`);
 const cell = (text: string, tag: 'td' | 'th' = 'td') => `<${tag}>${escapeHtml(text)}</${tag}>`;
 const row = (cells: string[], tag: 'td' | 'th' = 'td') =>
   `<tr>${cells.map((c) => cell(c, tag)).join('')}</tr>`;
@@ -33,55 +33,12 @@ function table(header: string[], rows: string[][], className = ''): string {
 }
 
 function overallTable(report: EvaluationReportData): string {
-  const { candidate, production, bestPossible } = report;
-  const header = ['metric', 'candidate'];
-  if (production) header.push(`production v${production.version}`, 'Δ');
-  if (bestPossible) header.push('best possible');
-  const rows = METRICS.map(({ key, description }) => {
-    const cells = [description, formatMetric(candidate[key])];
-    if (production) cells.push(formatMetric(production[key]), formatDelta(candidate[key], production[key]));
-    if (bestPossible) cells.push(formatMetric(bestPossible[key]));
-    return cells;
-  });
-  const extra = (name: string, value: string, productionValue: string, bestValue: string) => {
-    const cells = [name, value];
-    if (production) cells.push(productionValue, '');
-    if (bestPossible) cells.push(bestValue);
-    return cells;
-  };
-  rows.push(
-    extra('click rate', percent(candidate.clickRate), percent(production?.clickRate), ''),
-    extra(
-      'rows',
-      String(candidate.count),
-      String(production?.count ?? ''),
-      String(bestPossible?.count ?? ''),
-    ),
-  );
+  const { header, rows } = overallTableText(report, report.bestPossible);
   return table(header, rows, 'numbers');
 }
 
 function sliceTable(slices: SliceComparison[], withProduction: boolean): string {
-  const header = ['value', 'rows', 'click rate'];
-  for (const { key, label } of METRICS) {
-    header.push(withProduction ? `${label} cand.` : label);
-    if (withProduction) header.push(`${label} prod.`);
-    if (withProduction && key === 'auc') header.push('Δ AUC');
-  }
-  const rows = slices.map((slice) => {
-    const cells = [
-      `${isSliceRegression(slice) ? '⚠ ' : ''}${slice.value}`,
-      String(slice.count),
-      percent(slice.clickRate),
-    ];
-    for (const { key } of METRICS) {
-      cells.push(formatMetric(slice.candidate[key]));
-      if (withProduction) cells.push(formatMetric(slice.production?.[key]));
-      if (withProduction && key === 'auc')
-        cells.push(formatDelta(slice.candidate.auc, slice.production?.auc));
-    }
-    return cells;
-  });
+  const { header, rows } = sliceTableText(slices, withProduction);
   return table(header, rows, 'numbers');
 }
 

@@ -10,7 +10,8 @@ import {
   type SliceComparison,
 } from '../../contracts/evaluation';
 import { escapeMarkdown } from '../../contracts/markdown';
-import { bestPossibleSentence, formatDelta, formatMetric, METRICS } from '../../contracts/metric-catalog';
+import { bestPossibleSentence } from '../../contracts/metric-catalog';
+import { overallTableText, sliceTableText, type TextTable } from './report-tables';
 
 /** One model's curves on the eval rows, for the HTML report's charts. */
 export interface ModelCurves {
@@ -37,63 +38,26 @@ export interface EvaluationReportOptions {
   version?: string;
 }
 
-const percent = (value: number | undefined) => (value === undefined ? '—' : `${(value * 100).toFixed(2)}%`);
+/** A table as Markdown: text cells escaped, numbers right-aligned, empty cells left empty. */
+function markdownTable({ header, rows }: TextTable): string[] {
+  const line = (cells: string[]) =>
+    `|${cells.map((cell) => (cell === '' ? ' ' : ` ${escapeMarkdown(cell)} `)).join('|')}|`;
+  return [line(header), `|${header.map((_, i) => (i === 0 ? '---' : '---:')).join('|')}|`, ...rows.map(line)];
+}
 
 function overallSection(summary: EvaluationSummary): string[] {
-  const { candidate, production } = summary;
-  if (!production) {
-    return [
-      '| metric | candidate |',
-      '|---|---:|',
-      ...METRICS.map(({ key, description }) => `| ${description} | ${formatMetric(candidate[key])} |`),
-      `| click rate | ${percent(candidate.clickRate)} |`,
-      `| rows | ${candidate.count} |`,
-      '',
-      'No production model was compared (none in production, or it could not be scored on this split).',
-    ];
-  }
-  return [
-    `| metric | candidate | production v${escapeMarkdown(production.version)} | Δ |`,
-    '|---|---:|---:|---:|',
-    ...METRICS.map(
-      ({ key, description }) =>
-        `| ${description} | ${formatMetric(candidate[key])} | ${formatMetric(production[key])} | ` +
-        `${formatDelta(candidate[key], production[key])} |`,
-    ),
-    `| click rate | ${percent(candidate.clickRate)} | ${percent(production.clickRate)} | |`,
-    `| rows | ${candidate.count} | ${production.count} | |`,
-  ];
+  const table = markdownTable(overallTableText(summary));
+  return summary.production
+    ? table
+    : [
+        ...table,
+        '',
+        'No production model was compared (none in production, or it could not be scored on this split).',
+      ];
 }
 
 function sliceSection(feature: string, slices: SliceComparison[], withProduction: boolean): string[] {
-  const header = ['value', 'rows', 'click rate'];
-  for (const { key, label } of METRICS) {
-    header.push(withProduction ? `${label} cand.` : label);
-    if (withProduction) header.push(`${label} prod.`);
-    if (withProduction && key === 'auc') header.push('Δ AUC');
-  }
-  const rows = slices.map((slice) => {
-    const cells = [
-      `${isSliceRegression(slice) ? '⚠ ' : ''}${escapeMarkdown(slice.value)}`,
-      String(slice.count),
-      percent(slice.clickRate),
-    ];
-    for (const { key } of METRICS) {
-      cells.push(formatMetric(slice.candidate[key]));
-      if (withProduction) cells.push(formatMetric(slice.production?.[key]));
-      if (withProduction && key === 'auc')
-        cells.push(formatDelta(slice.candidate.auc, slice.production?.auc));
-    }
-    return `| ${cells.join(' | ')} |`;
-  });
-  return [
-    '',
-    `### By ${feature}`,
-    '',
-    `| ${header.join(' | ')} |`,
-    `|${header.map((_, i) => (i === 0 ? '---' : '---:')).join('|')}|`,
-    ...rows,
-  ];
+  return ['', `### By ${feature}`, '', ...markdownTable(sliceTableText(slices, withProduction))];
 }
 
 function bestPossibleSection(summary: EvaluationSummary): string[] {
