@@ -20,13 +20,13 @@ export const TEST_GPU_QUEUE = 'test-ml-gpu';
 export const TEST_ADMIN_TOKEN = 'test-admin-token';
 export const TEST_MODEL = 'ctr';
 
+/** Canary thresholds that never fail on latency or score shift, the two judgements timing noise can sway. */
+export const NOISE_FREE_CANARY_THRESHOLDS = { maxP99LatencyRatio: 1e9, maxScoreDivergence: 1 } as const;
+
 /**
  * A pipeline that runs in seconds on the tiny test datasets: one small epoch, blessing off (any
  * candidate passes), and a canary of one 50% step that needs only a few requests.
  */
-/** Canary thresholds that never fail on latency or score shift, the two judgements timing noise can sway. */
-export const NOISE_FREE_CANARY_THRESHOLDS = { maxP99LatencyRatio: 1e9, maxScoreDivergence: 1 } as const;
-
 export const TINY_PIPELINE_CONFIG: PipelineConfigInput = {
   taskQueues: { gpu: TEST_GPU_QUEUE },
   data: { imageSize: 16, minRows: 10 },
