@@ -1,4 +1,4 @@
-/** `mlops data …`: synthetic dataset generation. */
+/** `mlops data …`: synthetic dataset generation and feature-spec inference. */
 import path from 'node:path';
 import type { Command } from 'commander';
 import { z } from 'zod';
@@ -9,6 +9,7 @@ import {
   generateDataset,
   type GenerateResult,
 } from '../../lib/dataset/synthetic';
+import { registerDescribeCommand } from './data-describe';
 
 /** Commander hands over strings; the integer check happens here so "1e3" or "12abc" are refused, not coerced. */
 const integerOption = (flag: string, min: number, max: number) =>
@@ -60,9 +61,9 @@ function describeResult(result: GenerateResult, imageSize: number, seconds: numb
   ].join('\n');
 }
 
-/** Adds `data generate` to the mlops program. */
+/** Adds `data generate` and `data describe` to the mlops program. */
 export function registerDataCommands(program: Command): void {
-  const data = program.command('data').description('work with ad datasets');
+  const data = program.command('data').description('generate the demo dataset, describe your own');
   data
     .command('generate')
     .description(
@@ -97,4 +98,5 @@ export function registerDataCommands(program: Command): void {
       });
       console.log(describeResult(result, imageSize, (performance.now() - started) / 1000));
     });
+  registerDescribeCommand(data);
 }
