@@ -6,6 +6,7 @@
  *
  * Run: npx tsx bench/evaluate.ts [rows]   (default 3000 rows at 32 px, shards of 1000 rows)
  */
+import { ADS_FEATURE_SPEC } from '../lib/dataset/synthetic-spec';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -77,7 +78,7 @@ async function prepare(dir: string, rows: number): Promise<Work> {
     if (chunk.length === SHARD_ROWS) await flush();
   }
   if (chunk.length > 0) await flush();
-  const preprocessing = fitPreprocessing(sample, IMAGE_SIZE);
+  const preprocessing = fitPreprocessing(sample, IMAGE_SIZE, ADS_FEATURE_SPEC);
   const uris = [path.join(dir, 'candidate'), path.join(dir, 'production')];
   for (const [index, uri] of uris.entries()) {
     const model = createModel({ ...TRAIN, seed: index + 1 }, preprocessing);

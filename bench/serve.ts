@@ -6,6 +6,7 @@
  * dense 32) and one-instance requests carrying real synthetic ad PNGs; autocannon runs in a worker thread
  * so the load generator does not share the server's event loop.
  */
+import { ADS_FEATURE_SPEC } from '../lib/dataset/synthetic-spec';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -127,7 +128,7 @@ async function prepare(work: string): Promise<{
     })),
   );
   const examples = inputs.map((input, i) => ({ ...input, ad_id: `ad-${i}`, clicked: i % 2 }));
-  const preprocessing = fitPreprocessing(examples, IMAGE_SIZE);
+  const preprocessing = fitPreprocessing(examples, IMAGE_SIZE, ADS_FEATURE_SPEC);
   const train = pipelineConfigSchema.parse({ train: { conv: { filters: [8, 16], denseUnits: 32 } } }).train;
   const bundle = { model: createModel(train, preprocessing), preprocessing };
   const storeUri = path.join(work, 'store');

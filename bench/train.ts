@@ -6,6 +6,7 @@
  *
  * Run: npx tsx bench/train.ts [rows] [epochs]   (defaults 2000 rows at 32 px, 3 epochs; ~2½ minutes on 2 CPUs)
  */
+import { ADS_FEATURE_SPEC } from '../lib/dataset/synthetic-spec';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -52,7 +53,7 @@ async function prepare(work: string): Promise<{ examples: AdExample[]; shardUris
 
 /** Seconds of `model.fit` on prebuilt tensors; building the tensors and the model is not timed. */
 async function bareFitSeconds(examples: AdExample[]): Promise<number> {
-  const preprocessing = fitPreprocessing(examples, IMAGE_SIZE);
+  const preprocessing = fitPreprocessing(examples, IMAGE_SIZE, ADS_FEATURE_SPEC);
   const xs = toModelInputs(preprocessing, examples);
   const ys = tf.tensor2d(
     Float32Array.from(examples, (e) => e.clicked),
@@ -74,7 +75,7 @@ async function bareFitSeconds(examples: AdExample[]): Promise<number> {
  * (fixed order, no gathering, no callbacks), so the table also shows what the input pipeline costs.
  */
 async function prebuiltBatchesSeconds(examples: AdExample[]): Promise<number> {
-  const preprocessing = fitPreprocessing(examples, IMAGE_SIZE);
+  const preprocessing = fitPreprocessing(examples, IMAGE_SIZE, ADS_FEATURE_SPEC);
   const batches: Array<{ xs: tf.Tensor[]; ys: tf.Tensor }> = [];
   for (let start = 0; start < examples.length; start += TRAIN.batchSize) {
     const slice = examples.slice(start, start + TRAIN.batchSize);

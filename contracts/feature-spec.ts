@@ -146,6 +146,13 @@ export const featureSpecSchema = z
     spec.features.forEach((feature, index) =>
       claim(feature.column, `a ${feature.kind} feature`, ['features', index, 'column']),
     );
+    const images = spec.features.filter((feature) => feature.kind === 'image');
+    if (images.length > 1) {
+      problem(
+        `${images.map((feature) => feature.column).join(', ')} are all images: a model has one image tower, so one image column (make the others "ignored")`,
+        ['features'],
+      );
+    }
     if (!spec.features.some((feature) => feature.kind !== 'ignored')) {
       problem('every feature is ignored: a model needs at least one input', ['features']);
     }

@@ -5,6 +5,8 @@
  * checkpoint (weights and optimizer state) the earlier ones left in the store. Once the result is
  * recorded, that checkpoint is deleted: the model is what later stages use.
  */
+// TODO(issue 13): the run's own spec, once ingest writes shards by it; the ads are all it reads today.
+import { ADS_FEATURE_SPEC } from '../../lib/dataset/synthetic-spec';
 import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import { pipelineConfigSchema, type PipelineConfig } from '../../contracts/pipeline-config';
 import {
@@ -219,7 +221,7 @@ export function createTrainActivities(deps: ActivityDeps, options: TrainActivity
       let job;
       try {
         job = await runTrainingProcess(
-          { shardUris, imageSize: input.imageSize, config, outUri },
+          { shardUris, imageSize: input.imageSize, featureSpec: ADS_FEATURE_SPEC, config, outUri },
           {
             onEvent,
             signal: context.cancellationSignal,

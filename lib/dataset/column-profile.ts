@@ -5,6 +5,7 @@
  * inference decides a column's kind from this.
  */
 import { looksNumeric } from './csv-dialect';
+import { hash32 } from './hash';
 
 /** Distinct values tracked per column; past it the count is a lower bound. */
 export const MAX_TRACKED_DISTINCT = 10_000;
@@ -14,20 +15,6 @@ const EXAMPLES = 3;
 const SKETCH_SIZE = 1024;
 const IMAGE_REFERENCE = /\.(png|jpe?g|webp)$/i;
 const INTEGER = /^[+-]?\d+$/;
-
-/** FNV-1a, 32 bits: spreads values evenly enough for the sketch, and costs little. */
-function hash32(value: string): number {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < value.length; i++) {
-    hash ^= value.charCodeAt(i);
-    hash = Math.imul(hash, 0x01000193);
-  }
-  // A final avalanche, so values differing in their last character land far apart.
-  hash ^= hash >>> 16;
-  hash = Math.imul(hash, 0x85ebca6b);
-  hash ^= hash >>> 13;
-  return hash >>> 0;
-}
 
 /**
  * Counts distinct values past what can be held, as a K-minimum-values sketch: the K smallest value

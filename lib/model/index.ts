@@ -5,15 +5,13 @@ import type { Preprocessing } from './preprocessing';
 export { loadTfBackend, type BackendPreference, type TfBackend } from './backend';
 export {
   encodeBatch,
-  fitPreprocessing,
   toModelInputs,
-  MODEL_INPUT_NAMES,
   OOV_INDEX,
   type EncodedBatch,
   type ModelInput,
   type Preprocessing,
 } from './preprocessing';
-export { PreprocessingFitter } from './preprocessing-fit';
+export { fitPreprocessing, PreprocessingFitter } from './preprocessing-fit';
 export { createModel, disposeModel } from './architecture';
 export {
   trainModel,

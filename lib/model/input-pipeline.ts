@@ -3,11 +3,22 @@
  * from the store. Either way an epoch's order depends only on (seed, epoch), so a run resumed at
  * epoch k sees exactly the batches an uninterrupted run would have.
  */
-import { NUMERIC_FEATURES, type AdExample } from '../dataset/schema';
+import type { FeatureSpec } from '../../contracts/feature-spec';
 import { streamShard, type ShardChunk } from '../dataset/shards';
 import { createRandom } from '../dataset/random';
 import { PreprocessingFitter } from './preprocessing-fit';
-import { encodeBatch, gatherRows, type EncodedBatch, type Preprocessing } from './preprocessing';
+import {
+  encodeBatch,
+  gatherRows,
+  inputLayout,
+  textSlots,
+  type EncodedBatch,
+  type ModelInput,
+  type Preprocessing,
+} from './preprocessing';
+
+/** An example with its label as 0 or 1 (shards store it as `clicked`). */
+export type LabelledInput = ModelInput & { readonly clicked: number };
 import { prefetch } from './prefetch';
 
 /** A mini-batch ready to become tensors. */
@@ -54,7 +65,7 @@ function permutation(n: number, random: () => number): Uint32Array {
 
 /** Examples already in memory, encoded once and gathered per batch in a seeded full shuffle. */
 export function inMemoryTrainingData(
-  examples: readonly AdExample[],
+  examples: readonly LabelledInput[],
   preprocessing: Preprocessing,
   seed: number,
 ): TrainingData {
@@ -79,47 +90,65 @@ class RowStore {
   readonly pixels: Uint8Array;
   readonly categorical: Int32Array[];
   readonly numeric: Float32Array;
+  readonly text: Int32Array[];
   readonly labels: Float32Array;
-  private readonly k = NUMERIC_FEATURES.length;
 
   constructor(
     readonly capacity: number,
-    private readonly imageBytes: number,
-    categoricalCount: number,
+    private readonly shape: RowShape,
   ) {
-    this.pixels = new Uint8Array(capacity * imageBytes);
-    this.categorical = Array.from({ length: categoricalCount }, () => new Int32Array(capacity));
-    this.numeric = new Float32Array(capacity * this.k);
+    this.pixels = new Uint8Array(capacity * shape.imageBytes);
+    this.categorical = Array.from({ length: shape.categorical }, () => new Int32Array(capacity));
+    this.numeric = new Float32Array(capacity * shape.numericWidth);
+    this.text = shape.textSlots.map((slots) => new Int32Array(capacity * slots));
     this.labels = new Float32Array(capacity);
   }
 
   /** Copies row `from` of an encoded chunk (or another store) into slot `to`. */
-  put(
-    to: number,
-    source: { pixels: Uint8Array; categorical: Int32Array[]; numeric: Float32Array },
-    labels: Float32Array,
-    from: number,
-  ): void {
-    const { imageBytes, k } = this;
+  put(to: number, source: Omit<EncodedBatch, 'size'>, labels: Float32Array, from: number): void {
+    const { imageBytes, numericWidth: k, textSlots } = this.shape;
     this.pixels.set(source.pixels.subarray(from * imageBytes, (from + 1) * imageBytes), to * imageBytes);
     for (let f = 0; f < this.categorical.length; f++)
       this.categorical[f]![to] = source.categorical[f]![from]!;
     this.numeric.set(source.numeric.subarray(from * k, (from + 1) * k), to * k);
+    textSlots.forEach((slots, t) => {
+      this.text[t]!.set(source.text[t]!.subarray(from * slots, (from + 1) * slots), to * slots);
+    });
     this.labels[to] = labels[from]!;
   }
 
   /** The first `size` rows as a batch (views, not copies). */
   toBatch(size: number): LabelledBatch {
+    const { imageBytes, numericWidth, textSlots } = this.shape;
     return {
       inputs: {
         size,
-        pixels: this.pixels.subarray(0, size * this.imageBytes),
+        pixels: this.pixels.subarray(0, size * imageBytes),
         categorical: this.categorical.map((column) => column.subarray(0, size)),
-        numeric: this.numeric.subarray(0, size * this.k),
+        numeric: this.numeric.subarray(0, size * numericWidth),
+        text: this.text.map((column, t) => column.subarray(0, size * textSlots[t]!)),
       },
       labels: this.labels.subarray(0, size),
     };
   }
+}
+
+/** Widths of one encoded row, from the preprocessing. */
+interface RowShape {
+  imageBytes: number;
+  categorical: number;
+  numericWidth: number;
+  textSlots: number[];
+}
+
+function rowShape(preprocessing: Preprocessing): RowShape {
+  const layout = inputLayout(preprocessing);
+  return {
+    imageBytes: layout.imageBytes,
+    categorical: layout.categorical.length,
+    numericWidth: layout.numericWidth,
+    textSlots: layout.text.map(textSlots),
+  };
 }
 
 export interface ShardTrainingDataOptions {
@@ -141,16 +170,15 @@ export function shardTrainingData(options: ShardTrainingDataOptions): TrainingDa
   const { shards, preprocessing, seed } = options;
   const read = options.read ?? streamShard;
   const rows = shards.reduce((sum, shard) => sum + shard.rows, 0);
-  const imageBytes = preprocessing.imageSize * preprocessing.imageSize * 3;
-  const categoricalCount = Object.keys(preprocessing.vocabularies).length;
+  const shape = rowShape(preprocessing);
   const capacity = Math.max(1, Math.min(options.shuffleBufferSize, rows));
   return {
     rows,
     async *batches(epoch, batchSize) {
       const random = createRandom(epochSeed(seed, epoch, 0x5bd1e995));
-      const buffer = new RowStore(capacity, imageBytes, categoricalCount);
+      const buffer = new RowStore(capacity, shape);
       let filled = 0;
-      let out = new RowStore(batchSize, imageBytes, categoricalCount);
+      let out = new RowStore(batchSize, shape);
       let outSize = 0;
       const emit = (slot: number) => out.put(outSize++, buffer, buffer.labels, slot);
 
@@ -174,7 +202,7 @@ export function shardTrainingData(options: ShardTrainingDataOptions): TrainingDa
             buffer.put(slot, encoded, labels, r);
             if (outSize === batchSize) {
               yield out.toBatch(outSize);
-              out = new RowStore(batchSize, imageBytes, categoricalCount);
+              out = new RowStore(batchSize, shape);
               outSize = 0;
             }
           }
@@ -187,7 +215,7 @@ export function shardTrainingData(options: ShardTrainingDataOptions): TrainingDa
         if (slot !== filled) buffer.put(slot, buffer, buffer.labels, filled);
         if (outSize === batchSize) {
           yield out.toBatch(outSize);
-          out = new RowStore(batchSize, imageBytes, categoricalCount);
+          out = new RowStore(batchSize, shape);
           outSize = 0;
         }
       }
@@ -207,10 +235,11 @@ export interface ShardScan {
 export async function scanShards(
   uris: readonly string[],
   imageSize: number,
+  spec: FeatureSpec,
   read: (uri: string) => AsyncIterable<ShardChunk> = streamShard,
 ): Promise<ShardScan> {
   if (uris.length === 0) throw new Error('no training shards were given');
-  const fitter = new PreprocessingFitter(imageSize);
+  const fitter = new PreprocessingFitter(spec, imageSize);
   const shards: ShardSource[] = [];
   for (const uri of uris) {
     let rows = 0;

@@ -12,6 +12,7 @@ import {
   type OptimizerState,
 } from './optimizer-state';
 import type { Preprocessing } from './preprocessing';
+import { readPreprocessing } from './preprocessing-format';
 
 const MODEL_FILE = 'model.json';
 const WEIGHTS_FILE = 'weights.bin';
@@ -89,11 +90,14 @@ function parseJson<T>(uri: string, name: string, bytes: Buffer): T {
   }
 }
 
-function checkPreprocessing(uri: string, value: Partial<Preprocessing>): Preprocessing {
-  if (value.version !== 1 || typeof value.imageSize !== 'number' || !value.vocabularies || !value.numeric) {
-    throw new ModelBundleError(uri, `${PREPROCESSING_FILE} is not a version 1 preprocessing definition`);
-  }
-  return value as Preprocessing;
+function checkPreprocessing(uri: string, value: unknown): Preprocessing {
+  const read = readPreprocessing(value);
+  if ('problem' in read)
+    throw new ModelBundleError(
+      uri,
+      `${PREPROCESSING_FILE} is not a preprocessing definition: ${read.problem}`,
+    );
+  return read;
 }
 
 /** Loads a bundle saved by saveModelBundle; fails with ModelBundleError naming the URI when it is missing or corrupt. */
@@ -105,7 +109,7 @@ export async function loadModelBundle(uri: string): Promise<ModelBundle> {
   }
   const preprocessing = checkPreprocessing(
     uri,
-    parseJson<Partial<Preprocessing>>(uri, PREPROCESSING_FILE, await readFile(uri, PREPROCESSING_FILE)),
+    parseJson<unknown>(uri, PREPROCESSING_FILE, await readFile(uri, PREPROCESSING_FILE)),
   );
   const weightBytes = await readFile(uri, WEIGHTS_FILE);
   // Copy out of Node's pooled Buffer: TF.js reads the whole ArrayBuffer from offset 0.

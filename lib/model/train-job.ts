@@ -6,6 +6,7 @@
  * continues it. The last checkpoint outlives the job: a retry that finds it only saves the model
  * again, until the caller has recorded the result and deletes it (train-checkpoints).
  */
+import type { FeatureSpec } from '../../contracts/feature-spec';
 import type { PipelineConfig } from '../../contracts/pipeline-config';
 import { joinUri, readJsonIfExists, writeJson } from '../storage';
 import { disposeModel } from './architecture';
@@ -22,6 +23,8 @@ export interface TrainJob {
   /** Train shards, in the order ingest listed them; each epoch visits them in a seeded order. */
   shardUris: string[];
   imageSize: number;
+  /** The columns and their kinds; preprocessing is fitted by it. */
+  featureSpec: FeatureSpec;
   /** The pipeline's train configuration, defaults applied. */
   config: PipelineConfig['train'];
   /** The train stage's folder in the store: checkpoints/ and model/ are written under it. */
@@ -108,10 +111,10 @@ export async function runTrainJob(job: TrainJob, hooks: TrainJobHooks = {}): Pro
       emit({ type: 'resumed', checkpoint: { epoch: pointer.epoch, uri: pointer.uri } });
       shards = sameShards(pointer.shards, job.shardUris)
         ? pointer.shards
-        : (await scanShards(job.shardUris, imageSize)).shards;
+        : (await scanShards(job.shardUris, imageSize, job.featureSpec)).shards;
     } else {
       emit({ type: 'phase', phase: 'scanning' });
-      ({ shards, preprocessing } = await scanShards(job.shardUris, imageSize));
+      ({ shards, preprocessing } = await scanShards(job.shardUris, imageSize, job.featureSpec));
     }
 
     const lossHistory = pointer ? [...pointer.lossHistory] : [];

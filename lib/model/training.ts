@@ -1,14 +1,16 @@
 /** The training loop: seeded batches from any TrainingData, progress, per-epoch hooks, resume with optimizer state, cancellation. */
 import * as tf from '@tensorflow/tfjs';
 import type { PipelineConfig } from '../../contracts/pipeline-config';
-import type { AdExample } from '../dataset/schema';
 import { compileModel, createModel, disposeModel } from './architecture';
 import { loadTfBackend } from './backend';
 import type { ModelBundle } from './index';
 import { inMemoryTrainingData, type TrainingData } from './input-pipeline';
 import { disposeOptimizerState, restoreOptimizerState, type OptimizerState } from './optimizer-state';
 import { prefetch } from './prefetch';
-import { encodedToTensors, fitPreprocessing, type Preprocessing } from './preprocessing';
+import type { FeatureSpec } from '../../contracts/feature-spec';
+import { encodedToTensors, type Preprocessing } from './preprocessing';
+import { fitPreprocessing } from './preprocessing-fit';
+import type { LabelledInput } from './input-pipeline';
 
 export { shuffledIndices } from './input-pipeline';
 
@@ -31,11 +33,13 @@ export interface EpochEndInfo {
 
 export interface TrainModelOptions {
   /** Examples in memory; preprocessing is fitted on them unless given. Or pass `data`. */
-  examples?: readonly AdExample[];
+  examples?: readonly LabelledInput[];
   /** A training split as epochs of batches (shards streamed from the store); needs `preprocessing`. */
   data?: TrainingData;
   /** Preprocessing the data was encoded with; a resumed bundle's own takes precedence. */
   preprocessing?: Preprocessing;
+  /** The spec `examples` are fitted by, when no preprocessing is given. */
+  featureSpec?: FeatureSpec;
   imageSize: number;
   config: PipelineConfig['train'];
   onProgress?: (progress: TrainProgress) => void | Promise<void>;
@@ -74,6 +78,12 @@ function trainingData(options: TrainModelOptions, preprocessing: Preprocessing):
   return inMemoryTrainingData(options.examples, preprocessing, options.config.seed);
 }
 
+function specToFit(options: TrainModelOptions): FeatureSpec {
+  if (!options.featureSpec)
+    throw new Error('trainModel with `examples` and no `preprocessing` needs the `featureSpec`');
+  return options.featureSpec;
+}
+
 /**
  * Trains a new model (or continues a checkpoint) for config.epochs epochs, numbered from 1.
  * Takes ownership of `resumeFrom.optimizerState` (freed whatever happens); a resumed model stays the caller's.
@@ -103,7 +113,7 @@ export async function trainModel(options: TrainModelOptions): Promise<TrainModel
     const preprocessing =
       resumeFrom?.bundle.preprocessing ??
       options.preprocessing ??
-      fitPreprocessing(options.examples ?? [], imageSize);
+      fitPreprocessing(options.examples ?? [], imageSize, specToFit(options));
     // Built before the model: bad examples then fail with nothing to free.
     const data = trainingData(options, preprocessing);
     const model = resumeFrom?.bundle.model ?? (created = createModel(config, preprocessing));

@@ -1,6 +1,6 @@
 /** `POST /v1/models/{model}:predict`: routes the request to stable or canary, decodes images, predicts. */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { ModelInput } from '../../lib/model';
+import type { AdFeatures } from '../../lib/dataset/schema';
 import type { ServingContext } from '../context';
 import type { ServedModel } from '../deployment-watcher';
 import { HttpError } from '../errors';
@@ -90,7 +90,7 @@ export function registerPredictRoute(app: FastifyInstance, context: ServingConte
 function predictionRecords(
   labels: { model: string; version: string; role: Role },
   instances: readonly PredictInstance[],
-  inputs: readonly ModelInput[],
+  inputs: ReadonlyArray<AdFeatures & { pixels: Uint8Array }>,
   predictions: readonly Prediction[],
   issuedAt: number,
   latencySeconds: number,
@@ -99,7 +99,7 @@ function predictionRecords(
   const latency_ms = Math.round(latencySeconds * 1e6) / 1e3;
   return predictions.map((prediction, index) => {
     // The features as the model saw them (trimmed), never the image bytes; a URI is kept to find the image again.
-    const { pixels: _pixels, ...features } = inputs[index] ?? ({} as ModelInput);
+    const { pixels: _pixels, ...features } = inputs[index]!;
     const imageUri = instances[index]?.image_uri;
     return {
       ts,

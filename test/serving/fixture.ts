@@ -1,4 +1,5 @@
 /** Test fixture for the prediction server: a temp store with real tiny models, deployments, and a running server. */
+import { ADS_FEATURE_SPEC } from '../../lib/dataset/synthetic-spec';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -67,7 +68,7 @@ export async function createServingFixture(): Promise<ServingFixture> {
   return {
     storeUri,
     async saveVersion(version, seed = Number(version) || 1) {
-      const preprocessing = fitPreprocessing(examples(), IMAGE_SIZE);
+      const preprocessing = fitPreprocessing(examples(), IMAGE_SIZE, ADS_FEATURE_SPEC);
       const train = pipelineConfigSchema.parse({
         train: { seed, conv: { filters: [2], denseUnits: 4 }, embeddingDim: 2 },
       }).train;

@@ -1,4 +1,5 @@
 /** Setup shared by the evaluateModel tests: a tiny architecture, untrained models, a mock activity run. */
+import { ADS_FEATURE_SPEC } from '../../../lib/dataset/synthetic-spec';
 import path from 'node:path';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
@@ -39,7 +40,7 @@ export async function saveUntrainedModel(
   examples: AdExample[],
   imageSize: number = IMAGE_SIZE,
 ): Promise<string> {
-  const preprocessing = fitPreprocessing(examples, imageSize);
+  const preprocessing = fitPreprocessing(examples, imageSize, ADS_FEATURE_SPEC);
   const model = createModel({ ...CONFIG.train, seed }, preprocessing);
   const uri = path.join(store, name);
   await saveModelBundle({ model, preprocessing }, uri);

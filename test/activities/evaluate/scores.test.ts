@@ -1,3 +1,4 @@
+import { ADS_FEATURE_SPEC } from '../../../lib/dataset/synthetic-spec';
 import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
@@ -43,7 +44,7 @@ void describe('scoreEvalSplit', () => {
 
   before(async () => {
     await loadTfBackend();
-    const preprocessing = fitPreprocessing(examples, IMAGE_SIZE);
+    const preprocessing = fitPreprocessing(examples, IMAGE_SIZE, ADS_FEATURE_SPEC);
     candidate = { model: createModel({ ...TRAIN, seed: 1 }, preprocessing), preprocessing };
     production = { model: createModel({ ...TRAIN, seed: 2 }, preprocessing), preprocessing };
   });
@@ -101,7 +102,7 @@ void describe('scoreEvalSplit', () => {
 
   void it('drops the production scores, keeping the candidate, when production fails on a batch', async () => {
     const reader = memoryShards(shards);
-    const small = fitPreprocessing(examples, 4);
+    const small = fitPreprocessing(examples, 4, ADS_FEATURE_SPEC);
     const other: ModelBundle = { model: createModel({ ...TRAIN, seed: 3 }, small), preprocessing: small };
     try {
       const scores = await scoreEvalSplit({

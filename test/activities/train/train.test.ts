@@ -1,3 +1,4 @@
+import { ADS_FEATURE_SPEC } from '../../../lib/dataset/synthetic-spec';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -179,7 +180,13 @@ void describe('trainModel activity', () => {
     // What a worker that died after its training process saved the model leaves: the model and the
     // last checkpoint, no result.json.
     const outUri = trainDir('unrecorded');
-    const job = await runTrainJob({ shardUris: [trainUri], imageSize: IMAGE_SIZE, config: TRAIN, outUri });
+    const job = await runTrainJob({
+      shardUris: [trainUri],
+      imageSize: IMAGE_SIZE,
+      featureSpec: ADS_FEATURE_SPEC,
+      config: TRAIN,
+      outUri,
+    });
     const weights = await fs.readFile(path.join(job.modelUri, 'weights.bin'));
     assert.deepEqual(await completeCheckpoints('unrecorded'), [`checkpoints/epoch-${TRAIN.epochs}`]);
 

@@ -1,3 +1,4 @@
+import { ADS_FEATURE_SPEC } from '../../../lib/dataset/synthetic-spec';
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -19,9 +20,15 @@ import { makeExamples } from './fixtures';
 const IMAGE_SIZE = 4;
 const HEADLINE = NUMERIC_FEATURES.indexOf('headline_length');
 
+function numericOf(preprocessing: Preprocessing, column: string): { mean: number; std: number } {
+  const feature = preprocessing.features.find((candidate) => candidate.column === column);
+  assert.ok(feature?.kind === 'numeric', `${column} is numeric`);
+  return feature;
+}
+
 /** Row numbers of a batch, recovered from the normalised headline_length (the fixture sets it to the row number). */
 function rowIds(batch: LabelledBatch, preprocessing: Preprocessing): number[] {
-  const { mean, std } = preprocessing.numeric.headline_length;
+  const { mean, std } = numericOf(preprocessing, 'headline_length');
   const k = NUMERIC_FEATURES.length;
   return Array.from({ length: batch.inputs.size }, (_, i) =>
     Math.round(batch.inputs.numeric[i * k + HEADLINE]! * std + mean),
@@ -51,7 +58,7 @@ void describe('input pipeline', () => {
     const parts = [examples.slice(0, 700), examples.slice(700, 1000), examples.slice(1000)];
     const uris = parts.map((_, i) => path.join(dir, `train-${i}.arrow`));
     await Promise.all(parts.map((part, i) => writeShard(uris[i]!, part, IMAGE_SIZE)));
-    ({ shards, preprocessing } = await scanShards(uris, IMAGE_SIZE));
+    ({ shards, preprocessing } = await scanShards(uris, IMAGE_SIZE, ADS_FEATURE_SPEC));
   });
   after(async () => {
     await fs.rm(dir, { recursive: true, force: true });
@@ -62,11 +69,14 @@ void describe('input pipeline', () => {
       shards.map((s) => s.rows),
       [700, 300, 200],
     );
-    const reference = fitPreprocessing(examples, IMAGE_SIZE);
-    assert.deepEqual(preprocessing.vocabularies, reference.vocabularies);
+    const reference = fitPreprocessing(examples, IMAGE_SIZE, ADS_FEATURE_SPEC);
+    assert.deepEqual(
+      preprocessing.features.filter((feature) => feature.kind !== 'numeric'),
+      reference.features.filter((feature) => feature.kind !== 'numeric'),
+    );
     for (const feature of NUMERIC_FEATURES) {
-      assert.ok(Math.abs(preprocessing.numeric[feature].mean - reference.numeric[feature].mean) < 1e-9);
-      assert.ok(Math.abs(preprocessing.numeric[feature].std - reference.numeric[feature].std) < 1e-9);
+      assert.ok(Math.abs(numericOf(preprocessing, feature).mean - numericOf(reference, feature).mean) < 1e-9);
+      assert.ok(Math.abs(numericOf(preprocessing, feature).std - numericOf(reference, feature).std) < 1e-9);
     }
   });
 
@@ -113,7 +123,10 @@ void describe('input pipeline', () => {
   void it('fails clearly when a shard holds images of another size', async () => {
     const other = path.join(dir, 'other-size.arrow');
     await writeShard(other, makeExamples(3, 1, 8), 8);
-    await assert.rejects(scanShards([other], IMAGE_SIZE), /holds 8px images; this training uses 4px/);
+    await assert.rejects(
+      scanShards([other], IMAGE_SIZE, ADS_FEATURE_SPEC),
+      /holds 8px images; this training uses 4px/,
+    );
   });
 
   void it('prefetch asks for the next item before the consumer does', async () => {

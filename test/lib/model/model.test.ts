@@ -1,3 +1,4 @@
+import { ADS_FEATURE_SPEC } from '../../../lib/dataset/synthetic-spec';
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -40,6 +41,7 @@ void describe('model library', () => {
     dir = await fs.mkdtemp(path.join(os.tmpdir(), 'mlops-model-test-'));
     const result = await trainModel({
       examples,
+      featureSpec: ADS_FEATURE_SPEC,
       imageSize: IMAGE_SIZE,
       config: CONFIG,
       onProgress: (p) => {
@@ -128,7 +130,12 @@ void describe('model library', () => {
     const config = { ...CONFIG, epochs: 2 };
     const runs = [];
     for (let i = 0; i < 2; i++) {
-      const { bundle } = await trainModel({ examples, imageSize: IMAGE_SIZE, config });
+      const { bundle } = await trainModel({
+        examples,
+        featureSpec: ADS_FEATURE_SPEC,
+        imageSize: IMAGE_SIZE,
+        config,
+      });
       runs.push(await predictProbabilities(bundle, examples));
       disposeModel(bundle.model);
     }
@@ -142,6 +149,7 @@ void describe('model library', () => {
     await assert.rejects(
       trainModel({
         examples,
+        featureSpec: ADS_FEATURE_SPEC,
         imageSize: IMAGE_SIZE,
         config: CONFIG,
         signal: controller.signal,
@@ -176,7 +184,7 @@ void describe('model library', () => {
   });
 
   void it('builds a model whose weights depend only on the seed', () => {
-    const preprocessing = fitPreprocessing(examples, IMAGE_SIZE);
+    const preprocessing = fitPreprocessing(examples, IMAGE_SIZE, ADS_FEATURE_SPEC);
     const weights = [7, 7, 8].map((seed) => {
       const model = createModel({ ...CONFIG, seed }, preprocessing);
       const values = model.getWeights().map((w) => Array.from(w.dataSync()));

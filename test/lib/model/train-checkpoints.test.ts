@@ -1,3 +1,4 @@
+import { ADS_FEATURE_SPEC } from '../../../lib/dataset/synthetic-spec';
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -100,6 +101,7 @@ for (const backend of BACKENDS) {
       const job: TrainJob = {
         shardUris: [shardUri],
         imageSize: IMAGE_SIZE,
+        featureSpec: ADS_FEATURE_SPEC,
         config: CONFIG,
         outUri: joinUri(root, 'job'),
       };

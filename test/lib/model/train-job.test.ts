@@ -1,3 +1,4 @@
+import { ADS_FEATURE_SPEC } from '../../../lib/dataset/synthetic-spec';
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import fs from 'node:fs/promises';
@@ -43,6 +44,7 @@ function job(name: string, overrides: Partial<TrainJob['config']> = {}): TrainJo
   return {
     shardUris,
     imageSize: IMAGE_SIZE,
+    featureSpec: ADS_FEATURE_SPEC,
     config: { ...CONFIG, ...overrides },
     outUri: path.join(dir, name),
   };
@@ -156,7 +158,7 @@ void describe('training job: checkpoints, resume and seeds', () => {
     const checkpoint = await loadCheckpoint(path.join(dir, 'epoch-1-copy'));
     tf.dispose(checkpoint.optimizerState.weights.map((w) => w.tensor));
     const straight = await loadModelBundle(path.join(dir, 'straight', 'model'));
-    const { shards } = await scanShards(shardUris, IMAGE_SIZE);
+    const { shards } = await scanShards(shardUris, IMAGE_SIZE, ADS_FEATURE_SPEC);
     const { preprocessing } = checkpoint.bundle;
     // The same batches in the same order as the resumed run, but Adam restarts: moments and step are gone.
     const { bundle } = await trainModel({
