@@ -5,6 +5,7 @@
  * inference decides a column's kind from this.
  */
 import { looksNumeric } from './csv-dialect';
+import { byFrequency } from './feature-accumulator';
 import { hash32 } from './hash';
 
 /** Distinct values tracked per column; past it the count is a lower bound. */
@@ -66,8 +67,8 @@ export class ColumnProfile {
   readonly missingTokens = new Map<string, number>();
   readonly counts = new Map<string, number>();
   distinctOverflow = false;
-  /** A tracked value came back after tracking stopped: the column repeats itself. */
-  private repeatAfterOverflow = false;
+  /** A tracked value came back: the column repeats itself. */
+  private repeated = false;
   private readonly sketch = new DistinctSketch();
   readonly examples: string[] = [];
 
@@ -89,7 +90,7 @@ export class ColumnProfile {
     const seen = this.counts.get(value);
     if (seen !== undefined) {
       this.counts.set(value, seen + 1);
-      if (this.distinctOverflow) this.repeatAfterOverflow = true;
+      this.repeated = true;
     } else if (this.counts.size < MAX_TRACKED_DISTINCT) {
       this.counts.set(value, 1);
       if (this.examples.length < EXAMPLES) this.examples.push(value);
@@ -135,9 +136,7 @@ export class ColumnProfile {
   get unique(): boolean {
     if (this.missing > 0 || this.rows < 2) return false;
     if (!this.distinctOverflow) return this.counts.size === this.rows;
-    return (
-      !this.repeatAfterOverflow && this.topValues(1)[0]![1] === 1 && this.sketch.estimate >= 0.9 * this.rows
-    );
+    return !this.repeated && this.sketch.estimate >= 0.9 * this.rows;
   }
 
   get meanWords(): number {
@@ -146,6 +145,6 @@ export class ColumnProfile {
 
   /** Present values, most frequent first (ties by value). */
   topValues(limit: number): Array<[string, number]> {
-    return [...this.counts].sort(([a, x], [b, y]) => y - x || (a < b ? -1 : a > b ? 1 : 0)).slice(0, limit);
+    return [...this.counts].sort(byFrequency).slice(0, limit);
   }
 }

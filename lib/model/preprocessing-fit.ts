@@ -9,9 +9,11 @@ import {
   modelInputs,
   type FeatureSpec,
 } from '../../contracts/feature-spec';
+import { byFrequency } from '../dataset/feature-accumulator';
 import {
   columnValue,
   isMissing,
+  numberOf,
   PREPROCESSING_VERSION,
   transformNumeric,
   type FittedFeature,
@@ -104,9 +106,7 @@ export class PreprocessingFitter {
           continue;
         }
         if (missing && accumulator.missingIndicator) continue;
-        const value = missing
-          ? Number.NaN
-          : transformNumeric(typeof raw === 'number' ? raw : Number(raw), accumulator.normalize);
+        const value = missing ? Number.NaN : transformNumeric(numberOf(raw), accumulator.normalize);
         if (!Number.isFinite(value)) {
           const id = this.spec.id === undefined ? '' : `${String(columnValue(example, this.spec.id))}: `;
           throw new RangeError(`${id}${accumulator.column} must be a finite number, got ${String(raw)}`);
@@ -130,7 +130,7 @@ export class PreprocessingFitter {
         case 'vocabulary': {
           // The most frequent values, then sorted so an index does not depend on the rows' order.
           const kept = [...accumulator.counts]
-            .sort(([a, x], [b, y]) => y - x || (a < b ? -1 : a > b ? 1 : 0))
+            .sort(byFrequency)
             .slice(0, accumulator.maxVocabulary)
             .map(([value]) => value)
             .sort();

@@ -168,7 +168,8 @@ export function transformNumeric(value: number, normalize: FittedNumeric['normal
   return normalize === 'log' ? Math.sign(value) * Math.log1p(Math.abs(value)) : value;
 }
 
-function numberOf(value: unknown): number {
+/** A column value as a number: numbers as they are, numeric strings parsed, anything else NaN. */
+export function numberOf(value: unknown): number {
   if (typeof value === 'number') return value;
   if (typeof value === 'string' && value.trim() !== '') return Number(value);
   return Number.NaN;

@@ -5,6 +5,7 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import { describeDataset, type DescribeResult } from '../../lib/dataset/spec-inference';
 import { formatTable } from './format-table';
+import { parseOptions } from './parse-options';
 
 const describeOptionsSchema = z.strictObject({
   data: z.string().trim().min(1, '--data must name a CSV file or a folder of them (local or gs://)'),
@@ -71,17 +72,7 @@ export function registerDescribeCommand(data: Command): void {
     .option('--delimiter <char>', 'the field delimiter, when the guess is wrong ("tab" for tabs)')
     .option('--force', 'overwrite --out if it exists')
     .action(async (raw: Record<string, unknown>, command: Command) => {
-      const parsed = describeOptionsSchema.safeParse({ ...raw, force: raw.force === true });
-      if (!parsed.success) {
-        command.error(
-          `invalid options:\n${parsed.error.issues.map((issue) => `  - ${issue.message}`).join('\n')}`,
-          {
-            exitCode: 2,
-            code: 'mlops.invalidOptions',
-          },
-        );
-      }
-      const options = parsed.data;
+      const options = parseOptions(describeOptionsSchema, { ...raw, force: raw.force === true }, command);
       const outFile = path.resolve(options.out);
       // An edited spec is the user's work: never overwrite it unasked.
       if (!options.force && (await fs.stat(outFile).catch(() => undefined))) {

@@ -10,6 +10,7 @@ import {
   type GenerateResult,
 } from '../../lib/dataset/synthetic';
 import { registerDescribeCommand } from './data-describe';
+import { parseOptions } from './parse-options';
 
 /** Commander hands over strings; the integer check happens here so "1e3" or "12abc" are refused, not coerced. */
 const integerOption = (flag: string, min: number, max: number) =>
@@ -76,17 +77,11 @@ export function registerDataCommands(program: Command): void {
     .option('--corrupt <k>', 'make exactly K rows bad, each in a detectable way')
     .option('--image-size <px>', `image side in pixels (default ${DEFAULT_IMAGE_SIZE})`)
     .action(async (raw: Record<string, unknown>, command: Command) => {
-      const parsed = generateOptionsSchema.safeParse({ ...raw, drift: raw.drift === true });
-      if (!parsed.success) {
-        command.error(
-          `invalid options:\n${parsed.error.issues.map((issue) => `  - ${issue.message}`).join('\n')}`,
-          {
-            exitCode: 2,
-            code: 'mlops.invalidOptions',
-          },
-        );
-      }
-      const { out, rows, seed, drift, corrupt, imageSize } = parsed.data;
+      const { out, rows, seed, drift, corrupt, imageSize } = parseOptions(
+        generateOptionsSchema,
+        { ...raw, drift: raw.drift === true },
+        command,
+      );
       const started = performance.now();
       const result = await generateDataset({
         outDir: path.resolve(out),
