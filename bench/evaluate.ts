@@ -6,6 +6,7 @@
  *
  * Run: npx tsx bench/evaluate.ts [rows]   (default 3000 rows at 32 px, shards of 1000 rows)
  */
+import type { DatasetExample } from '../lib/dataset/example';
 import { ADS_FEATURE_SPEC } from '../lib/dataset/synthetic-spec';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs/promises';
@@ -65,7 +66,7 @@ async function prepare(dir: string, rows: number): Promise<Work> {
   let sample: AdExample[] = [];
   const flush = async () => {
     const uri = path.join(dir, 'shards', `eval-${String(shardUris.length).padStart(5, '0')}.arrow`);
-    await writeShard(uri, chunk, IMAGE_SIZE);
+    await writeShard(uri, chunk, { imageSize: IMAGE_SIZE, spec: ADS_FEATURE_SPEC });
     shardUris.push(uri);
     if (sample.length === 0) sample = chunk;
     chunk = [];
@@ -108,7 +109,7 @@ async function runActivity(work: Work, storeUri: string): Promise<void> {
 
 /** Every row in memory at once, scored by both models: the shape evaluation had before it streamed. */
 async function runBare(work: Work): Promise<void> {
-  const examples: AdExample[] = [];
+  const examples: DatasetExample[] = [];
   for (const uri of work.shardUris) examples.push(...(await readShard(uri)).examples);
   for (const uri of [work.candidateUri, work.productionUri]) {
     const bundle = await loadModelBundle(uri);

@@ -45,7 +45,10 @@ async function prepare(work: string): Promise<{ examples: AdExample[]; shardUris
   const shardUris: string[] = [];
   for (let start = 0, i = 0; start < examples.length; start += 1000, i++) {
     const uri = path.join(work, 'shards', `train-${String(i).padStart(5, '0')}.arrow`);
-    await writeShard(uri, examples.slice(start, start + 1000), IMAGE_SIZE);
+    await writeShard(uri, examples.slice(start, start + 1000), {
+      imageSize: IMAGE_SIZE,
+      spec: ADS_FEATURE_SPEC,
+    });
     shardUris.push(uri);
   }
   return { examples, shardUris };

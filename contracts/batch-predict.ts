@@ -116,6 +116,8 @@ export interface BatchModel {
   /** The image size the model was trained with, which ingest must resize to. */
   imageSize: number;
   outputUri: string;
+  /** The version's feature spec, which ingest reads the rows by; absent from jobs recorded before specs. */
+  featureSpecUri?: string;
 }
 
 export interface PredictShardInput {
@@ -131,7 +133,7 @@ export interface PredictShardInput {
 export interface PredictShardResult {
   shardIndex: number;
   inputUri: string;
-  /** JSON Lines: `{"ad_id", "click_probability", "model_version"}` per row. */
+  /** JSON Lines per row: the spec's id column (or `row`), its output name (the ads: `click_probability`), `model_version`. */
   predictionsUri: string;
   rows: number;
   /** True when a finished output of the same input and model was found and kept. */

@@ -2,8 +2,8 @@
 import type { MetricValues, PartialMetricValues } from './metric-catalog';
 import type { ModelMetrics } from './temporal';
 
-/** Columns of the examples that evaluation slices by. */
-export type SliceFeature = 'device' | 'placement';
+/** A categorical column evaluation slices by: the feature spec's `slices` (the ads: device, placement). */
+export type SliceFeature = string;
 
 /** One model's metrics on one slice of the eval split (AUC null where the slice has one label only). */
 export type SliceMetrics = MetricValues;

@@ -56,6 +56,8 @@ const categoricalSchema = z
   .strictObject({
     column: columnName,
     kind: z.literal('categorical'),
+    /** A missing value quarantines the row instead of reading as missing (default false). */
+    required: z.boolean().optional(),
     /** vocabulary: the most frequent values of the training data plus one out-of-vocabulary bucket. hash: buckets only. */
     encoding: z.enum(['vocabulary', 'hash']).default('vocabulary'),
     /** Values kept in the vocabulary at most (encoding vocabulary; default DEFAULT_MAX_VOCABULARY). */
@@ -74,6 +76,11 @@ const categoricalSchema = z
 const numericSchema = z.strictObject({
   column: columnName,
   kind: z.literal('numeric'),
+  /** A missing value quarantines the row instead of reading as missing (default false). */
+  required: z.boolean().optional(),
+  /** Values below min or above max quarantine the row (TFX's int_domain / float_domain). */
+  min: z.number().optional(),
+  max: z.number().optional(),
   /** zscore: (x − mean) / std of the training data; log: the same after log1p(|x|)·sign(x); none: as is. */
   normalize: z.enum(['zscore', 'log', 'none']).default('zscore'),
   /** Adds a 0/1 input saying the value was missing (missing values then read as the mean). */
@@ -83,6 +90,8 @@ const numericSchema = z.strictObject({
 const textSchema = z.strictObject({
   column: columnName,
   kind: z.literal('text'),
+  /** A missing value quarantines the row instead of reading as missing (default false). */
+  required: z.boolean().optional(),
   /** Word n-grams up to this length are hashed (1: words only). */
   ngrams: z.number().int().min(1).max(3).default(2),
   buckets: z.number().int().min(16).max(1_000_000).default(4096),
@@ -146,6 +155,19 @@ export const featureSpecSchema = z
     spec.features.forEach((feature, index) =>
       claim(feature.column, `a ${feature.kind} feature`, ['features', index, 'column']),
     );
+    spec.features.forEach((feature, index) => {
+      if (
+        feature.kind === 'numeric' &&
+        feature.min !== undefined &&
+        feature.max !== undefined &&
+        feature.min > feature.max
+      )
+        problem(`${feature.column}: min ${feature.min} is above max ${feature.max}`, [
+          'features',
+          index,
+          'min',
+        ]);
+    });
     const images = spec.features.filter((feature) => feature.kind === 'image');
     if (images.length > 1) {
       problem(

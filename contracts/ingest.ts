@@ -1,5 +1,12 @@
 /** Inputs and results of the ingest activities: what workflows and later stages see of ingest. */
 
+/**
+ * Version of the shard layout (a column per stored spec column, the spec in the schema metadata).
+ * Recorded with every model, so a model names the layout it was trained on; bump it on any
+ * incompatible change. Version 1 was the ads' fixed columns.
+ */
+export const DATASET_SCHEMA_VERSION = 2;
+
 export interface IngestInput {
   dataUri: string;
   imageSize: number;
@@ -11,6 +18,7 @@ export interface QuarantinedRow {
   /** The CSV's path relative to the dataset URI (sharded ingest; the single ingest reads ads.csv only). */
   file?: string;
   line: number;
+  /** The row's id (the spec's id column), when it has one. */
   adId?: string;
   reason: string;
 }
@@ -39,6 +47,9 @@ export interface IngestResult {
   evalUris?: string[];
   /** Every non-empty quarantine file (sharded ingest): together they hold every quarantined row. */
   quarantineUris?: string[];
+  /** The feature spec the shards follow; absent from runs recorded before specs (the ads). */
+  featureSpecUri?: string;
+  featureSpecSource?: string;
 }
 
 /** What the sharded ingest (planIngest → ingestShard × N → finishIngest) returns. */
@@ -50,19 +61,31 @@ export interface ShardedIngestResult extends IngestResult {
   shardCount: number;
   /** Shards found already ingested (same data, same parameters) and reused, not recomputed. */
   reusedShards: number;
-  /** Rows quarantined because another shard held their ad_id first (included in quarantinedRows). */
+  /** Rows quarantined because another shard held their id first (included in quarantinedRows). */
   duplicatesAcrossShards: number;
-  /** CSVs under the prefix that were not read as ads (the generator's ground truth). */
+  /** CSVs under the prefix that were not read as data (the generator's ground truth). */
   skippedFiles: string[];
 }
 
 export interface PlanIngestInput extends IngestInput {
   /** Rows per shard (data.shardRows). */
   shardRows: number;
+  /** The feature spec the user gave (`pipeline start --features`), in the store. */
+  featureSpecUri?: string;
+  /** Without a given spec, the production version of this model lends its spec. */
+  modelName?: string;
+}
+
+/** The feature spec a run read its data by, and where it came from. */
+export interface IngestFeatureSpec {
+  /** The spec as the run used it (the stage's features.json). */
+  featureSpecUri: string;
+  /** "given: URI", "production version N of MODEL" or "inferred from the data …". */
+  featureSpecSource: string;
 }
 
 /** A plan's URI and size: the full plan stays in the store, out of workflow history. */
-export interface PlanIngestResult {
+export interface PlanIngestResult extends IngestFeatureSpec {
   planUri: string;
   shardCount: number;
   /** Rows per shard: data.shardRows, or fewer for large images (see SHARD_PIXEL_BUDGET_BYTES). */

@@ -124,6 +124,11 @@ export interface PipelineInput {
   modelName: string;
   dataUri: string;
   config: PipelineConfig;
+  /**
+   * The feature spec to read the data by (`pipeline start --features`), in the store. Absent: the
+   * production version's spec, else one inferred from the data; ingest records which.
+   */
+  featureSpecUri?: string;
   /** Set when the production monitor started the run; absent for people and schedules. */
   trigger?: PipelineTrigger;
 }
@@ -185,6 +190,8 @@ export type ModelMetrics = PartialMetricValues & {
 export interface PipelineStatus {
   modelName: string;
   stage: PipelineStage;
+  /** The feature spec the data was read by (known once ingest planned), and where it came from. */
+  features?: { uri: string; source: string };
   candidateVersion?: string;
   candidateMetrics?: ModelMetrics;
   productionVersion?: string;

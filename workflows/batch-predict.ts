@@ -89,6 +89,7 @@ export async function batchPredict(input: BatchPredictInput): Promise<BatchPredi
         imageSize: model.imageSize,
         evalFraction: 0,
         shardRows: input.shardRows ?? DEFAULT_BATCH_SHARD_ROWS,
+        ...(model.featureSpecUri ? { featureSpecUri: model.featureSpecUri } : {}),
       },
       {
         concurrency,

@@ -55,8 +55,6 @@ export interface EvaluateInput {
   dataUri?: string;
 }
 
-/** Columns evaluation slices by. */
-export const SLICE_FEATURES: readonly SliceFeature[] = ['device', 'placement'];
 /** Values kept per slice feature, largest first; the rest would only grow workflow history. */
 export const MAX_SLICE_VALUES = 20;
 
@@ -78,7 +76,7 @@ async function loadProduction(production: EvaluateInput['production']): Promise<
  * Both models' scores on the eval split, streamed batch by batch with a heartbeat after each, so
  * memory stays a record batch plus a few scalars per row however large the split is.
  */
-async function scoreEvalRows(input: EvaluateInput): Promise<EvalScores<SliceFeature>> {
+async function scoreEvalRows(input: EvaluateInput): Promise<EvalScores> {
   const context = Context.current();
   const candidate = await loadModelBundle(input.candidateModelUri);
   let production: ModelBundle | undefined;
@@ -88,7 +86,8 @@ async function scoreEvalRows(input: EvaluateInput): Promise<EvalScores<SliceFeat
       shardUris: input.evalUris ?? [input.evalUri],
       candidate,
       ...(production ? { production } : {}),
-      sliceFeatures: SLICE_FEATURES,
+      // The candidate's spec says what to slice by: the reviewer sees its slices, whatever production's were.
+      sliceFeatures: candidate.preprocessing.spec.slices,
       onProgress: (progress) => context.heartbeat(progress),
       signal: context.cancellationSignal,
     });
@@ -114,7 +113,7 @@ function checkEvalSplit(evalUri: string, labels: Float64Array): void {
     throw ApplicationFailure.create({
       nonRetryable: true,
       message:
-        `The eval split ${evalUri} has ${clicked} clicked and ${labels.length - clicked} unclicked rows; ` +
+        `The eval split ${evalUri} has ${clicked} positive and ${labels.length - clicked} negative rows; ` +
         `AUC needs both, so the candidate cannot be evaluated. Supply more data or more varied data.`,
       details: [{ evalUri, rows: labels.length, clicked }],
     });
@@ -142,9 +141,9 @@ export function computeSlices(
   production?: ArrayLike<number>,
 ): SliceComparison[] {
   const slices: SliceComparison[] = [];
-  for (const feature of SLICE_FEATURES) {
+  for (const [feature, values] of Object.entries(sliceValues)) {
     const groups = new Map<string, number[]>();
-    sliceValues[feature].forEach((value, index) => {
+    values.forEach((value, index) => {
       let rows = groups.get(value);
       if (!rows) groups.set(value, (rows = []));
       rows.push(index);

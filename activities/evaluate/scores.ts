@@ -1,13 +1,17 @@
 /**
  * Scores an eval split for evaluation without holding it: shards are streamed record batch by
  * record batch, each batch is scored by the candidate (and production) model, and only what the
- * metrics need per row is kept (label, scores, slice values, ad id), never pixels or tensors.
+ * metrics need per row is kept (label, scores, slice values, id), never pixels or tensors. The
+ * labels, ids and slice columns are the candidate's feature spec's.
  */
-import type { CategoricalFeature } from '../../lib/dataset/schema';
+import { idOf, labelOf } from '../../lib/dataset/example';
 import { streamShard, type ShardChunk } from '../../lib/dataset/shards';
 import type { ModelBundle } from '../../lib/model/index';
 import { predictProbabilities } from '../../lib/model/predict';
 import { prefetch } from '../../lib/model/prefetch';
+
+/** The slice value of rows whose slice column is missing. */
+export const MISSING_SLICE_VALUE = '(missing)';
 
 /** How far scoring has got, reported after every record batch (for heartbeats). */
 export interface EvalScoringProgress {
@@ -18,14 +22,14 @@ export interface EvalScoringProgress {
   shards: number;
 }
 
-export interface ScoreEvalSplitOptions<K extends CategoricalFeature> {
+export interface ScoreEvalSplitOptions {
   /** The split's shards, read in this order; rows keep it. */
   shardUris: readonly string[];
   candidate: ModelBundle;
   /** Scored beside the candidate; a failure drops its scores (see EvalScores.productionError), not the run. */
   production?: ModelBundle;
-  /** Categorical columns kept per row, to slice metrics by. */
-  sliceFeatures: readonly K[];
+  /** Categorical columns kept per row, to slice metrics by (a missing value reads as "(missing)"). */
+  sliceFeatures: readonly string[];
   onProgress?: (progress: EvalScoringProgress) => void;
   /** Checked between record batches; scoring throws its reason once aborted. */
   signal?: AbortSignal;
@@ -34,12 +38,13 @@ export interface ScoreEvalSplitOptions<K extends CategoricalFeature> {
 }
 
 /** Per eval row, in shard order: everything evaluation computes its metrics from. */
-export interface EvalScores<K extends CategoricalFeature> {
+export interface EvalScores {
   rows: number;
   labels: Float64Array;
+  /** Each row's id; empty when the spec has no id column. */
   adIds: string[];
   /** The row's value of each slice feature. */
-  sliceValues: Record<K, string[]>;
+  sliceValues: Record<string, string[]>;
   candidate: Float32Array;
   /** Absent without a production model, or when it failed to score a batch. */
   production?: Float32Array;
@@ -68,9 +73,7 @@ function concat<T extends Float32Array | Float64Array>(
  * split's size. Each row's score does not depend on the rows batched with it, so the scores equal
  * those of predictProbabilities over the whole split (bit for bit on the CPU backend, which the tests check).
  */
-export async function scoreEvalSplit<K extends CategoricalFeature>(
-  options: ScoreEvalSplitOptions<K>,
-): Promise<EvalScores<K>> {
+export async function scoreEvalSplit(options: ScoreEvalSplitOptions): Promise<EvalScores> {
   const { shardUris, candidate, sliceFeatures, signal } = options;
   const read = options.read ?? streamShard;
   let production = options.production;
@@ -79,10 +82,10 @@ export async function scoreEvalSplit<K extends CategoricalFeature>(
   const candidateScores: Float32Array[] = [];
   const productionScores: Float32Array[] = [];
   const adIds: string[] = [];
-  const sliceValues = Object.fromEntries(sliceFeatures.map((feature) => [feature, []])) as unknown as Record<
-    K,
-    string[]
-  >;
+  const spec = candidate.preprocessing.spec;
+  const sliceValues: Record<string, string[]> = Object.fromEntries(
+    sliceFeatures.map((feature) => [feature, []]),
+  );
   // Decoding gives every row its own copy of a categorical string; a handful of shared ones suffice.
   const interned = new Map<string, string>();
   const intern = (value: string) => {
@@ -106,17 +109,21 @@ export async function scoreEvalSplit<K extends CategoricalFeature>(
           productionScores.length = 0;
         }
       }
-      labels.push(Float64Array.from(examples, (example) => example.clicked));
+      labels.push(Float64Array.from(examples, (example) => labelOf(example, spec)));
       for (const example of examples) {
-        adIds.push(example.ad_id);
-        for (const feature of sliceFeatures) sliceValues[feature].push(intern(example[feature]));
+        const id = idOf(example, spec);
+        if (id !== undefined) adIds.push(id);
+        for (const feature of sliceFeatures) {
+          const value = example[feature];
+          sliceValues[feature]!.push(intern(typeof value === 'string' ? value : MISSING_SLICE_VALUE));
+        }
       }
       rows += examples.length;
       options.onProgress?.({ rows, shard, shards: shardUris.length });
     }
   }
 
-  const scores: EvalScores<K> = {
+  const scores: EvalScores = {
     rows,
     labels: concat(labels, rows, (n) => new Float64Array(n)),
     adIds,

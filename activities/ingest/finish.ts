@@ -1,13 +1,13 @@
 /**
  * Finishing a sharded ingest: merge the shards' summaries into one result, and settle duplicate
- * ad ids across shards (each shard already settled its own).
+ * ids across shards (each shard already settled its own).
  *
- * Duplicates: of the rows sharing an ad_id, the first good one in dataset order (files by name,
- * then line) is kept and every later one is quarantined as `duplicate ad_id`, as within a shard.
+ * Duplicates: of the rows sharing an id (the spec's id column), the first good one in dataset order (files by name,
+ * then line) is kept and every later one is quarantined as `duplicate id`, as within a shard.
  * Finding them holds 8 bytes per accepted row (a 64-bit hash of each id, sorted); only the few
  * colliding ids are then looked up by name. The shards holding a dropped row are rewritten without
  * it into the run's stage folder: shared shard folders are never changed. As the split is by a
- * hash of ad_id, every copy of an id falls in the same split, so no duplicate can leak an ad from
+ * hash of the id, every copy of an id falls in the same split, so no duplicate can leak an ad from
  * train into eval even before this step.
  */
 import { createHash } from 'node:crypto';
@@ -18,7 +18,7 @@ import { DatasetError, type IngestPlan } from './plan';
 import type { AcceptedId, ShardOutcome } from './shard';
 import type { QuarantinedRow } from '../../contracts/ingest';
 import { streamShard, writeShard } from '../../lib/dataset/shards';
-import type { AdExample } from '../../lib/dataset/schema';
+import { idOf, type DatasetExample } from '../../lib/dataset/example';
 
 /** Rows of quarantine.jsonl in the stage folder: a sample to read; quarantineUris hold every row. */
 export const QUARANTINE_SAMPLE_ROWS = 10_000;
@@ -95,14 +95,18 @@ async function findDuplicates(shards: ShardOutcome[]): Promise<Array<{ drop: Dup
 }
 
 /** Rewrites one split of a shard without the given ids, into the run's folder; returns the new URI. */
-async function rewriteWithout(uri: string, dropped: Set<string>, outUri: string): Promise<string> {
-  const kept: AdExample[] = [];
-  let imageSize = 0;
+async function rewriteWithout(
+  plan: IngestPlan,
+  uri: string,
+  dropped: Set<string>,
+  outUri: string,
+): Promise<string> {
+  const kept: DatasetExample[] = [];
+  const { imageSize, spec } = plan;
   for await (const chunk of streamShard(uri)) {
-    imageSize = chunk.imageSize;
-    kept.push(...chunk.examples.filter((example) => !dropped.has(example.ad_id)));
+    kept.push(...chunk.examples.filter((example) => !dropped.has(idOf(example, spec)!)));
   }
-  await writeShard(outUri, kept, imageSize);
+  await writeShard(outUri, kept, { imageSize, spec });
   return outUri;
 }
 
@@ -155,7 +159,7 @@ export async function mergeShards(plan: IngestPlan, outUri: string): Promise<Mer
     file: drop.shard.file,
     line: drop.line,
     adId: drop.adId,
-    reason: `duplicate ad_id: ${drop.adId} appeared earlier (${kept.shard.file} line ${kept.line})`,
+    reason: `duplicate id: ${plan.spec.id} ${drop.adId} appeared earlier (${kept.shard.file} line ${kept.line})`,
   }));
   if (duplicates.length > 0) {
     const bySplit = new Map<string, Set<string>>();
@@ -172,7 +176,7 @@ export async function mergeShards(plan: IngestPlan, outUri: string): Promise<Mer
         const dropped = bySplit.get(list[i]!);
         if (dropped) {
           const name = `${split}-${String(i).padStart(5, '0')}.arrow`;
-          list[i] = await rewriteWithout(list[i]!, dropped, joinUri(outUri, 'deduplicated', name));
+          list[i] = await rewriteWithout(plan, list[i]!, dropped, joinUri(outUri, 'deduplicated', name));
         }
       }
     }

@@ -12,6 +12,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { mergeShards, MAX_RESULT_JSON_BYTES, shardOutcomeUri } from './finish';
 import { DatasetError, planDataset, readShardSpec, type IngestPlan } from './plan';
 import { ingestShardData } from './shard';
+import { resolveFeatureSpec } from './feature-spec-source';
 import type {
   FinishIngestInput,
   IngestShardInput,
@@ -20,7 +21,7 @@ import type {
   PlanIngestResult,
   ShardedIngestResult,
 } from '../../contracts/ingest';
-import { DATASET_SCHEMA_VERSION } from '../../lib/dataset/schema';
+import { DATASET_SCHEMA_VERSION } from '../../contracts/ingest';
 import { joinUri, readJsonIfExists, writeJson } from '../../lib/storage/index';
 import { type ActivityDeps, stageUri } from '../deps';
 import { FAILURE } from '../../contracts/failures';
@@ -59,14 +60,28 @@ export function createIngestActivities(deps: ActivityDeps) {
       const planUri = joinUri(outUri, 'plan.json');
       const plan =
         (await readJsonIfExists<IngestPlan>(planUri)) ??
-        (await failingPermanentlyOnBadData(() =>
-          planDataset({
-            ...input,
+        (await failingPermanentlyOnBadData(async () => {
+          const { featureSpecUri: given, modelName, ...parameters } = input;
+          const { spec, source } = await resolveFeatureSpec({
+            dataUri: input.dataUri,
+            storeUri: deps.storeUri,
+            ...(given ? { featureSpecUri: given } : {}),
+            ...(modelName ? { modelName } : {}),
+          });
+          const featureSpecUri = joinUri(outUri, 'features.json');
+          await writeJson(featureSpecUri, spec);
+          return planDataset({
+            ...parameters,
+            spec,
+            featureSpecSource: source,
+            featureSpecUri,
             outUri,
             onProgress: (rowsPlanned) => Context.current().heartbeat({ rowsPlanned }),
-          }),
-        ));
+          });
+        }));
       return {
+        featureSpecUri: plan.featureSpecUri,
+        featureSpecSource: plan.featureSpecSource,
         planUri,
         shardCount: plan.shardCount,
         shardRows: plan.shardRows,
@@ -98,7 +113,7 @@ export function createIngestActivities(deps: ActivityDeps) {
 
     /**
      * Merges the shards of a plan into the stage's result: counts, quarantine reasons, shard lists
-     * and one fingerprint; quarantines ad ids repeated across shards. Whether there are too many
+     * and one fingerprint; quarantines ids repeated across shards. Whether there are too many
      * bad rows is validation's call.
      */
     async finishIngest({ planUri }: FinishIngestInput): Promise<ShardedIngestResult> {
@@ -117,6 +132,8 @@ export function createIngestActivities(deps: ActivityDeps) {
           schemaVersion: DATASET_SCHEMA_VERSION,
           planUri,
           shardCount: plan.shardCount,
+          featureSpecUri: plan.featureSpecUri,
+          featureSpecSource: plan.featureSpecSource,
           skippedFiles: plan.skippedFiles.slice(0, LISTED_SKIPPED_FILES),
           ...merged,
         };

@@ -8,12 +8,14 @@ import { createHash, type Hash } from 'node:crypto';
 import { joinUri, readJsonIfExists, storageFor, writeJson } from '../../lib/storage/index';
 import { listDataCsvs, parentUri, type DataCsv } from '../../lib/dataset/csv-files';
 import { readCsvItems } from '../../lib/dataset/csv-records';
-import { checkHeader, encodingProblem } from '../../lib/dataset/csv-rows';
+import { encodingProblem } from '../../lib/dataset/csv-rows';
+import { fileColumns, rowReaderFor, specColumns } from '../../lib/dataset/spec-rows';
+import type { FeatureSpec } from '../../contracts/feature-spec';
+import { imageColumnOf } from '../../lib/dataset/example';
 import { mapBounded } from './pool';
-import { AD_COLUMNS } from '../../lib/dataset/schema';
 
 /** Version of the plan and shard layout; part of every shard's cache key. */
-export const INGEST_PLAN_VERSION = 1;
+export const INGEST_PLAN_VERSION = 2;
 /** Shard specs per plan chunk file: a shard activity reads one chunk, never the whole plan. */
 export const PLAN_CHUNK_SHARDS = 256;
 /**
@@ -31,7 +33,7 @@ export interface ShardSpec {
   csvUri: string;
   /** The CSV's name relative to the dataset URI. */
   file: string;
-  /** The CSV's header as read (trimmed names, in file order). */
+  /** The CSV's column names (its header, trimmed, or the spec's csv.columns), in file order. */
   header: string[];
   /** Byte range [start, end) of the file; never includes the header. */
   start: number;
@@ -49,6 +51,8 @@ export interface IngestParameters {
   dataUri: string;
   imageSize: number;
   evalFraction: number;
+  /** What the CSVs' columns are: read by every shard. */
+  spec: FeatureSpec;
 }
 
 /** A chunk file of the plan: the shared parameters and up to PLAN_CHUNK_SHARDS shard specs. */
@@ -59,12 +63,15 @@ export interface PlanChunk extends IngestParameters {
 /** plan.json: what was found and how it was cut. */
 export interface IngestPlan extends IngestParameters {
   version: number;
+  /** Where the spec came from (see resolveFeatureSpec), and the copy the run reads. */
+  featureSpecSource: string;
+  featureSpecUri: string;
   /** Rows per shard: data.shardRows, or fewer for large images (see SHARD_PIXEL_BUDGET_BYTES). */
   shardRows: number;
   shardCount: number;
   rowsPlanned: number;
   files: Array<{ name: string; uri: string; bytes: number; rows: number; shards: number }>;
-  /** CSVs under the prefix that are not ads (the generator's ground truth). */
+  /** CSVs under the prefix that are not data (the generator's ground truth). */
   skippedFiles: string[];
 }
 
@@ -144,23 +151,31 @@ async function* bytesOf(uri: string, hasher?: RangeHasher): AsyncGenerator<Buffe
   }
 }
 
-/** The problem with a CSV's header, or undefined when it is an ads header; reads only the first record. */
-async function headerProblem(file: DataCsv): Promise<string | undefined> {
+/** csv-parse options of the spec's dialect. */
+export function dialectOf(spec: FeatureSpec) {
+  return { delimiter: spec.csv.delimiter, quote: spec.csv.quote };
+}
+
+/** The problem with a CSV's columns against the spec, or undefined when they match; reads only the first record. */
+async function columnsProblem(file: DataCsv, spec: FeatureSpec): Promise<string | undefined> {
   try {
-    for await (const item of readCsvItems(bytesOf(file.uri))) {
-      if (item.kind === 'malformed') return `${file.uri}: the header is not readable CSV (${item.reason})`;
-      const checked = checkHeader(file.uri, item.fields);
+    for await (const item of readCsvItems(bytesOf(file.uri), dialectOf(spec))) {
+      if (item.kind === 'malformed')
+        return `${file.uri}: the first line is not readable CSV (${item.reason})`;
+      const checked = rowReaderFor(file.uri, spec, item.fields);
       return 'problem' in checked ? checked.problem : undefined;
     }
   } catch (err) {
     if (err instanceof DatasetError) return err.message;
     throw err;
   }
-  return `${file.uri} is empty: no header, no rows`;
+  return `${file.uri} is empty: ${spec.csv.header ? 'no header, no rows' : 'no rows'}`;
 }
 
 export interface PlanOptions extends IngestParameters {
   shardRows: number;
+  featureSpecSource: string;
+  featureSpecUri: string;
   /** Where plan.json and its chunks go. */
   outUri: string;
   /** Called every few thousand rows, for heartbeats. */
@@ -170,13 +185,15 @@ export interface PlanOptions extends IngestParameters {
 /** Cuts one CSV into shard specs numbered from `firstIndex`; a header-only file gets one empty shard. */
 async function planFile(
   file: DataCsv,
+  spec: FeatureSpec,
   shardRows: number,
   firstIndex: number,
   onRows: (rows: number) => void,
 ): Promise<{ shards: ShardSpec[]; bytes: number; rows: number }> {
   const hasher = new RangeHasher();
   const shards: ShardSpec[] = [];
-  let header: string[] | undefined;
+  // Without a header row the spec names the columns and the first record is already data.
+  let header: string[] | undefined = spec.csv.header ? undefined : fileColumns(spec, undefined);
   let start = 0;
   let lineOffset = 0;
   let rows = 0;
@@ -199,11 +216,11 @@ async function planFile(
     lineOffset = nextLineOffset;
     rows = 0;
   };
-  for await (const item of readCsvItems(bytesOf(file.uri, hasher))) {
+  for await (const item of readCsvItems(bytesOf(file.uri, hasher), dialectOf(spec))) {
     if (!header) {
-      // headerProblem checked it: the first item is a good header record.
+      // columnsProblem checked it: the first item is a good header record.
       if (item.kind !== 'record') throw new DatasetError(`${file.uri}: the header changed while planning`);
-      header = item.fields.map((name) => name.trim());
+      header = fileColumns(spec, item.fields);
       hasher.advance(item.endByte, true);
       start = item.endByte;
       lineOffset = item.line;
@@ -222,7 +239,9 @@ async function planFile(
     }
   }
   onRows(totalRows % 10_000);
-  if (!header) throw new DatasetError(`${file.uri} is empty: no header, no rows`);
+  if (!header || (!spec.csv.header && totalRows === 0)) {
+    throw new DatasetError(`${file.uri} is empty: ${spec.csv.header ? 'no header, no rows' : 'no rows'}`);
+  }
   // The last shard runs to the end of the file, blank lines and unreadable lines included; a
   // header-only file gets one empty shard, so every file appears in the outputs.
   const fileEnd = hasher.bytesFed;
@@ -236,28 +255,28 @@ async function planFile(
  * Throws DatasetError listing every problem when the dataset cannot be ingested as it is.
  */
 export async function planDataset(options: PlanOptions): Promise<IngestPlan> {
-  const { dataUri, imageSize, evalFraction, outUri } = options;
-  const shardRows = Math.max(
-    1,
-    Math.min(options.shardRows, Math.floor(SHARD_PIXEL_BUDGET_BYTES / (imageSize * imageSize * 3))),
-  );
+  const { dataUri, imageSize, evalFraction, spec, outUri } = options;
+  const pixelRows = imageColumnOf(spec)
+    ? Math.floor(SHARD_PIXEL_BUDGET_BYTES / (imageSize * imageSize * 3))
+    : Number.POSITIVE_INFINITY;
+  const shardRows = Math.max(1, Math.min(options.shardRows, pixelRows));
   const { files, skipped } = await listDataCsvs(dataUri);
   if (files.length === 0) {
     throw new DatasetError(
-      `No dataset at ${dataUri}: expected ${joinUri(dataUri, 'ads.csv')} or other *.csv files ` +
-        `(CSV with columns ${AD_COLUMNS.join(',')})`,
+      `No dataset at ${dataUri}: expected one or more *.csv files there (a file, or a folder of them) ` +
+        `with the spec's columns ${(spec.csv.columns ?? specColumns(spec)).join(spec.csv.delimiter)}`,
     );
   }
-  const problems = (await mapBounded(files, HEADER_CHECK_CONCURRENCY, headerProblem)).filter(
-    (problem) => problem !== undefined,
-  );
+  const problems = (
+    await mapBounded(files, HEADER_CHECK_CONCURRENCY, (file) => columnsProblem(file, spec))
+  ).filter((problem) => problem !== undefined);
   if (problems.length > 0) throw new DatasetError(problems.join('; '));
 
   const shards: ShardSpec[] = [];
   const planned: IngestPlan['files'] = [];
   let rowsPlanned = 0;
   for (const file of files) {
-    const result = await planFile(file, shardRows, shards.length, (rows) => {
+    const result = await planFile(file, spec, shardRows, shards.length, (rows) => {
       rowsPlanned += rows;
       options.onProgress?.(rowsPlanned);
     });
@@ -271,7 +290,7 @@ export async function planDataset(options: PlanOptions): Promise<IngestPlan> {
     });
   }
 
-  const parameters: IngestParameters = { dataUri, imageSize, evalFraction };
+  const parameters: IngestParameters = { dataUri, imageSize, evalFraction, spec };
   const planUri = joinUri(outUri, 'plan.json');
   for (let first = 0; first < shards.length; first += PLAN_CHUNK_SHARDS) {
     const chunk: PlanChunk = { ...parameters, shards: shards.slice(first, first + PLAN_CHUNK_SHARDS) };
@@ -280,6 +299,8 @@ export async function planDataset(options: PlanOptions): Promise<IngestPlan> {
   const plan: IngestPlan = {
     version: INGEST_PLAN_VERSION,
     ...parameters,
+    featureSpecSource: options.featureSpecSource,
+    featureSpecUri: options.featureSpecUri,
     shardRows,
     shardCount: shards.length,
     rowsPlanned,

@@ -9,16 +9,18 @@ import { createHash } from 'node:crypto';
 import { joinUri, readJsonIfExists, storageFor, writeJson } from '../../lib/storage/index';
 import { bufferChunks, readCsvItems } from '../../lib/dataset/csv-records';
 import { parentUri, readByteRange } from '../../lib/dataset/csv-files';
-import { checkAdRow, checkHeader, countReason, type RowCheck } from '../../lib/dataset/csv-rows';
+import { countReason } from '../../lib/dataset/csv-rows';
+import { checkRow, rowReaderFor, type RowCheck } from '../../lib/dataset/spec-rows';
 import { fetchImages, type ImageOutcome } from './images';
-import { DatasetError, INGEST_PLAN_VERSION, type IngestParameters, type ShardSpec } from './plan';
+import { DatasetError, dialectOf, INGEST_PLAN_VERSION, type IngestParameters, type ShardSpec } from './plan';
 import { isEvalExample } from './split';
 import type { QuarantinedRow } from '../../contracts/ingest';
-import { DATASET_SCHEMA_VERSION, type AdExample } from '../../lib/dataset/schema';
+import { DATASET_SCHEMA_VERSION } from '../../contracts/ingest';
+import type { DatasetExample } from '../../lib/dataset/example';
 import { writeShard } from '../../lib/dataset/shards';
 
-/** One accepted row in ids.jsonl: [ad_id, line, split], for duplicate detection across shards. */
-export type AcceptedId = [adId: string, line: number, split: 'train' | 'eval'];
+/** One accepted row in ids.jsonl: [id, line, split], for duplicate detection across shards. */
+export type AcceptedId = [id: string, line: number, split: 'train' | 'eval'];
 
 /** done.json of a shard folder: what it holds. */
 export interface ShardSummary {
@@ -70,18 +72,23 @@ interface ParsedRow {
   check: RowCheck;
 }
 
-/** The range's rows, checked; unreadable lines come back as rows with a reason. */
-async function parseRange(range: Buffer, spec: ShardSpec): Promise<ParsedRow[]> {
-  const header = checkHeader(spec.csvUri, spec.header);
-  if ('problem' in header) throw new DatasetError(header.problem);
+/** The range's rows, checked against the spec; unreadable lines come back as rows with a reason. */
+async function parseRange(
+  range: Buffer,
+  spec: ShardSpec,
+  parameters: IngestParameters,
+): Promise<ParsedRow[]> {
+  const bound = rowReaderFor(spec.csvUri, parameters.spec, spec.header);
+  if ('problem' in bound) throw new DatasetError(bound.problem);
   const rows: ParsedRow[] = [];
   for await (const item of readCsvItems(bufferChunks(range), {
     byteOffset: spec.start,
     lineOffset: spec.lineOffset,
+    ...dialectOf(parameters.spec),
   })) {
     rows.push({
       line: item.line,
-      check: item.kind === 'record' ? checkAdRow(item.fields, header.columns) : { reason: item.reason },
+      check: item.kind === 'record' ? checkRow(item.fields, bound.reader) : { reason: item.reason },
     });
   }
   if (rows.length !== spec.rows) {
@@ -97,8 +104,8 @@ function imagesDigest(rows: ParsedRow[], images: ImageOutcome[]): string {
   const hash = createHash('sha256');
   let next = 0;
   for (const { line, check } of rows) {
-    if (!('row' in check)) continue;
-    hash.update(`${line}\t${check.row.image}\t${images[next++]!.hash}\n`);
+    if (!('example' in check) || check.imageRef === undefined) continue;
+    hash.update(`${line}\t${check.imageRef}\t${images[next++]!.hash}\n`);
   }
   return hash.digest('hex');
 }
@@ -107,44 +114,57 @@ function jsonLines(values: unknown[]): string {
   return values.map((value) => JSON.stringify(value)).join('\n') + (values.length ? '\n' : '');
 }
 
-/** Splits decoded rows into train, eval and quarantine; of rows sharing an ad_id the first good one stays. */
-function sortRows(rows: ParsedRow[], images: ImageOutcome[], spec: ShardSpec, evalFraction: number) {
-  const train: AdExample[] = [];
-  const evaluation: AdExample[] = [];
+/** Splits checked rows into train, eval and quarantine; of rows sharing an id the first good one stays. */
+function sortRows(
+  rows: ParsedRow[],
+  images: ImageOutcome[],
+  spec: ShardSpec,
+  { evalFraction, spec: featureSpec }: IngestParameters,
+) {
+  const train: DatasetExample[] = [];
+  const evaluation: DatasetExample[] = [];
   const quarantine: QuarantinedRow[] = [];
   const ids: AcceptedId[] = [];
   const firstLine = new Map<string, number>();
+  const idColumn = featureSpec.id;
   let next = 0;
   for (const { line, check } of rows) {
-    if (!('row' in check)) {
+    if (!('example' in check)) {
       quarantine.push({
         file: spec.file,
         line,
-        ...(check.adId ? { adId: check.adId } : {}),
+        ...(check.id ? { adId: check.id } : {}),
         reason: check.reason,
       });
       continue;
     }
-    const image = images[next++]!;
-    const { image: _image, ...fields } = check.row;
-    if (!image.pixels) {
-      quarantine.push({ file: spec.file, line, adId: fields.ad_id, reason: image.reason! });
-      continue;
+    const id = idColumn === undefined ? undefined : (check.example[idColumn] as string);
+    const withId = id === undefined ? {} : { adId: id };
+    let pixels: Uint8Array | undefined;
+    if (check.imageRef !== undefined) {
+      const image = images[next++]!;
+      if (!image.pixels) {
+        quarantine.push({ file: spec.file, line, ...withId, reason: image.reason! });
+        continue;
+      }
+      pixels = image.pixels;
     }
-    const earlier = firstLine.get(fields.ad_id);
-    if (earlier !== undefined) {
-      quarantine.push({
-        file: spec.file,
-        line,
-        adId: fields.ad_id,
-        reason: `duplicate ad_id: ${fields.ad_id} appeared earlier (${spec.file} line ${earlier})`,
-      });
-      continue;
+    if (id !== undefined) {
+      const earlier = firstLine.get(id);
+      if (earlier !== undefined) {
+        quarantine.push({
+          file: spec.file,
+          line,
+          ...withId,
+          reason: `duplicate id: ${idColumn} ${id} appeared earlier (${spec.file} line ${earlier})`,
+        });
+        continue;
+      }
+      firstLine.set(id, line);
     }
-    firstLine.set(fields.ad_id, line);
-    const inEval = isEvalExample(fields.ad_id, evalFraction);
-    (inEval ? evaluation : train).push({ ...fields, pixels: image.pixels });
-    ids.push([fields.ad_id, line, inEval ? 'eval' : 'train']);
+    const inEval = isEvalExample(check.splitKey, evalFraction);
+    (inEval ? evaluation : train).push(pixels ? { ...check.example, pixels } : check.example);
+    if (id !== undefined) ids.push([id, line, inEval ? 'eval' : 'train']);
   }
   return { train, evaluation, quarantine, ids };
 }
@@ -184,13 +204,16 @@ export async function ingestShardData(options: IngestShardOptions): Promise<Shar
   const settings = JSON.stringify({
     plan: INGEST_PLAN_VERSION,
     schema: DATASET_SCHEMA_VERSION,
+    spec: parameters.spec,
     imageSize: parameters.imageSize,
     evalFraction: parameters.evalFraction,
   });
   const csvKey = sha256(settings, '\n', place, '\n', spec.sha256).slice(0, 32);
   const csvFolder = joinUri(shardCacheUri(storeUri), csvKey);
-  const rows = await parseRange(range, spec);
-  const jobs = rows.flatMap(({ check }) => ('row' in check ? [{ ref: check.row.image }] : []));
+  const rows = await parseRange(range, spec, parameters);
+  const jobs = rows.flatMap(({ check }) =>
+    'example' in check && check.imageRef !== undefined ? [{ ref: check.imageRef }] : [],
+  );
   const fetchOptions = { baseUri: parentUri(spec.csvUri), concurrency: imageConcurrency, signal };
   const folderOf = (digest: string) => joinUri(csvFolder, digest.slice(0, 32));
 
@@ -214,7 +237,7 @@ export async function ingestShardData(options: IngestShardOptions): Promise<Shar
   });
   const digest = imagesDigest(rows, images);
   const dirUri = folderOf(digest);
-  const { train, evaluation, quarantine, ids } = sortRows(rows, images, spec, parameters.evalFraction);
+  const { train, evaluation, quarantine, ids } = sortRows(rows, images, spec, parameters);
   const quarantineReasons: Record<string, number> = {};
   for (const row of quarantine) countReason(quarantineReasons, row.reason);
   const summary: ShardSummary = {
@@ -228,8 +251,9 @@ export async function ingestShardData(options: IngestShardOptions): Promise<Shar
     quarantineReasons,
   };
   const outcome = outcomeOf(dirUri, spec.index, summary, false);
-  await writeShard(outcome.trainUri, train, parameters.imageSize);
-  await writeShard(outcome.evalUri, evaluation, parameters.imageSize);
+  const layout = { imageSize: parameters.imageSize, spec: parameters.spec };
+  await writeShard(outcome.trainUri, train, layout);
+  await writeShard(outcome.evalUri, evaluation, layout);
   await storage.write(outcome.quarantineUri, jsonLines(quarantine));
   await storage.write(outcome.idsUri, jsonLines(ids));
   // Last: a folder with done.json is complete; one without is an interrupted attempt, redone.

@@ -18,7 +18,14 @@ import type {
   ResolveBatchModelInput,
 } from '../../contracts/batch-predict';
 import { streamShard } from '../../lib/dataset/shards';
-import { disposeModel, loadModelBundle, predictProbabilities } from '../../lib/model/index';
+import {
+  disposeModel,
+  loadBundlePreprocessing,
+  loadModelBundle,
+  ModelBundleError,
+  predictProbabilities,
+} from '../../lib/model/index';
+import { idOf } from '../../lib/dataset/example';
 import { ModelRegistry, normalizeVersion } from '../../lib/registry/index';
 import { joinUri, readJsonIfExists, storageFor, writeJson } from '../../lib/storage/index';
 import type { ActivityDeps } from '../deps';
@@ -67,23 +74,29 @@ export function createPredictControlActivities(deps: Pick<ActivityDeps, 'storeUr
               : `${input.model} has no version ${wanted} in the registry (see mlops models list --model ${input.model})`,
         });
       }
-      const preprocessing = await readJsonIfExists<{ imageSize?: unknown }>(
-        joinUri(record.modelUri, 'preprocessing.json'),
-      );
-      if (typeof preprocessing?.imageSize !== 'number') {
+      let preprocessing;
+      try {
+        preprocessing = await loadBundlePreprocessing(record.modelUri);
+      } catch (err) {
+        if (!(err instanceof ModelBundleError)) throw err;
         throw ApplicationFailure.create({
           nonRetryable: true,
           type: FAILURE.BadModel,
-          message: `${input.model} v${record.version}: no preprocessing.json with an imageSize at ${record.modelUri}`,
+          message: `${input.model} v${record.version}: ${err.message}`,
         });
       }
       const workflowId = Context.current().info.workflowExecution?.workflowId ?? 'standalone';
+      const outputUri = input.outputUri ?? joinUri(deps.storeUri, 'predictions', input.model, workflowId);
+      // The rows are read by the spec the version was trained on, saved beside its predictions.
+      const featureSpecUri = joinUri(outputUri, 'features.json');
+      await writeJson(featureSpecUri, preprocessing.spec);
       return {
         model: record.model,
         version: record.version,
         modelUri: record.modelUri,
         imageSize: preprocessing.imageSize,
-        outputUri: input.outputUri ?? joinUri(deps.storeUri, 'predictions', input.model, workflowId),
+        outputUri,
+        featureSpecUri,
       };
     },
 
@@ -134,13 +147,16 @@ export function createPredictGpuActivities() {
       Context.current().heartbeat({ shardIndex: input.shardIndex, rows: 0 });
       const lines: string[] = [];
       try {
+        const { spec } = bundle.preprocessing;
         for await (const chunk of streamShard(input.inputUri)) {
           const probabilities = await predictProbabilities(bundle, chunk.examples);
           chunk.examples.forEach((example, i) => {
+            // Each row named by its id (or its place in the shard), its score by the spec's output name.
+            const id = idOf(example, spec);
             lines.push(
               JSON.stringify({
-                ad_id: example.ad_id,
-                click_probability: probabilities[i],
+                ...(spec.id && id !== undefined ? { [spec.id]: id } : { row: lines.length }),
+                [spec.output]: probabilities[i],
                 model_version: input.version,
               }),
             );

@@ -6,7 +6,7 @@
  * recorded, that checkpoint is deleted: the model is what later stages use.
  */
 // TODO(issue 13): the run's own spec, once ingest writes shards by it; the ads are all it reads today.
-import { ADS_FEATURE_SPEC } from '../../lib/dataset/synthetic-spec';
+import { readShardLayout, ShardFormatError } from '../../lib/dataset/shards';
 import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import { pipelineConfigSchema, type PipelineConfig } from '../../contracts/pipeline-config';
 import {
@@ -220,8 +220,10 @@ export function createTrainActivities(deps: ActivityDeps, options: TrainActivity
       };
       let job;
       try {
+        // The shards say what their columns are: the model is built from the spec they were ingested by.
+        const { spec: featureSpec } = await readShardLayout(shardUris[0]!);
         job = await runTrainingProcess(
-          { shardUris, imageSize: input.imageSize, featureSpec: ADS_FEATURE_SPEC, config, outUri },
+          { shardUris, imageSize: input.imageSize, featureSpec, config, outUri },
           {
             onEvent,
             signal: context.cancellationSignal,
@@ -245,6 +247,13 @@ export function createTrainActivities(deps: ActivityDeps, options: TrainActivity
             type: FAILURE.TrainingProcessDied,
             message: `${err.message}; the retry resumes from the last checkpoint`,
             details: [{ pid: err.pid, code: err.code, signal: err.signal }],
+          });
+        }
+        if (err instanceof ShardFormatError) {
+          throw ApplicationFailure.create({
+            type: 'ShardFormatError',
+            message: `training failed: ${err.message}`,
+            nonRetryable: true,
           });
         }
         if (err instanceof TrainingJobError) {

@@ -15,6 +15,7 @@ import { listShardFiles } from '../../lib/dataset/record-batches';
 import { widenSchema } from './schema-evolution';
 import { checkAgainstSchema, inferSchema, type DatasetSchema } from './schema-inference';
 import { ensureSchema, readSchema, schemaUriFor } from './schema-store';
+import { specOfIngest } from '../../lib/dataset/feature-spec-file';
 import {
   STATISTICS_FORMAT,
   computeStatistics,
@@ -137,6 +138,7 @@ export function createValidateActivities(deps: ActivityDeps) {
         { name: 'eval', shardUris: ingest.evalUris ?? (await listShardFiles(ingest.evalUri)) },
       ];
       const statistics = await computeStatistics(splits, {
+        spec: await specOfIngest(ingest),
         concurrency: config.concurrency,
         onProgress: (progress) => context.heartbeat(progress),
       });

@@ -29,6 +29,10 @@ export interface ReadCsvOptions {
   lineOffset?: number;
   /** File offset of the first byte read (0 at the start of a file). */
   byteOffset?: number;
+  /** Field delimiter (default ","). */
+  delimiter?: string;
+  /** Quote character (default '"'). */
+  quote?: string;
 }
 
 /**
@@ -48,6 +52,8 @@ export async function* readCsvItems(
   let parsedThroughLine = 0;
   let failure: Error | undefined;
   const parser = parse({
+    delimiter: options.delimiter ?? ',',
+    quote: options.quote ?? '"',
     relax_column_count: true,
     skip_empty_lines: true,
     bom: byteOffset === 0,

@@ -1,12 +1,6 @@
 /** The ad dataset's schema: CSV columns, the validated row type, and the decoded example type. */
 import { z } from 'zod';
 
-/**
- * Version of the dataset schema below (columns, types, shard layout). Recorded with every model,
- * so a model names the schema it was trained on; bump it on any incompatible change.
- */
-export const DATASET_SCHEMA_VERSION = 1;
-
 /** Columns of ads.csv, in order. */
 export const AD_COLUMNS = [
   'ad_id',
@@ -51,18 +45,18 @@ export const adRowSchema = z.object({
 export type AdRow = z.output<typeof adRowSchema>;
 
 /** The tabular features a model sees (the label excluded), as the prediction API takes them. */
-export interface AdFeatures {
+export type AdFeatures = {
   advertiser: string;
   category: string;
   placement: string;
   device: string;
   hour: number;
   headline_length: number;
-}
+};
 
 /** A row with its image decoded to RGB pixels (imageSize × imageSize × 3, row-major). */
-export interface AdExample extends AdFeatures {
+export type AdExample = AdFeatures & {
   ad_id: string;
   clicked: number;
   pixels: Uint8Array;
-}
+};

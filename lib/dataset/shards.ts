@@ -2,6 +2,7 @@
 import {
   Binary,
   Dictionary,
+  Float64,
   Int32,
   Int8,
   RecordBatchReader,
@@ -11,22 +12,25 @@ import {
   tableFromIPC,
   tableToIPC,
   vectorFromArray,
+  type DataType,
   type RecordBatch,
   type Vector,
 } from 'apache-arrow';
 import fs, { type FileHandle } from 'node:fs/promises';
+import { featureSpecSchema, type FeatureSpec } from '../../contracts/feature-spec';
 import { NotFoundError, schemeOf, storageFor, toLocalPath } from '../storage';
-import { CATEGORICAL_FEATURES, type AdExample } from './schema';
+import { imageColumnOf, PIXELS_KEY, type DatasetExample } from './example';
+import { ADS_FEATURE_SPEC } from './synthetic-spec';
 
 /** Schema metadata key holding the side of the square images stored in `pixels`. */
 export const IMAGE_SIZE_METADATA_KEY = 'mlops.image_size';
+/** Schema metadata key holding the feature spec (JSON) the shard's columns follow. */
+export const FEATURE_SPEC_METADATA_KEY = 'mlops.feature_spec';
 
 /** Rows per record batch: what a streaming reader holds at once (~1.5 MB of pixels at 32 px). */
 export const SHARD_BATCH_ROWS = 512;
 
 const ARROW_MAGIC = 'ARROW1';
-const COLUMNS = ['ad_id', ...CATEGORICAL_FEATURES, 'hour', 'headline_length', 'clicked', 'pixels'] as const;
-type ColumnName = (typeof COLUMNS)[number];
 
 /** Thrown when a shard exists but is not one this module wrote (or is damaged). */
 export class ShardFormatError extends Error {
@@ -42,60 +46,90 @@ export class ShardFormatError extends Error {
 /** One record batch of a shard, decoded. */
 export interface ShardChunk {
   imageSize: number;
-  examples: AdExample[];
+  /** The spec the shard's columns follow. */
+  spec: FeatureSpec;
+  examples: DatasetExample[];
+}
+
+/** A stored column: its name, its Arrow type, and how a cell is read back. */
+interface ShardColumn {
+  name: string;
+  type: () => DataType;
+  read: (value: unknown) => DatasetExample[string];
+}
+
+// Arrow hands back strings for Utf8 and dictionary columns, numbers for Float64, null when missing.
+const asString = (value: unknown) => (typeof value === 'string' ? value : null);
+const asNumber = (value: unknown) => (value === null || value === undefined ? null : Number(value));
+
+/**
+ * The columns a shard of this spec holds, in order: the id, each categorical (dictionary-encoded:
+ * few values repeated over every row), numeric and text feature, the label as 0/1, and the decoded
+ * image as `pixels`. Ignored columns and the image's path are not stored.
+ */
+export function shardColumns(spec: FeatureSpec): ShardColumn[] {
+  const columns: ShardColumn[] = spec.id ? [{ name: spec.id, type: () => new Utf8(), read: String }] : [];
+  for (const feature of spec.features) {
+    if (feature.kind === 'categorical') {
+      columns.push({
+        name: feature.column,
+        type: () => new Dictionary(new Utf8(), new Int32()),
+        read: asString,
+      });
+    } else if (feature.kind === 'numeric') {
+      columns.push({ name: feature.column, type: () => new Float64(), read: asNumber });
+    } else if (feature.kind === 'text') {
+      columns.push({ name: feature.column, type: () => new Utf8(), read: asString });
+    }
+  }
+  columns.push({ name: spec.label.column, type: () => new Int8(), read: Number });
+  if (imageColumnOf(spec))
+    columns.push({ name: PIXELS_KEY, type: () => new Binary(), read: (v) => v as Uint8Array });
+  return columns;
+}
+
+export interface WriteShardOptions {
+  imageSize: number;
+  spec: FeatureSpec;
 }
 
 /**
  * Writes examples as one Arrow IPC file in record batches of SHARD_BATCH_ROWS rows, so readers can
- * stream it; pixels are raw RGB, imageSize × imageSize × 3 bytes each.
+ * stream it; pixels are raw RGB, imageSize × imageSize × 3 bytes each. The spec goes into the
+ * schema's metadata, so the shard says what its columns are.
  */
-export async function writeShard(uri: string, examples: AdExample[], imageSize: number): Promise<void> {
+export async function writeShard(
+  uri: string,
+  examples: readonly DatasetExample[],
+  { imageSize, spec }: WriteShardOptions,
+): Promise<void> {
   const pixelBytes = imageSize * imageSize * 3;
-  const wrong = examples.find((example) => example.pixels.length !== pixelBytes);
-  if (wrong)
-    throw new RangeError(
-      `${wrong.ad_id}: expected ${pixelBytes} pixel bytes for size ${imageSize}, got ${wrong.pixels.length}`,
-    );
-
-  const columns = {
-    ad_id: vectorFromArray(
-      examples.map((example) => example.ad_id),
-      new Utf8(),
-    ),
-    // Dictionary encoding: a handful of distinct values repeated over every row.
-    ...Object.fromEntries(
-      CATEGORICAL_FEATURES.map((name) => [
-        name,
-        vectorFromArray(
-          examples.map((example) => example[name]),
-          new Dictionary(new Utf8(), new Int32()),
-        ),
-      ]),
-    ),
-    hour: vectorFromArray(
-      examples.map((example) => example.hour),
-      new Int32(),
-    ),
-    headline_length: vectorFromArray(
-      examples.map((example) => example.headline_length),
-      new Int32(),
-    ),
-    clicked: vectorFromArray(
-      examples.map((example) => example.clicked),
-      new Int8(),
-    ),
-    pixels: vectorFromArray(
-      examples.map((example) => example.pixels),
-      new Binary(),
-    ),
-  } as Record<string, Vector>;
+  if (imageColumnOf(spec)) {
+    const wrong = examples.findIndex((example) => example.pixels?.length !== pixelBytes);
+    if (wrong >= 0)
+      throw new RangeError(
+        `example ${wrong}: expected ${pixelBytes} pixel bytes for size ${imageSize}, got ${examples[wrong]!.pixels?.length ?? 0}`,
+      );
+  }
+  const columns = Object.fromEntries(
+    shardColumns(spec).map((column) => [
+      column.name,
+      vectorFromArray(
+        examples.map((example) => example[column.name] ?? null),
+        column.type(),
+      ),
+    ]),
+  ) as Record<string, Vector>;
   const table = new Table(columns);
   // Slices share each column's one dictionary, which the IPC file format requires.
   const batches: RecordBatch[] = [];
   for (let start = 0; start < table.numRows; start += SHARD_BATCH_ROWS) {
     batches.push(...table.slice(start, start + SHARD_BATCH_ROWS).batches);
   }
-  const metadata = new Map([[IMAGE_SIZE_METADATA_KEY, String(imageSize)]]);
+  const metadata = new Map([
+    [IMAGE_SIZE_METADATA_KEY, String(imageSize)],
+    [FEATURE_SPEC_METADATA_KEY, JSON.stringify(spec)],
+  ]);
   const schema = new Schema(table.schema.fields, metadata);
   const withMetadata = new Table(schema, batches.length > 0 ? batches : table.batches);
   const bytes = tableToIPC(withMetadata, 'file');
@@ -113,39 +147,52 @@ function imageSizeOf(uri: string, schema: Schema): number {
   return imageSize;
 }
 
+/** The shard's spec; shards written before specs existed hold the ads, whose columns they match. */
+function specOf(uri: string, schema: Schema): FeatureSpec {
+  const text = schema.metadata.get(FEATURE_SPEC_METADATA_KEY);
+  if (text === undefined) return ADS_FEATURE_SPEC;
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new ShardFormatError(uri, `schema metadata "${FEATURE_SPEC_METADATA_KEY}" is not JSON`);
+  }
+  const parsed = featureSpecSchema.safeParse(json);
+  if (!parsed.success) {
+    throw new ShardFormatError(
+      uri,
+      `schema metadata "${FEATURE_SPEC_METADATA_KEY}" is not a valid feature spec`,
+    );
+  }
+  return parsed.data;
+}
+
 /** Decodes the rows of a table or record batch; `firstRow` numbers rows in messages. */
 function decodeRows(
   uri: string,
   source: Pick<Table, 'getChild' | 'numRows'>,
   imageSize: number,
+  spec: FeatureSpec,
   firstRow = 0,
-): AdExample[] {
-  const vectors = Object.fromEntries(
-    COLUMNS.map((name) => {
-      const vector = source.getChild(name);
-      if (!vector) throw new ShardFormatError(uri, `missing column "${name}"`);
-      return [name, vector];
-    }),
-  ) as Record<ColumnName, Vector>;
+): DatasetExample[] {
+  const columns = shardColumns(spec).map((column) => {
+    const vector = source.getChild(column.name);
+    if (!vector) throw new ShardFormatError(uri, `missing column "${column.name}"`);
+    return { ...column, vector };
+  });
   const pixelBytes = imageSize * imageSize * 3;
-  const examples: AdExample[] = [];
+  const hasImage = imageColumnOf(spec) !== undefined;
+  const examples: DatasetExample[] = [];
   for (let row = 0; row < source.numRows; row++) {
-    const value = (name: ColumnName): unknown => vectors[name].get(row);
-    const pixels = value('pixels');
-    if (!(pixels instanceof Uint8Array) || pixels.length !== pixelBytes) {
-      throw new ShardFormatError(uri, `row ${firstRow + row}: pixels must be ${pixelBytes} bytes`);
+    const example: Record<string, DatasetExample[string]> = {};
+    for (const column of columns) example[column.name] = column.read(column.vector.get(row));
+    if (hasImage) {
+      const pixels = example[PIXELS_KEY];
+      if (!(pixels instanceof Uint8Array) || pixels.length !== pixelBytes) {
+        throw new ShardFormatError(uri, `row ${firstRow + row}: pixels must be ${pixelBytes} bytes`);
+      }
     }
-    examples.push({
-      ad_id: String(value('ad_id')),
-      advertiser: String(value('advertiser')),
-      category: String(value('category')),
-      placement: String(value('placement')),
-      device: String(value('device')),
-      hour: Number(value('hour')),
-      headline_length: Number(value('headline_length')),
-      clicked: Number(value('clicked')),
-      pixels,
-    });
+    examples.push(example);
   }
   return examples;
 }
@@ -164,7 +211,8 @@ export async function readShard(uri: string): Promise<ShardChunk> {
     throw new ShardFormatError(uri, `damaged or truncated Arrow IPC file (${(err as Error).message})`);
   }
   const imageSize = imageSizeOf(uri, table.schema);
-  return { imageSize, examples: decodeRows(uri, table, imageSize) };
+  const spec = specOf(uri, table.schema);
+  return { imageSize, spec, examples: decodeRows(uri, table, imageSize, spec) };
 }
 
 /** Opens a shard for random access: a file handle on local disk, else the whole object in memory. */
@@ -196,6 +244,21 @@ async function openShardReader(uri: string) {
   return { reader: RecordBatchReader.from(bytes), size: bytes.length, close: () => Promise.resolve() };
 }
 
+/** What a shard's schema says: its image size and the spec its columns follow; reads no rows. */
+export async function readShardLayout(uri: string): Promise<{ imageSize: number; spec: FeatureSpec }> {
+  const { reader, close } = await openShardReader(uri);
+  try {
+    try {
+      await reader.open();
+    } catch (err) {
+      throw new ShardFormatError(uri, `damaged or truncated Arrow IPC file (${(err as Error).message})`);
+    }
+    return { imageSize: imageSizeOf(uri, reader.schema), spec: specOf(uri, reader.schema) };
+  } finally {
+    await close();
+  }
+}
+
 /**
  * Streams a shard record batch by record batch through Arrow's file reader, which reads the footer
  * and then each batch at its offset, so one batch (SHARD_BATCH_ROWS rows) is in memory at a time.
@@ -212,6 +275,7 @@ export async function* streamShard(uri: string): AsyncGenerator<ShardChunk> {
       throw new ShardFormatError(uri, `not an Arrow IPC file (no ${ARROW_MAGIC} magic; ${size} bytes)`);
     }
     const imageSize = imageSizeOf(uri, reader.schema);
+    const spec = specOf(uri, reader.schema);
     let rows = 0;
     const batches = reader[Symbol.asyncIterator]();
     for (;;) {
@@ -222,9 +286,9 @@ export async function* streamShard(uri: string): AsyncGenerator<ShardChunk> {
         throw new ShardFormatError(uri, `damaged Arrow IPC file (${(err as Error).message})`);
       }
       if (next.done) break;
-      const examples = decodeRows(uri, next.value, imageSize, rows);
+      const examples = decodeRows(uri, next.value, imageSize, spec, rows);
       rows += examples.length;
-      yield { imageSize, examples };
+      yield { imageSize, spec, examples };
     }
   } finally {
     await close();

@@ -4,16 +4,13 @@
  * statistics.json, which later datasets are checked and compared against.
  */
 import type { DataType, RecordBatch } from 'apache-arrow';
+import type { FeatureSpec } from '../../contracts/feature-spec';
 import { FeatureAccumulator, featureTypeOf } from './feature-accumulator';
 import type { HistogramJson } from './numeric-histogram';
 import { streamRecordBatches } from './record-batches';
 
 /** Format tag of statistics.json; readers refuse other formats rather than misread them. */
 export const STATISTICS_FORMAT = 'mlops-statistics/1';
-/** The label column of the ad dataset. */
-export const LABEL_COLUMN = 'clicked';
-/** Columns that identify a row: counted and type-checked, but no vocabulary kept, checked or compared. */
-export const DEFAULT_IDENTIFIER_COLUMNS: readonly string[] = ['ad_id'];
 /** Distinct label values tracked at most; a label column with more is broken anyway. */
 const MAX_LABEL_VALUES = 100;
 
@@ -80,7 +77,8 @@ export interface StatisticsSplit {
 }
 
 export interface ComputeStatisticsOptions {
-  identifierColumns?: readonly string[];
+  /** The spec the shards follow: its label column, and the columns to keep no vocabulary of. */
+  spec: FeatureSpec;
   /** Shards read at once, each into its own accumulator, merged at the end. */
   concurrency?: number;
   /** Called after every record batch, for heartbeats. */
@@ -99,7 +97,10 @@ class DatasetAccumulator {
   private readonly features = new Map<string, FeatureAccumulator>();
   private readonly splits = new Map<string, { rows: number; labelCounts: Map<string, number> }>();
 
-  constructor(private readonly identifierColumns: ReadonlySet<string>) {}
+  constructor(
+    private readonly label: string,
+    private readonly identifierColumns: ReadonlySet<string>,
+  ) {}
 
   addBatch(batch: RecordBatch, split: string): void {
     this.rows += batch.numRows;
@@ -116,7 +117,7 @@ class DatasetAccumulator {
       const vector = batch.getChildAt(index);
       if (!vector) return;
       feature.addVector(vector, type, arrowType);
-      if (field.name === LABEL_COLUMN) {
+      if (field.name === this.label) {
         for (let row = 0; row < vector.length; row++) {
           const value: unknown = vector.get(row);
           if (value !== null && value !== undefined) increment(splitStats.labelCounts, String(Number(value)));
@@ -150,7 +151,7 @@ class DatasetAccumulator {
     return {
       format: STATISTICS_FORMAT,
       rows: this.rows,
-      label: LABEL_COLUMN,
+      label: this.label,
       labelCounts: Object.fromEntries([...labelCounts].sort()),
       positiveRate: labelled === 0 ? 0 : (labelCounts.get('1') ?? 0) / labelled,
       splits,
@@ -171,17 +172,32 @@ class DatasetAccumulator {
 }
 
 /**
+ * Columns counted and type-checked but with no vocabulary kept, checked or compared: the id, whose
+ * every value is new, and free text, whose every value is nearly so.
+ */
+export function identifierColumns(spec: FeatureSpec): string[] {
+  return [
+    ...(spec.id ? [spec.id] : []),
+    ...spec.features.filter((feature) => feature.kind === 'text').map((feature) => feature.column),
+  ];
+}
+
+/**
  * Streams every shard of every split once, `concurrency` shards at a time, and returns statistics
  * with every tracked vocabulary value (truncateVocabularies trims them for storage).
  */
 export async function computeStatistics(
   splits: readonly StatisticsSplit[],
-  options: ComputeStatisticsOptions = {},
+  options: ComputeStatisticsOptions,
 ): Promise<DatasetStatistics> {
-  const identifiers = new Set(options.identifierColumns ?? DEFAULT_IDENTIFIER_COLUMNS);
+  const { spec } = options;
+  const identifiers = new Set(identifierColumns(spec));
   const shards = splits.flatMap(({ name, shardUris }) => shardUris.map((uri) => ({ split: name, uri })));
   const workers = Math.max(1, Math.min(options.concurrency ?? 2, shards.length));
-  const accumulators = Array.from({ length: workers }, () => new DatasetAccumulator(identifiers));
+  const accumulators = Array.from(
+    { length: workers },
+    () => new DatasetAccumulator(spec.label.column, identifiers),
+  );
   let next = 0;
   let shardsDone = 0;
   const rowsSoFar = () => accumulators.reduce((sum, accumulator) => sum + accumulator.rows, 0);

@@ -38,6 +38,7 @@ export {
   loadCheckpoint,
   ModelBundleError,
   type Checkpoint,
+  loadBundlePreprocessing,
 } from './persistence';
 export type { OptimizerState } from './optimizer-state';
 export {

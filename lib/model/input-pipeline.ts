@@ -13,13 +13,21 @@ import {
   inputLayout,
   textSlots,
   type EncodedBatch,
+  columnValue,
   type ModelInput,
   type Preprocessing,
 } from './preprocessing';
 
-/** An example with its label as 0 or 1 (shards store it as `clicked`). */
-export type LabelledInput = ModelInput & { readonly clicked: number };
 import { prefetch } from './prefetch';
+
+/** An example with its label as 0 or 1 under the spec's label column, as shards store it. */
+export type LabelledInput = ModelInput;
+
+/** The 0/1 labels of examples, read from the spec's label column. */
+export function labelsOf(examples: readonly LabelledInput[], spec: FeatureSpec): Float32Array {
+  const column = spec.label.column;
+  return Float32Array.from(examples, (example) => Number(columnValue(example, column)));
+}
 
 /** A mini-batch ready to become tensors. */
 export interface LabelledBatch {
@@ -70,7 +78,7 @@ export function inMemoryTrainingData(
   seed: number,
 ): TrainingData {
   const encoded = encodeBatch(preprocessing, examples);
-  const labels = Float32Array.from(examples, (e) => e.clicked);
+  const labels = labelsOf(examples, preprocessing.spec);
   const n = examples.length;
   return {
     rows: n,
@@ -191,7 +199,7 @@ export function shardTrainingData(options: ShardTrainingDataOptions): TrainingDa
             );
           }
           const encoded = encodeBatch(preprocessing, chunk.examples);
-          const labels = Float32Array.from(chunk.examples, (e) => e.clicked);
+          const labels = labelsOf(chunk.examples, preprocessing.spec);
           for (let r = 0; r < encoded.size; r++) {
             if (filled < capacity) {
               buffer.put(filled++, encoded, labels, r);

@@ -132,6 +132,14 @@ export async function loadModelBundle(uri: string): Promise<ModelBundle> {
   }
 }
 
+/** A bundle's preprocessing alone (its feature spec inside), without loading the model. */
+export async function loadBundlePreprocessing(uri: string): Promise<Preprocessing> {
+  return checkPreprocessing(
+    uri,
+    parseJson<unknown>(uri, PREPROCESSING_FILE, await readFile(uri, PREPROCESSING_FILE)),
+  );
+}
+
 /** A bundle plus the optimizer state that continues its training exactly. */
 export interface Checkpoint {
   bundle: ModelBundle;

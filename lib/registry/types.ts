@@ -32,6 +32,9 @@ export interface Lineage {
     warnings?: string[];
     /** How the model's schema widens to this data when the version reaches production (a data-shift retraining). */
     schemaChanges?: string[];
+    /** The feature spec the data was read by (also inside the model's preprocessing.json), and where it came from. */
+    featureSpecUri?: string;
+    featureSpecSource?: string;
   };
   code: CodeVersion;
   /** The whole validated pipeline configuration. */

@@ -33,6 +33,8 @@ import {
 export interface StartPipelineOptions {
   modelName: string;
   dataUri: string;
+  /** The feature spec in the store (see uploadFeatureSpec). */
+  featureSpecUri?: string;
   /** Validated here against the pipeline configuration schema (a PipelineConfigInput). */
   config?: unknown;
   approvalRequired?: boolean;
@@ -76,13 +78,19 @@ export function resolvePipelineConfig(
 export function buildPipelineInput(options: {
   modelName: string;
   dataUri: string;
+  featureSpecUri?: string;
   config?: unknown;
   approvalRequired?: boolean;
   gpuTaskQueue?: string;
 }): PipelineInput {
   const config = resolvePipelineConfig(options.config, { gpuTaskQueue: options.gpuTaskQueue });
   if (options.approvalRequired === false) config.approval.required = false;
-  return { modelName: options.modelName, dataUri: options.dataUri, config };
+  return {
+    modelName: options.modelName,
+    dataUri: options.dataUri,
+    ...(options.featureSpecUri ? { featureSpecUri: options.featureSpecUri } : {}),
+    config,
+  };
 }
 
 /** Validates the configuration and starts a `modelPipeline` workflow; returns its handle. */
@@ -105,11 +113,14 @@ export async function startPipeline(client: Client, options: StartPipelineOption
 }
 
 /** The fixed description the Web UI shows for a pipeline: what it will do and what it waits for. */
-export function pipelineStaticDetails({ modelName, dataUri, config }: PipelineInput): string {
+export function pipelineStaticDetails({ modelName, dataUri, config, featureSpecUri }: PipelineInput): string {
   const { approval, rollout, train, evaluate } = config;
   return [
     `**modelPipeline** for \`${modelName}\` on \`${dataUri}\``,
     '',
+    featureSpecUri
+      ? `- features: \`${featureSpecUri}\``
+      : "- features: the production version's spec, else inferred from the data",
     `- train: ${train.epochs} epochs, batch ${train.batchSize}, image ${config.data.imageSize}px, on task queue \`${config.taskQueues.gpu}\``,
     `- bless: AUC ≥ ${evaluate.minAuc}, at most ${evaluate.maxAucDropVsProduction} below production; ` +
       `log loss at most ${evaluate.maxLogLossIncreaseVsProduction} and ECE at most ${evaluate.maxEceIncreaseVsProduction} above it`,

@@ -3,6 +3,8 @@
  * full pipeline with simulated traffic and click feedback during the canary, approves it,
  * prints a summary, and stops what it started. `--bad-candidate` shows the automatic rollback.
  */
+import { ADS_FEATURE_SPEC } from '../../lib/dataset/synthetic-spec';
+import { storeFeatureSpec } from './feature-spec-upload';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
@@ -57,11 +59,12 @@ async function ensureDataset(dir: string, rows: number): Promise<void> {
   );
 }
 
-async function runBaseline(client: Client, dataDir: string): Promise<void> {
+async function runBaseline(client: Client, dataDir: string, featureSpecUri: string): Promise<void> {
   say('no model is in production yet: training a quick 1-epoch baseline to compare the candidate with');
   const handle = await startPipeline(client, {
     modelName: MODEL,
     dataUri: dataDir,
+    featureSpecUri,
     config: BASELINE_CONFIG,
     approvalRequired: false,
     taskQueue: CONTROL_TASK_QUEUE,
@@ -124,9 +127,12 @@ export function registerDemoCommand(program: Command): void {
         log: say,
       });
       try {
+        // The ads are described by a spec like anyone's data: the one `mlops data describe` infers, plus slices and an output name.
+        const featureSpecUri = await storeFeatureSpec(ADS_FEATURE_SPEC, stack.storeUri);
         if (!(await new ModelRegistry(stack.storeUri).getProduction(MODEL)))
-          await runBaseline(stack.client, dataDir);
+          await runBaseline(stack.client, dataDir, featureSpecUri);
         const run = await runCandidate(stack, {
+          featureSpecUri,
           model: MODEL,
           trainDataDir,
           liveDataDir: dataDir,

@@ -23,6 +23,7 @@ export function formatStatus(workflowId: string, status: PipelineStatus, now: Da
     `Pipeline ${workflowId}`,
     `  model:      ${status.modelName}`,
     `  stage:      ${status.stage}${status.message ? ` — ${status.message}` : ''}`,
+    ...(status.features ? [`  features:   ${status.features.source} (${status.features.uri})`] : []),
     `  candidate:  ${status.candidateVersion ? `v${status.candidateVersion}` : '—'}  ${metrics(status.candidateMetrics)}`,
     `  production: ${status.productionVersion ? `v${status.productionVersion}` : '—'}  ${metrics(status.productionMetrics)}`,
   ];

@@ -15,11 +15,14 @@ import { withClient } from './with-client';
 import type { PipelineStatus } from '../../contracts/temporal';
 import type { TrainHeartbeat } from '../../activities/train/train';
 import { formatStatus } from './format-status';
+import { readFeatureSpecFile, uploadFeatureSpec } from './feature-spec-upload';
 
 const startOptionsSchema = z.object({
   model: modelNameSchema,
   data: z.string().min(1),
   config: z.string().optional(),
+  features: z.string().min(1).optional(),
+  store: z.string().min(1).optional(),
   approval: z.boolean(),
   follow: z.boolean().optional(),
   id: z.string().min(1).optional(),
@@ -80,6 +83,14 @@ export function registerPipelineCommands(program: Command): void {
     .requiredOption('--model <name>', 'model name, e.g. ctr')
     .requiredOption('--data <uri>', 'dataset folder (ads.csv + images), local path or gs://')
     .option('--config <file>', 'pipeline configuration (JSON)')
+    .option(
+      '--features <file>',
+      "feature spec (JSON, from mlops data describe); default: the production version's, else inferred",
+    )
+    .option(
+      '--store <uri>',
+      'artifact store the spec is copied to (default: $MLOPS_STORE, else .mlops/store)',
+    )
     .option('--no-approval', 'deploy without waiting for a human approval')
     .option('--follow', 'show live stage and epoch progress until the pipeline ends')
     .option('--id <workflowId>', 'workflow id (default: pipeline-<model>-<timestamp>)')
@@ -89,10 +100,15 @@ export function registerPipelineCommands(program: Command): void {
       // Checked before connecting, so a bad file fails at once and without a server. The file
       // itself is passed on: only it can say whether it names a GPU queue.
       parsePipelineConfig(config);
+      if (options.features) await readFeatureSpecFile(options.features);
       await withClient(async (client, namespace, env) => {
+        const featureSpecUri = options.features
+          ? await uploadFeatureSpec(options.features, options.store ?? env.MLOPS_STORE)
+          : undefined;
         const handle = await startPipeline(client, {
           modelName: options.model,
           dataUri: options.data,
+          ...(featureSpecUri ? { featureSpecUri } : {}),
           config,
           approvalRequired: options.approval,
           taskQueue: env.MLOPS_CONTROL_QUEUE,
@@ -100,6 +116,11 @@ export function registerPipelineCommands(program: Command): void {
           ...(options.id ? { workflowId: options.id } : {}),
         });
         console.log(`Started pipeline ${handle.workflowId}`);
+        console.log(
+          featureSpecUri
+            ? `Features: ${options.features} (stored as ${featureSpecUri})`
+            : `Features: no --features, so ingest reads the data by the production version's spec, else one inferred from the data (mlops pipeline status says which)`,
+        );
         console.log(`Web UI: ${workflowUiUrl(namespace, handle.workflowId)}`);
         if (options.follow) await followPipeline(client, handle.workflowId);
       });

@@ -36,6 +36,8 @@ export interface CandidateOptions {
   /** What live clients look like, with the ground truth their clicks are drawn from. */
   liveDataDir: string;
   config: PipelineConfigInput;
+  /** The ads' feature spec in the store. */
+  featureSpecUri: string;
   say: (line: string) => void;
 }
 
@@ -44,6 +46,7 @@ export async function runCandidate(stack: LocalStack, options: CandidateOptions)
   const handle = await startPipeline(client, {
     modelName: options.model,
     dataUri: options.trainDataDir,
+    featureSpecUri: options.featureSpecUri,
     config: options.config,
     taskQueue: CONTROL_TASK_QUEUE,
     gpuTaskQueue: GPU_TASK_QUEUE,

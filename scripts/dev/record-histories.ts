@@ -5,6 +5,8 @@
  * children's into test/histories/<scenario>.<workflowType>.json for the replay tests.
  * Dev-only: it reuses the test helpers that the end-to-end tests run pipelines with.
  */
+import { ADS_FEATURE_SPEC } from '../../lib/dataset/synthetic-spec';
+import { storeFeatureSpec } from '../commands/feature-spec-upload';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
@@ -90,6 +92,7 @@ async function main(): Promise<void> {
   await using env = await startPipelineEnv();
   const samples = await loadTrafficSamples(dataset.dir, 20);
   const registry = new ModelRegistry(env.storeUri);
+  const adsSpec = await storeFeatureSpec(ADS_FEATURE_SPEC, env.storeUri);
   const withTraffic = async <T>(body: () => Promise<T>): Promise<T> => {
     const traffic = startTraffic({ baseUrl: env.servingUrl, model: TEST_MODEL, samples, rate: TRAFFIC_RATE });
     try {
@@ -106,6 +109,7 @@ async function main(): Promise<void> {
       startPipeline(env.client, {
         modelName: TEST_MODEL,
         dataUri: dataset.dir,
+        featureSpecUri: adsSpec,
         config,
         taskQueue: TEST_CONTROL_QUEUE,
         workflowId: `history-${name}${suffix ? `-${suffix}` : ''}`,

@@ -3,6 +3,7 @@
  * `decide` Update, supersession, the full-traffic gate, one deployment per model at a time, and
  * `mlops rollback` / `mlops models` as a user runs them.
  */
+import { adsSpecFile } from '../helpers/ads-spec';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import path from 'node:path';
@@ -70,10 +71,11 @@ describe('approval, registry and deployment concurrency', { timeout: 900_000 }, 
     await dataset?.close();
   });
 
-  const start = (id: string, config: PipelineConfigInput = CONFIG, approvalRequired = true) =>
+  const start = async (id: string, config: PipelineConfigInput = CONFIG, approvalRequired = true) =>
     startPipeline(env.client, {
       modelName: TEST_MODEL,
       dataUri: dataset.dir,
+      featureSpecUri: await adsSpecFile(),
       config,
       approvalRequired,
       taskQueue: TEST_CONTROL_QUEUE,
@@ -169,7 +171,9 @@ describe('approval, registry and deployment concurrency', { timeout: 900_000 }, 
     assert.match(record.lineage.code.gitCommit ?? '', /^[0-9a-f]{40}$/);
     assert.match(record.lineage.code.packageVersion, /^\d+\.\d+\.\d+/);
     assert.match(record.lineage.data.fingerprint, /^[0-9a-f]{64}$/);
-    assert.equal(record.lineage.data.schemaVersion, 1);
+    assert.equal(record.lineage.data.schemaVersion, 2);
+    assert.match(record.lineage.data.featureSpecSource ?? '', /^given: .*features\.json$/);
+    assert.match(record.lineage.data.featureSpecUri ?? '', /ingest\/features\.json$/);
     assert.equal((record.lineage.config as { train: { epochs: number } }).train.epochs, 1);
     assert.equal(record.lineage.training.backend, 'cpu');
     assert.equal(record.lineage.run.workflowId, handle.workflowId);

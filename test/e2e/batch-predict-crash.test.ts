@@ -5,6 +5,7 @@
  * the output is complete and byte-identical to an uninterrupted run of the same job. Then a job
  * lost mid-run and started again under its id keeps the shards it had finished.
  */
+import { adsSpecFile } from '../helpers/ads-spec';
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -73,6 +74,7 @@ void describe('a GPU worker killed in the middle of a batch prediction', { timeo
       await startPipeline(env.client, {
         modelName: TEST_MODEL,
         dataUri: dataset.dir,
+        featureSpecUri: await adsSpecFile(),
         config: TINY_PIPELINE_CONFIG,
         approvalRequired: false,
         taskQueue: TEST_CONTROL_QUEUE,

@@ -3,6 +3,7 @@
  * real GCS emulator (fake-gcs-server), predictions written to the bucket, every readable row
  * predicted once keyed by its ad_id, and the corrupted rows counted as skipped with their reasons.
  */
+import { adsSpecFile } from '../helpers/ads-spec';
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -73,6 +74,7 @@ describe(
       const pipeline = await startPipeline(env.client, {
         modelName: TEST_MODEL,
         dataUri,
+        featureSpecUri: await adsSpecFile(),
         config: TINY_PIPELINE_CONFIG,
         approvalRequired: false,
         taskQueue: TEST_CONTROL_QUEUE,

@@ -3,6 +3,7 @@
  * dataset with it in shards, compare with the online API, and re-run on the same workflow id;
  * then `mlops batch-predict` as a real subprocess: --wait, status, and bad input that starts nothing.
  */
+import { adsSpecFile } from '../helpers/ads-spec';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import fs from 'node:fs/promises';
@@ -68,6 +69,7 @@ describe('batch prediction', { timeout: 900_000 }, () => {
     const pipeline = await startPipeline(env.client, {
       modelName: TEST_MODEL,
       dataUri: dataset.dir,
+      featureSpecUri: await adsSpecFile(),
       config: CONFIG,
       approvalRequired: false,
       taskQueue: TEST_CONTROL_QUEUE,

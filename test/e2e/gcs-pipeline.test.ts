@@ -4,6 +4,7 @@
  * second through a canary under live traffic; the prediction server, the registry, the validation
  * statistics, the ingest shards and the evaluation report all live in and are served from gs://.
  */
+import { adsSpecFile } from '../helpers/ads-spec';
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -97,6 +98,7 @@ describe('modelPipeline on gs:// (data and store in a GCS emulator)', { timeout:
     const handle = await startPipeline(env.client, {
       modelName: TEST_MODEL,
       dataUri,
+      featureSpecUri: await adsSpecFile(),
       config: CONFIG,
       approvalRequired: false,
       taskQueue: TEST_CONTROL_QUEUE,
@@ -119,6 +121,7 @@ describe('modelPipeline on gs:// (data and store in a GCS emulator)', { timeout:
     const handle = await startPipeline(env.client, {
       modelName: TEST_MODEL,
       dataUri,
+      featureSpecUri: await adsSpecFile(),
       config: CONFIG,
       taskQueue: TEST_CONTROL_QUEUE,
       workflowId: 'gcs-second',

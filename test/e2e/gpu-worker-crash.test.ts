@@ -3,6 +3,7 @@
  * is SIGKILLed in the middle of an epoch after a checkpoint, and a new worker process takes over.
  * The pipeline completes, the retry resumes from the checkpoint, and at most one epoch is trained twice.
  */
+import { adsSpecFile } from '../helpers/ads-spec';
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -125,6 +126,7 @@ void describe('a GPU worker killed in the middle of training', { timeout: 300_00
       const handle = await startPipeline(client, {
         modelName: TEST_MODEL,
         dataUri: dataset.dir,
+        featureSpecUri: await adsSpecFile(),
         config: CONFIG,
         approvalRequired: false,
         taskQueue: TEST_CONTROL_QUEUE,

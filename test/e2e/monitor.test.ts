@@ -2,6 +2,7 @@
  * The production monitor on a real dev server: a deployed model receives drifted traffic through the
  * real prediction server, whose logs the monitor reads; it detects the drift and starts retraining.
  */
+import { adsSpecFile } from '../helpers/ads-spec';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import fs from 'node:fs/promises';
@@ -60,6 +61,7 @@ describe('modelMonitor end to end', { timeout: 600_000 }, () => {
     const first = await startPipeline(env.client, {
       modelName: TEST_MODEL,
       dataUri: training.dir,
+      featureSpecUri: await adsSpecFile(),
       config: CONFIG,
       approvalRequired: false,
       taskQueue: TEST_CONTROL_QUEUE,

@@ -2,6 +2,7 @@
  * The whole lifecycle on a real Temporal dev server: ingest → … → approval → canary → production,
  * decided by signals, with a rejection and an automatic rollback.
  */
+import { adsSpecFile } from '../helpers/ads-spec';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import path from 'node:path';
@@ -80,10 +81,11 @@ describe('modelPipeline end to end', { timeout: 600_000 }, () => {
     await dataset?.close();
   });
 
-  const start = (id: string, config: PipelineConfigInput = CONFIG) =>
+  const start = async (id: string, config: PipelineConfigInput = CONFIG) =>
     startPipeline(env.client, {
       modelName: TEST_MODEL,
       dataUri: dataset.dir,
+      featureSpecUri: await adsSpecFile(),
       config,
       taskQueue: TEST_CONTROL_QUEUE,
       workflowId: id,
@@ -352,6 +354,7 @@ describe('modelPipeline end to end', { timeout: 600_000 }, () => {
     const handle = await startPipeline(env.client, {
       modelName: TEST_MODEL,
       dataUri: flippedDir,
+      featureSpecUri: await adsSpecFile(),
       taskQueue: TEST_CONTROL_QUEUE,
       workflowId: 'e2e-worse',
       config: {

@@ -3,6 +3,7 @@
  * IngestResult ingest would give: validation tests get thousands of rows in a second without
  * depending on ingest. Removed on close.
  */
+import { ADS_FEATURE_SPEC } from '../../lib/dataset/synthetic-spec';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -56,8 +57,8 @@ export async function makeSyntheticShards(options: SyntheticShardsOptions): Prom
     const evalUri = path.join(dir, 'eval.arrow');
     const train = examples.filter((_, index) => index % 5 !== 0);
     const evaluation = examples.filter((_, index) => index % 5 === 0);
-    await writeShard(trainUri, train, 1);
-    await writeShard(evalUri, evaluation, 1);
+    await writeShard(trainUri, train, { imageSize: 1, spec: ADS_FEATURE_SPEC });
+    await writeShard(evalUri, evaluation, { imageSize: 1, spec: ADS_FEATURE_SPEC });
     const ingest: IngestResult = {
       dataUri: path.join(dir, 'data'),
       trainUri,

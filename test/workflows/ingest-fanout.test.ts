@@ -3,6 +3,7 @@
  * dataset cut into several shards: bounded fan-out, every row accounted for, reuse by a second
  * run, and a history that replays.
  */
+import { adsSpecFile } from '../helpers/ads-spec';
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -71,7 +72,7 @@ describe('ingestInShards', { timeout: 300_000 }, () => {
     if (storeUri) await fs.rm(storeUri, { recursive: true, force: true });
   });
 
-  const run = (workflowId: string) =>
+  const run = async (workflowId: string) =>
     env.client.workflow.execute<typeof ingestFanout>('ingestFanout', {
       taskQueue: TASK_QUEUE,
       workflowId,
@@ -83,6 +84,7 @@ describe('ingestInShards', { timeout: 300_000 }, () => {
             evalFraction: 0.25,
             shardRows: 6,
             imageConcurrency: 4,
+            featureSpecUri: await adsSpecFile(),
           },
           concurrency: CONCURRENCY,
         },

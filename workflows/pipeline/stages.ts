@@ -25,7 +25,7 @@ export async function ingestData(ctx: PipelineContext): Promise<ShardedIngestRes
   tracker.enterStage('ingest');
   // Planned once, then shard activities in parallel (bounded); shards already ingested from
   // the same bytes, by any run, are reused.
-  return await ingestInShards(
+  const ingest = await ingestInShards(
     activities.ingester,
     {
       dataUri: input.dataUri,
@@ -33,6 +33,9 @@ export async function ingestData(ctx: PipelineContext): Promise<ShardedIngestRes
       evalFraction: config.data.evalFraction,
       shardRows: config.data.shardRows,
       imageConcurrency: config.data.imageConcurrency,
+      // Which spec the data is read by: the given one, else production's, else inferred (ingest says which).
+      modelName: input.modelName,
+      ...(input.featureSpecUri ? { featureSpecUri: input.featureSpecUri } : {}),
     },
     {
       concurrency: config.data.ingestConcurrency,
@@ -41,6 +44,10 @@ export async function ingestData(ctx: PipelineContext): Promise<ShardedIngestRes
       },
     },
   );
+  if (ingest.featureSpecUri && ingest.featureSpecSource) {
+    tracker.status.features = { uri: ingest.featureSpecUri, source: ingest.featureSpecSource };
+  }
+  return ingest;
 }
 
 /** Stage `validate`: the data checked against the schema and against production's training data. */
@@ -166,6 +173,9 @@ export async function registerCandidate(
         evalUri: ingest.evalUri,
         fingerprint: ingest.fingerprint,
         schemaVersion: ingest.schemaVersion,
+        ...(ingest.featureSpecUri
+          ? { featureSpecUri: ingest.featureSpecUri, featureSpecSource: ingest.featureSpecSource }
+          : {}),
         trainRows: ingest.trainRows,
         evalRows: ingest.evalRows,
         planUri: ingest.planUri,

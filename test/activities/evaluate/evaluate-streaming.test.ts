@@ -1,11 +1,12 @@
 import fs from 'node:fs/promises';
+import { ADS_FEATURE_SPEC } from '../../../lib/dataset/synthetic-spec';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import type { ActivityDeps } from '../../../activities/deps';
-import { MAX_SLICE_VALUES, SLICE_FEATURES, type EvaluateInput } from '../../../activities/evaluate/evaluate';
+import { MAX_SLICE_VALUES, type EvaluateInput } from '../../../activities/evaluate/evaluate';
 import type { EvaluationSummary } from '../../../contracts/evaluation';
 import { readShard, SHARD_BATCH_ROWS, writeShard } from '../../../lib/dataset/shards';
 import type { AdExample } from '../../../lib/dataset/schema';
@@ -69,7 +70,7 @@ async function inMemoryReport(
   truth: Map<string, number>,
 ): Promise<Omit<EvaluationReportData, `report${string}`>> {
   const examples: AdExample[] = [];
-  for (const uri of shardUris) examples.push(...(await readShard(uri)).examples);
+  for (const uri of shardUris) examples.push(...((await readShard(uri)).examples as AdExample[]));
   const score = async (uri: string) => {
     const bundle = await loadModelBundle(uri);
     try {
@@ -83,10 +84,11 @@ async function inMemoryReport(
   const labels = Float64Array.from(examples, (example) => example.clicked);
   const overall = (m: BinaryMetrics) => ({ ...m, auc: m.auc! });
   const metricsOf = ({ auc, logLoss, accuracy, ece }: BinaryMetrics) => ({ auc, logLoss, accuracy, ece });
-  const slices = SLICE_FEATURES.flatMap((feature) => {
-    const values = [...new Set(examples.map((example) => example[feature]))];
+  const slices = ADS_FEATURE_SPEC.slices.flatMap((feature) => {
+    const column = feature as 'device' | 'placement';
+    const values = [...new Set(examples.map((example) => example[column]))];
     const rowsOf = (value: string) =>
-      examples.flatMap((example, i) => (example[feature] === value ? [i] : []));
+      examples.flatMap((example, i) => (example[column] === value ? [i] : []));
     return values
       .map((value) => ({ value, rows: rowsOf(value) }))
       .sort((a, b) => b.rows.length - a.rows.length || (a.value < b.value ? -1 : 1))
@@ -162,7 +164,7 @@ void describe('evaluateModel over a split of several shards and record batches',
     shardUris = [];
     for (const [s, rows] of shards.entries()) {
       const uri = path.join(store, `eval-${s}.arrow`);
-      await writeShard(uri, rows, IMAGE_SIZE);
+      await writeShard(uri, rows, { imageSize: IMAGE_SIZE, spec: ADS_FEATURE_SPEC });
       shardUris.push(uri);
     }
     const trainLike = all.filter((_, i) => i % 2 === 0);

@@ -1,4 +1,5 @@
 import fs from 'node:fs/promises';
+import { ADS_FEATURE_SPEC } from '../../../lib/dataset/synthetic-spec';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -75,7 +76,7 @@ void describe('evaluateModel activity', () => {
     candidateUri = await saveModel('candidate', 1);
     productionUri = await saveModel('production', 2);
     evalUri = path.join(store, 'eval.arrow');
-    await writeShard(evalUri, examples, IMAGE_SIZE);
+    await writeShard(evalUri, examples, { imageSize: IMAGE_SIZE, spec: ADS_FEATURE_SPEC });
   });
   after(async () => {
     await fs.rm(store, { recursive: true, force: true });
@@ -352,14 +353,14 @@ void describe('evaluateModel activity', () => {
     await writeShard(
       oneClass,
       examples.map((example) => ({ ...example, clicked: 0 })),
-      IMAGE_SIZE,
+      { imageSize: IMAGE_SIZE, spec: ADS_FEATURE_SPEC },
     );
     await assert.rejects(
       evaluate({ candidateModelUri: candidateUri, evalUri: oneClass, thresholds: LENIENT }, 'one-class'),
       (err: unknown) =>
         err instanceof ApplicationFailure &&
         err.nonRetryable &&
-        /0 clicked and 36 unclicked rows; AUC needs both/.test(err.message),
+        /0 positive and 36 negative rows; AUC needs both/.test(err.message),
     );
   });
 

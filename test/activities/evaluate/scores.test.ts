@@ -26,7 +26,7 @@ function memoryShards(shards: Record<string, AdExample[][]>) {
   async function* read(uri: string): AsyncGenerator<ShardChunk> {
     for (const examples of shards[uri]!) {
       handedOut++;
-      yield { imageSize: IMAGE_SIZE, examples };
+      yield { imageSize: IMAGE_SIZE, spec: ADS_FEATURE_SPEC, examples };
       await Promise.resolve();
     }
   }

@@ -2,6 +2,7 @@
  * The sharded ingest (planIngest → ingestShard × N → finishIngest) run as a workflow would, on
  * hand-made bad input and synthetic data, with every row accounted for in every test.
  */
+import { adsSpecFile } from '../../helpers/ads-spec';
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -21,7 +22,7 @@ import type {
   ShardedIngestResult,
 } from '../../../contracts/ingest';
 import { decodeAdImage, MAX_INPUT_PIXELS } from '../../../lib/dataset/image';
-import { AD_COLUMNS } from '../../../lib/dataset/schema';
+import { AD_COLUMNS, type AdExample } from '../../../lib/dataset/schema';
 import { readShard } from '../../../lib/dataset/shards';
 import { storageFor } from '../../../lib/storage/index';
 import { startGcsEmulator, type GcsEmulatorHandle } from '../../helpers/gcs-emulator';
@@ -75,6 +76,7 @@ async function ingest(dataUri: string, options: RunOptions = {}): Promise<Sharde
     imageSize: IMAGE_SIZE,
     evalFraction: 0.25,
     shardRows: options.shardRows ?? 4,
+    featureSpecUri: await adsSpecFile(),
   });
   const shards = options.only ?? Array.from({ length: plan.shardCount }, (_, i) => i);
   for (let i = 0; i < shards.length; i += 2) {
@@ -186,8 +188,8 @@ describe('sharded ingest: planIngest, ingestShard, finishIngest', () => {
     assert.match(result.fingerprint, /^[0-9a-f]{64}$/);
     await assertAccounted(result);
 
-    const train = await examplesOf(result.trainUris);
-    const evaluation = await examplesOf(result.evalUris);
+    const train = (await examplesOf(result.trainUris)) as AdExample[];
+    const evaluation = (await examplesOf(result.evalUris)) as AdExample[];
     assert.ok(
       train.length > 0 && evaluation.length > 0,
       `both splits non-empty: ${train.length}/${evaluation.length}`,
@@ -254,6 +256,7 @@ describe('sharded ingest: planIngest, ingestShard, finishIngest', () => {
       imageSize: IMAGE_SIZE,
       evalFraction: 0.25,
       shardRows: 4,
+      featureSpecUri: await adsSpecFile(),
     });
     assert.equal(plan.planUri, first.planUri);
     assert.deepEqual(await retried.finishIngest({ planUri: plan.planUri }), first);
@@ -267,7 +270,8 @@ describe('sharded ingest: planIngest, ingestShard, finishIngest', () => {
     assert.equal(result.rowsRead, 24);
     assert.deepEqual(result.quarantineReasons, {
       'field count': 1,
-      'invalid field': 4,
+      'invalid field': 3,
+      'invalid label': 1,
       'missing image': 1,
       'corrupt image': 2,
     });
@@ -284,10 +288,13 @@ describe('sharded ingest: planIngest, ingestShard, finishIngest', () => {
     }
     const reasonOf = (kind: string) => rowOf.get(kind)?.reason ?? '';
     assert.match(reasonOf('too_few_fields'), /^field count: expected 9 fields, got 6/);
-    assert.match(reasonOf('hour_not_numeric'), /^invalid field: hour: hour must be an integer/);
-    assert.match(reasonOf('hour_out_of_range'), /^invalid field: hour: hour must be <= 23/);
-    assert.match(reasonOf('clicked_unknown'), /^invalid field: clicked: clicked must be 0 or 1/);
-    assert.match(reasonOf('advertiser_empty'), /^invalid field: advertiser: advertiser is empty/);
+    assert.match(reasonOf('hour_not_numeric'), /^invalid field: hour: "\w+" is not a number/);
+    assert.match(reasonOf('hour_out_of_range'), /^invalid field: hour: \d+ is above the spec's max 23/);
+    assert.match(reasonOf('clicked_unknown'), /^invalid label: clicked is "yes", expected "1" or "0"/);
+    assert.match(
+      reasonOf('advertiser_empty'),
+      /^invalid field: advertiser is blank but the spec says it is required/,
+    );
     const missing = rowOf.get('image_missing');
     assert.equal(missing?.reason, `missing image: images/${missing?.adId}.png`);
     assert.match(reasonOf('image_truncated'), /^corrupt image: images\/ad-\d+\.png: unreadable image/);
@@ -344,13 +351,13 @@ describe('sharded ingest: planIngest, ingestShard, finishIngest', () => {
     assert.equal(result.shardCount, 4);
     assert.equal(result.rowsRead, 7);
     assert.equal(result.trainRows + result.evalRows, 3);
-    assert.deepEqual(result.quarantineReasons, { 'missing image': 1, 'duplicate ad_id': 3 });
+    assert.deepEqual(result.quarantineReasons, { 'missing image': 1, 'duplicate id': 3 });
     assert.equal(result.duplicatesAcrossShards, 2);
     const duplicates = (await readQuarantine(result)).filter((row) => row.reason.startsWith('duplicate'));
     assert.deepEqual(duplicates.map((row) => row.line).sort(), [6, 7, 8]);
     assert.ok(
       duplicates.some(
-        (row) => row.line === 6 && row.reason === 'duplicate ad_id: a1 appeared earlier (ads.csv line 4)',
+        (row) => row.line === 6 && row.reason === 'duplicate id: ad_id a1 appeared earlier (ads.csv line 4)',
       ),
       JSON.stringify(duplicates),
     );
@@ -486,13 +493,13 @@ describe('sharded ingest: planIngest, ingestShard, finishIngest', () => {
     await assertNonRetryable(
       ingest(await handMadeDataset({ 'ads.csv': `${AD_COLUMNS.join('\t')}\n` })),
       /wrong header/,
-      /"\\t"-delimited, but ads CSVs must be comma-separated/,
+      /"\\t"-delimited where the spec says csv.delimiter ","/,
     );
     await assertNonRetryable(
       ingest(
         await handMadeDataset({ 'ads.csv': `${AD_COLUMNS.filter((c) => c !== 'clicked').join(',')}\n` }),
       ),
-      /missing: clicked/,
+      /missing "clicked", which the spec names/,
     );
     await assertNonRetryable(ingest(path.join(scratch, 'absent')), /^No dataset at /);
   });
@@ -507,9 +514,8 @@ describe('sharded ingest: planIngest, ingestShard, finishIngest', () => {
     });
     await assertNonRetryable(
       ingest(dir),
-      new RegExp(`^${escape(path.join(dir, 'ads.csv'))} has the wrong header`),
-      new RegExp(escape(`expected "${HEADER}"`)),
-      /missing: headline_length\)/,
+      new RegExp(`^${escape(path.join(dir, 'ads.csv'))} has the wrong header for the feature spec`),
+      /missing "headline_length", which the spec names/,
     );
     await assertNonRetryable(
       ingest(await handMadeDataset({ 'ads.csv': `${HEADER},campaign\n` })),
@@ -519,7 +525,7 @@ describe('sharded ingest: planIngest, ingestShard, finishIngest', () => {
     const missing = path.join(scratch, 'no-such-dataset');
     await assertNonRetryable(
       ingest(missing),
-      new RegExp(`^No dataset at ${escape(missing)}: expected ${escape(path.join(missing, 'ads.csv'))}`),
+      new RegExp(`^No dataset at ${escape(missing)}: expected one or more \\*\\.csv files there`),
       new RegExp(escape(HEADER)),
     );
   });
@@ -536,6 +542,7 @@ describe('sharded ingest: planIngest, ingestShard, finishIngest', () => {
       imageSize: IMAGE_SIZE,
       evalFraction: 0.25,
       shardRows: 10,
+      featureSpecUri: await adsSpecFile(),
     });
     await fs.writeFile(path.join(dir, 'ads.csv'), [HEADER, ad('b1'), ad('b2'), ''].join('\n'));
     await assertNonRetryable(

@@ -13,6 +13,14 @@ import {
   type IngestPlan,
 } from '../../../activities/ingest/plan';
 import { AD_COLUMNS } from '../../../lib/dataset/schema';
+import { ADS_FEATURE_SPEC } from '../../../lib/dataset/synthetic-spec';
+
+/** The ads' spec, as planIngest passes it on. */
+const ADS_SPEC_OPTIONS = {
+  spec: ADS_FEATURE_SPEC,
+  featureSpecSource: 'test',
+  featureSpecUri: 'features.json',
+};
 
 const HEADER = AD_COLUMNS.join(',');
 const row = (id: number) => `ad-${id},images/ad-${id}.png,acme,retail,feed,mobile,9,30,${id % 2}`;
@@ -30,7 +38,17 @@ async function dataset(files: Record<string, string | Buffer>): Promise<string> 
 
 async function plan(dataUri: string, shardRows: number): Promise<IngestPlan & { outUri: string }> {
   const outUri = await fs.mkdtemp(path.join(scratch, 'plan-'));
-  return { ...(await planDataset({ dataUri, imageSize: 16, evalFraction: 0.2, shardRows, outUri })), outUri };
+  return {
+    ...(await planDataset({
+      dataUri,
+      imageSize: 16,
+      evalFraction: 0.2,
+      shardRows,
+      outUri,
+      ...ADS_SPEC_OPTIONS,
+    })),
+    outUri,
+  };
 }
 
 async function specs(planned: IngestPlan & { outUri: string }) {
@@ -123,9 +141,17 @@ describe('planDataset', () => {
       evalFraction: 0.2,
       shardRows: 50_000,
       outUri,
+      ...ADS_SPEC_OPTIONS,
     });
     assert.equal(planned.shardRows, Math.floor(SHARD_PIXEL_BUDGET_BYTES / (256 * 256 * 3)));
-    const small = await planDataset({ dataUri, imageSize: 32, evalFraction: 0.2, shardRows: 50_000, outUri });
+    const small = await planDataset({
+      dataUri,
+      imageSize: 32,
+      evalFraction: 0.2,
+      shardRows: 50_000,
+      outUri,
+      ...ADS_SPEC_OPTIONS,
+    });
     assert.equal(small.shardRows, 50_000, 'the default fits the budget at the default image size');
   });
 
@@ -164,7 +190,12 @@ describe('planDataset', () => {
     );
     assert.equal(spec.index, PLAN_CHUNK_SHARDS + 2);
     assert.equal(spec.lineOffset, PLAN_CHUNK_SHARDS + 3);
-    assert.deepEqual(parameters, { dataUri: planned.dataUri, imageSize: 16, evalFraction: 0.2 });
+    assert.deepEqual(parameters, {
+      dataUri: planned.dataUri,
+      imageSize: 16,
+      evalFraction: 0.2,
+      spec: ADS_FEATURE_SPEC,
+    });
   });
 
   it('fails on every bad file at once, naming each problem', async () => {
@@ -179,19 +210,19 @@ describe('planDataset', () => {
     });
     await assertFails(
       plan(dir, 10),
-      /a-missing\.csv has the wrong header: .*\(missing: hour\)/,
-      /b-semicolons\.csv has the wrong header: .*";"-delimited, but ads CSVs must be comma-separated/,
+      /a-missing\.csv has the wrong header for the feature spec .*missing "hour"/,
+      /b-semicolons\.csv has the wrong header for the feature spec: .*";"-delimited where the spec says csv.delimiter ","/,
       /c-empty\.csv is empty: no header, no rows/,
       /d-utf16\.csv is encoded as UTF-16 LE .* must be UTF-8/,
       /e-utf16-no-bom\.csv contains NUL bytes: it is UTF-16 without a byte order mark/,
-      /f-extra\.csv has the wrong header: .*campaign/,
+      /f-extra\.csv has the wrong header for the feature spec .*"campaign" is not in the spec/,
     );
   });
 
   it('fails when there is no CSV at all, saying what it expected', async () => {
     await assertFails(
       plan(path.join(scratch, 'nothing-here'), 10),
-      /^No dataset at .*nothing-here: expected .*ads\.csv/,
+      /^No dataset at .*nothing-here: expected one or more \*\.csv files/,
     );
     await assertFails(plan(await dataset({ 'images/a.png': 'x' }), 10), /No dataset at/);
   });

@@ -115,7 +115,10 @@ void describe('trainModel activity', () => {
     store = await fs.mkdtemp(path.join(os.tmpdir(), 'mlops-train-store-'));
     deps = { storeUri: store, servingUrls: [], adminToken: 'test' };
     trainUri = path.join(store, 'train.arrow');
-    await writeShard(trainUri, makeExamples(400, 2, IMAGE_SIZE), IMAGE_SIZE);
+    await writeShard(trainUri, makeExamples(400, 2, IMAGE_SIZE), {
+      imageSize: IMAGE_SIZE,
+      spec: ADS_FEATURE_SPEC,
+    });
   });
   after(async () => {
     await fs.rm(store, { recursive: true, force: true });

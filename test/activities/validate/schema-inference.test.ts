@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { ADS_FEATURE_SPEC } from '../../../lib/dataset/synthetic-spec';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -43,8 +44,8 @@ function example(i: number, overrides: Partial<AdExample> = {}): AdExample {
 
 async function statisticsOf(examples: AdExample[]): Promise<DatasetStatistics> {
   const uri = path.join(dir, `shard-${++counter}.arrow`);
-  await writeShard(uri, examples, 1);
-  return computeStatistics([{ name: 'train', shardUris: [uri] }]);
+  await writeShard(uri, examples, { imageSize: 1, spec: ADS_FEATURE_SPEC });
+  return computeStatistics([{ name: 'train', shardUris: [uri] }], { spec: ADS_FEATURE_SPEC });
 }
 
 function schemaOf(stats: DatasetStatistics, maxDomainSize = 1000): DatasetSchema {
@@ -77,7 +78,7 @@ void describe('inferSchema', () => {
   void it('records types, required columns, vocabularies, ranges and label values', async () => {
     const schema = schemaOf(await statisticsOf(rows(400)));
     assert.deepEqual(schema.features.advertiser, { type: 'string', required: true, domain: ADVERTISERS });
-    assert.deepEqual(schema.features.hour, { type: 'int', required: true, range: { min: 0, max: 23 } });
+    assert.deepEqual(schema.features.hour, { type: 'float', required: true, range: { min: 0, max: 23 } });
     assert.deepEqual(schema.features.headline_length!.range, { min: 15, max: 90 });
     assert.deepEqual(schema.features.ad_id, { type: 'string', required: true, identifier: true });
     assert.deepEqual(schema.features.pixels, { type: 'bytes', required: true });
@@ -168,7 +169,7 @@ void describe('checkAgainstSchema', () => {
       pixels: vectorFromArray([new Uint8Array(3), new Uint8Array(3), new Uint8Array(3)], new Binary()),
     });
     await fs.writeFile(uri, tableToIPC(table, 'file'));
-    const stats = await computeStatistics([{ name: 'train', shardUris: [uri] }]);
+    const stats = await computeStatistics([{ name: 'train', shardUris: [uri] }], { spec: ADS_FEATURE_SPEC });
     const anomalies = checkAgainstSchema(stats, schema, OPTIONS);
     assert.deepEqual(kinds(anomalies).sort(), [
       'critical missing_column headline_length',
@@ -177,11 +178,11 @@ void describe('checkAgainstSchema', () => {
       'warning new_column campaign',
     ]);
     const message = (kind: string) => anomalies.find((anomaly) => anomaly.kind === kind)!.message;
-    assert.equal(message('type_change'), 'hour: column is string (Utf8) but the schema says int');
+    assert.equal(message('type_change'), 'hour: column is string (Utf8) but the schema says float');
     assert.equal(message('unknown_label'), `clicked: label values "2" × 1 are not in the schema's 0, 1`);
     assert.match(
       message('missing_column'),
-      /^headline_length: column is missing; the schema \(.*\) has it as int$/,
+      /^headline_length: column is missing; the schema \(.*\) has it as float$/,
     );
   });
 

@@ -79,7 +79,7 @@ void describe('validateDataset: schema', () => {
     assert.equal(schema.model, MODEL);
     assert.equal(schema.inferredFrom.dataUri, first.ingest.dataUri);
     assert.deepEqual(schema.features.device!.domain, ['desktop', 'mobile', 'tablet']);
-    assert.equal(schema.features.hour!.type, 'int');
+    assert.equal(schema.features.hour!.type, 'float');
 
     // A retry of the same run knows it made the schema; the file is not rewritten.
     const retried = await validate(first.ingest, {}, 'first-run');

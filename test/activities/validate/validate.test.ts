@@ -1,4 +1,6 @@
 import fs from 'node:fs/promises';
+import { adsSpecFile } from '../../helpers/ads-spec';
+import { ADS_FEATURE_SPEC } from '../../../lib/dataset/synthetic-spec';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -68,6 +70,7 @@ async function ingestAndValidate(
     imageSize: IMAGE_SIZE,
     evalFraction: EVAL_FRACTION,
     shardRows: SHARD_ROWS,
+    featureSpecUri: await adsSpecFile(),
   });
   for (let shardIndex = 0; shardIndex < plan.shardCount; shardIndex++) {
     await call(runId, (input: IngestShardInput) => ingestActivities.ingestShard(input), {
@@ -164,7 +167,7 @@ void describe('validateDataset', () => {
     const report = await fs.readFile(result.reportUri, 'utf8');
     assert.match(report, /^# Data validation of /);
     assert.match(report, /\*\*Passed\*\* with 0 warning\(s\)\./);
-    assert.match(report, /\| hour \| int \| 40 \| 0 \|/);
+    assert.match(report, /\| hour \| float \| 40 \| 0 \|/);
     const saved = JSON.parse(await fs.readFile(result.anomaliesUri, 'utf8')) as { anomalies: Anomaly[] };
     assert.deepEqual(saved.anomalies, []);
   });
@@ -180,7 +183,7 @@ void describe('validateDataset', () => {
     const [warning] = report.warnings;
     assert.match(warning!, /^3 rows quarantined \(/);
     // The corruptions assigned first are hour_not_numeric, hour_out_of_range, clicked_unknown.
-    assert.match(warning!, /3 × invalid field/);
+    assert.match(warning!, /2 × invalid field, 1 × invalid label/);
     assert.ok(warning!.includes(ingest.quarantineUri), warning);
   });
 
@@ -281,8 +284,8 @@ void describe('validateDataset', () => {
       const trainUri = path.join(shardDir, 'train.arrow');
       const evalUri = path.join(shardDir, 'eval.arrow');
       const half = Math.floor(examples.length / 2);
-      await writeShard(trainUri, examples.slice(0, half), 1);
-      await writeShard(evalUri, examples.slice(half), 1);
+      await writeShard(trainUri, examples.slice(0, half), { imageSize: 1, spec: ADS_FEATURE_SPEC });
+      await writeShard(evalUri, examples.slice(half), { imageSize: 1, spec: ADS_FEATURE_SPEC });
       const ingest: IngestResult = {
         dataUri: shardDir,
         trainUri,

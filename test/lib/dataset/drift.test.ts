@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { ADS_FEATURE_SPEC } from '../../../lib/dataset/synthetic-spec';
 import { before, describe, it } from 'node:test';
 import {
   driftAnomalies,
@@ -21,10 +22,13 @@ const ROWS = 1000;
 /** Statistics of a generated dataset, as stored in statistics.json and read back as a baseline. */
 async function syntheticStatistics(seed: number, drift: boolean): Promise<DatasetStatistics> {
   await using shards = await makeSyntheticShards({ rows: ROWS, seed, drift });
-  const statistics = await computeStatistics([
-    { name: 'train', shardUris: [shards.ingest.trainUri] },
-    { name: 'eval', shardUris: [shards.ingest.evalUri] },
-  ]);
+  const statistics = await computeStatistics(
+    [
+      { name: 'train', shardUris: [shards.ingest.trainUri] },
+      { name: 'eval', shardUris: [shards.ingest.evalUri] },
+    ],
+    { spec: ADS_FEATURE_SPEC },
+  );
   return truncateVocabularies(statistics, 1000);
 }
 

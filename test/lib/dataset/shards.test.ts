@@ -1,4 +1,5 @@
 import fs from 'node:fs/promises';
+import { ADS_FEATURE_SPEC } from '../../../lib/dataset/synthetic-spec';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -45,7 +46,7 @@ void describe('Arrow shards', () => {
   void it('round-trips examples and the image size through a standard Arrow IPC file', async () => {
     const examples = await loadExamples(20);
     const uri = path.join(dir, 'train-00000.arrow');
-    await writeShard(uri, examples, IMAGE_SIZE);
+    await writeShard(uri, examples, { imageSize: IMAGE_SIZE, spec: ADS_FEATURE_SPEC });
     const bytes = await fs.readFile(uri);
     assert.equal(bytes.subarray(0, 6).toString('latin1'), 'ARROW1');
     assert.equal(bytes.subarray(-6).toString('latin1'), 'ARROW1');
@@ -56,14 +57,14 @@ void describe('Arrow shards', () => {
 
   void it('round-trips an empty shard', async () => {
     const uri = `file://${path.join(dir, 'empty.arrow')}`;
-    await writeShard(uri, [], 32);
-    assert.deepEqual(await readShard(uri), { imageSize: 32, examples: [] });
+    await writeShard(uri, [], { imageSize: 32, spec: ADS_FEATURE_SPEC });
+    assert.deepEqual(await readShard(uri), { imageSize: 32, spec: ADS_FEATURE_SPEC, examples: [] });
   });
 
   void it('refuses to write pixels of the wrong size', async () => {
     const [example] = await loadExamples(1);
     await assert.rejects(
-      writeShard(path.join(dir, 'bad.arrow'), [example!], 32),
+      writeShard(path.join(dir, 'bad.arrow'), [example!], { imageSize: 32, spec: ADS_FEATURE_SPEC }),
       /expected 3072 pixel bytes/,
     );
   });
@@ -81,7 +82,7 @@ void describe('Arrow shards', () => {
     );
 
     const whole = path.join(dir, 'whole.arrow');
-    await writeShard(whole, await loadExamples(3), IMAGE_SIZE);
+    await writeShard(whole, await loadExamples(3), { imageSize: IMAGE_SIZE, spec: ADS_FEATURE_SPEC });
     const truncated = path.join(dir, 'truncated.arrow');
     const bytes = await fs.readFile(whole);
     await fs.writeFile(truncated, bytes.subarray(0, Math.floor(bytes.length / 2)));
@@ -106,7 +107,7 @@ void describe('Arrow shards', () => {
       ad_id: `ad-${i}`,
     }));
     const uri = path.join(dir, 'many.arrow');
-    await writeShard(uri, many, IMAGE_SIZE);
+    await writeShard(uri, many, { imageSize: IMAGE_SIZE, spec: ADS_FEATURE_SPEC });
     const sizes: number[] = [];
     const streamed = [];
     for await (const chunk of streamShard(uri)) {

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { ADS_FEATURE_SPEC } from '../../../lib/dataset/synthetic-spec';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -49,12 +50,15 @@ void describe('computeStatistics', () => {
     const examples = Array.from({ length: 1500 }, (_, i) => example(i));
     const trainUri = path.join(dir, 'train.arrow');
     const evalUri = path.join(dir, 'eval.arrow');
-    await writeShard(trainUri, examples.slice(0, 1200), 1);
-    await writeShard(evalUri, examples.slice(1200), 1);
-    const stats = await computeStatistics([
-      { name: 'train', shardUris: [trainUri] },
-      { name: 'eval', shardUris: [evalUri] },
-    ]);
+    await writeShard(trainUri, examples.slice(0, 1200), { imageSize: 1, spec: ADS_FEATURE_SPEC });
+    await writeShard(evalUri, examples.slice(1200), { imageSize: 1, spec: ADS_FEATURE_SPEC });
+    const stats = await computeStatistics(
+      [
+        { name: 'train', shardUris: [trainUri] },
+        { name: 'eval', shardUris: [evalUri] },
+      ],
+      { spec: ADS_FEATURE_SPEC },
+    );
 
     assert.equal(stats.rows, 1500);
     assert.deepEqual(stats.splits.train, { rows: 1200, labelCounts: { '0': 900, '1': 300 } });
@@ -65,7 +69,7 @@ void describe('computeStatistics', () => {
       const values = examples.map((row) => row[name]);
       const expectedMean = mean(values);
       const feature = stats.features[name]!;
-      assert.equal(feature.type, 'int');
+      assert.equal(feature.type, 'float', 'shards store every numeric as Float64');
       assert.equal(feature.count, 1500);
       assert.equal(feature.missing, 0);
       assert.equal(feature.numeric!.min, Math.min(...values));
@@ -113,12 +117,18 @@ void describe('computeStatistics', () => {
       await writeShard(
         uri,
         Array.from({ length: 700 }, (_, i) => example(shard * 700 + i)),
-        1,
+        { imageSize: 1, spec: ADS_FEATURE_SPEC },
       );
       shardUris.push(uri);
     }
-    const one = await computeStatistics([{ name: 'train', shardUris }], { concurrency: 1 });
-    const three = await computeStatistics([{ name: 'train', shardUris }], { concurrency: 3 });
+    const one = await computeStatistics([{ name: 'train', shardUris }], {
+      spec: ADS_FEATURE_SPEC,
+      concurrency: 1,
+    });
+    const three = await computeStatistics([{ name: 'train', shardUris }], {
+      spec: ADS_FEATURE_SPEC,
+      concurrency: 3,
+    });
     const round = (stats: DatasetStatistics) =>
       JSON.parse(
         JSON.stringify(stats, (_, value: unknown) =>
@@ -141,6 +151,7 @@ void describe('computeStatistics', () => {
       clicked: vectorFromArray([1, 1], new Int32()),
     });
     const stats = await computeStatistics([{ name: 'train', shardUris: [first, second] }], {
+      spec: ADS_FEATURE_SPEC,
       concurrency: 1,
     });
     assert.equal(stats.rows, 5);
@@ -159,8 +170,8 @@ void describe('computeStatistics', () => {
   void it('lists every .arrow shard under a folder URI', async () => {
     const folder = path.join(dir, 'folder');
     await fs.mkdir(folder);
-    await writeShard(path.join(folder, 'a.arrow'), [example(1)], 1);
-    await writeShard(path.join(folder, 'b.arrow'), [example(2)], 1);
+    await writeShard(path.join(folder, 'a.arrow'), [example(1)], { imageSize: 1, spec: ADS_FEATURE_SPEC });
+    await writeShard(path.join(folder, 'b.arrow'), [example(2)], { imageSize: 1, spec: ADS_FEATURE_SPEC });
     await fs.writeFile(path.join(folder, 'notes.txt'), 'not a shard');
     const uris = await listShardFiles(folder);
     assert.deepEqual(

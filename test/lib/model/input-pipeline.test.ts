@@ -57,7 +57,9 @@ void describe('input pipeline', () => {
     // 700 rows make two record batches (512 + 188); the others one each.
     const parts = [examples.slice(0, 700), examples.slice(700, 1000), examples.slice(1000)];
     const uris = parts.map((_, i) => path.join(dir, `train-${i}.arrow`));
-    await Promise.all(parts.map((part, i) => writeShard(uris[i]!, part, IMAGE_SIZE)));
+    await Promise.all(
+      parts.map((part, i) => writeShard(uris[i]!, part, { imageSize: IMAGE_SIZE, spec: ADS_FEATURE_SPEC })),
+    );
     ({ shards, preprocessing } = await scanShards(uris, IMAGE_SIZE, ADS_FEATURE_SPEC));
   });
   after(async () => {
@@ -122,7 +124,7 @@ void describe('input pipeline', () => {
 
   void it('fails clearly when a shard holds images of another size', async () => {
     const other = path.join(dir, 'other-size.arrow');
-    await writeShard(other, makeExamples(3, 1, 8), 8);
+    await writeShard(other, makeExamples(3, 1, 8), { imageSize: 8, spec: ADS_FEATURE_SPEC });
     await assert.rejects(
       scanShards([other], IMAGE_SIZE, ADS_FEATURE_SPEC),
       /holds 8px images; this training uses 4px/,

@@ -160,7 +160,8 @@ void describe('a model built from a spec without images', () => {
 
   before(async () => {
     dir = await fs.mkdtemp(path.join(os.tmpdir(), 'mlops-spec-model-'));
-    const labelled = train.map((review) => ({ ...review, clicked: review.label }));
+    // As shards hold it: the label as 0/1 under the spec's label column.
+    const labelled = train.map((review) => ({ ...review, 'Would Recommend': review.label }));
     ({ bundle: trained } = await trainModel({
       examples: labelled,
       featureSpec: REVIEW_SPEC,

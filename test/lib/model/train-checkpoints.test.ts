@@ -79,7 +79,10 @@ let shardUri: string;
 before(async () => {
   shardDir = await fs.mkdtemp(path.join(os.tmpdir(), 'mlops-checkpoints-shard-'));
   shardUri = path.join(shardDir, 'train.arrow');
-  await writeShard(shardUri, makeExamples(120, 2, IMAGE_SIZE), IMAGE_SIZE);
+  await writeShard(shardUri, makeExamples(120, 2, IMAGE_SIZE), {
+    imageSize: IMAGE_SIZE,
+    spec: ADS_FEATURE_SPEC,
+  });
 });
 after(async () => {
   await fs.rm(shardDir, { recursive: true, force: true });

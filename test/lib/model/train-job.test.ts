@@ -90,9 +90,12 @@ void describe('training job: checkpoints, resume and seeds', () => {
     const examples = makeExamples(150, 3, IMAGE_SIZE);
     // Three shards of unequal size, so batches cross shard boundaries.
     shardUris = [path.join(dir, 'a.arrow'), path.join(dir, 'b.arrow'), path.join(dir, 'c.arrow')];
-    await writeShard(shardUris[0]!, examples.slice(0, 70), IMAGE_SIZE);
-    await writeShard(shardUris[1]!, examples.slice(70, 120), IMAGE_SIZE);
-    await writeShard(shardUris[2]!, examples.slice(120), IMAGE_SIZE);
+    await writeShard(shardUris[0]!, examples.slice(0, 70), { imageSize: IMAGE_SIZE, spec: ADS_FEATURE_SPEC });
+    await writeShard(shardUris[1]!, examples.slice(70, 120), {
+      imageSize: IMAGE_SIZE,
+      spec: ADS_FEATURE_SPEC,
+    });
+    await writeShard(shardUris[2]!, examples.slice(120), { imageSize: IMAGE_SIZE, spec: ADS_FEATURE_SPEC });
   });
   after(async () => {
     await fs.rm(dir, { recursive: true, force: true });

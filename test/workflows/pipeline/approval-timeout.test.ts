@@ -2,6 +2,7 @@
  * A 72-hour approval timeout, on the time-skipping test server: the real pipeline with real
  * workers and activities on a tiny dataset, where the three days of waiting pass in seconds.
  */
+import { adsSpecFile } from '../../helpers/ads-spec';
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -84,6 +85,7 @@ describe('approval timeout on the time-skipping server', { timeout: 300_000 }, (
     const handle = await startPipeline(env.client, {
       modelName: 'ctr',
       dataUri: dataset.dir,
+      featureSpecUri: await adsSpecFile(),
       config: config(outcome),
       taskQueue: CONTROL_QUEUE,
       workflowId: id,

@@ -1,0 +1,224 @@
+/**
+ * Reading a CSV by its feature spec: the header (or the spec's column names) checked against the
+ * spec, then each record checked and converted into a DatasetExample, each problem a sentence a
+ * person can act on. Row problems start with a short kind before the first colon, which is what
+ * the ingest summary counts.
+ */
+import type { FeatureSpec } from '../../contracts/feature-spec';
+import { imageColumnOf, PIXELS_KEY, type FeatureValue } from './example';
+
+/** How a stored column is converted from its cell. */
+type CellKind = 'id' | 'label' | 'categorical' | 'numeric' | 'text';
+
+interface StoredCell {
+  column: string;
+  position: number;
+  kind: CellKind;
+  /** A missing value quarantines the row. */
+  required?: boolean;
+  min?: number;
+  max?: number;
+}
+
+/** A spec bound to one file's column order: what checkRow needs, computed once per file. */
+export interface RowReader {
+  spec: FeatureSpec;
+  /** The file's column names, in file order. */
+  names: readonly string[];
+  cells: readonly StoredCell[];
+  /** Position of the image column, when the spec has one. */
+  imagePosition?: number;
+  idPosition?: number;
+  missingValues: ReadonlySet<string>;
+}
+
+/** A row that passed every check: its stored values and its image reference; or why it did not. */
+export type RowCheck =
+  | { example: Record<string, FeatureValue>; imageRef?: string; splitKey: string }
+  | { id?: string; reason: string };
+
+/** Every column the spec speaks of: label, id, features (ignored ones too). */
+export function specColumns(spec: FeatureSpec): string[] {
+  return [spec.label.column, ...(spec.id ? [spec.id] : []), ...spec.features.map((f) => f.column)];
+}
+
+/** The file's column names: its header record (trimmed), or the spec's csv.columns for a file without one. */
+export function fileColumns(spec: FeatureSpec, headerRecord: readonly string[] | undefined): string[] {
+  if (!spec.csv.header) return [...spec.csv.columns!];
+  return (headerRecord ?? []).map((name) => name.trim());
+}
+
+const OTHER_DELIMITERS = [',', ';', '\t', '|'];
+
+/** Names the delimiter a record seems to use instead of the spec's, if one does. */
+function delimiterHint(spec: FeatureSpec, fields: readonly string[]): string {
+  if (fields.length !== 1) return '';
+  const other = OTHER_DELIMITERS.find((char) => char !== spec.csv.delimiter && fields[0]!.includes(char));
+  return other
+    ? `; the file looks ${JSON.stringify(other)}-delimited where the spec says csv.delimiter ${JSON.stringify(spec.csv.delimiter)}`
+    : '';
+}
+
+/**
+ * Binds the spec to a file whose first record is `firstRecord` (its header when csv.header):
+ * every column the spec names must be there, and every column there must be in the spec.
+ */
+export function rowReaderFor(
+  uri: string,
+  spec: FeatureSpec,
+  firstRecord: readonly string[],
+): { reader: RowReader } | { problem: string } {
+  const names = fileColumns(spec, firstRecord);
+  const hint = delimiterHint(spec, firstRecord);
+  if (!spec.csv.header && firstRecord.length !== names.length) {
+    return {
+      problem: `${uri}: the spec names ${names.length} columns (csv.columns) but its first line has ${firstRecord.length} fields${hint}`,
+    };
+  }
+  if (hint) {
+    return {
+      problem: `${uri} has the wrong header for the feature spec: it reads as one column${hint}`,
+    };
+  }
+  const garbled = names.some((name) => name.includes('\ufffd'));
+  const duplicate = names.find((name, index) => names.indexOf(name) !== index);
+  const named = specColumns(spec);
+  const missing = named.filter((column) => !names.includes(column));
+  const unknown = names.filter((name) => !named.includes(name));
+  if (missing.length || unknown.length || duplicate !== undefined || garbled) {
+    const quoted = (columns: string[]) => columns.map((column) => JSON.stringify(column)).join(', ');
+    const problems = [
+      ...(missing.length ? [`missing ${quoted(missing)}, which the spec names`] : []),
+      ...(unknown.length
+        ? [
+            `${quoted(unknown)} ${unknown.length === 1 ? 'is' : 'are'} not in the spec (add each as a feature, kind "ignored" to leave it out)`,
+          ]
+        : []),
+      ...(duplicate !== undefined ? [`"${duplicate}" is named twice`] : []),
+      ...(garbled ? ['the header is not valid UTF-8: re-save the file as UTF-8'] : []),
+    ];
+    return {
+      problem: `${uri} has the wrong header for the feature spec ("${names.join(spec.csv.delimiter)}"): ${problems.join('; ')}`,
+    };
+  }
+  if (spec.features.some((f) => f.column === PIXELS_KEY && f.kind !== 'image' && f.kind !== 'ignored')) {
+    return {
+      problem: `${uri}: a feature column named "${PIXELS_KEY}" collides with the decoded image; make it "ignored" or rename it (csv.columns)`,
+    };
+  }
+  const position = (column: string) => names.indexOf(column);
+  const cells: StoredCell[] = [
+    ...(spec.id ? [{ column: spec.id, position: position(spec.id), kind: 'id' as const }] : []),
+    ...spec.features.flatMap((feature): StoredCell[] => {
+      if (feature.kind !== 'categorical' && feature.kind !== 'numeric' && feature.kind !== 'text') return [];
+      const cell: StoredCell = {
+        column: feature.column,
+        position: position(feature.column),
+        kind: feature.kind,
+        required: feature.required,
+      };
+      if (feature.kind === 'numeric') {
+        if (feature.min !== undefined) cell.min = feature.min;
+        if (feature.max !== undefined) cell.max = feature.max;
+      }
+      return [cell];
+    }),
+    { column: spec.label.column, position: position(spec.label.column), kind: 'label' },
+  ];
+  const image = imageColumnOf(spec);
+  return {
+    reader: {
+      spec,
+      names,
+      cells,
+      ...(image ? { imagePosition: position(image) } : {}),
+      ...(spec.id ? { idPosition: position(spec.id) } : {}),
+      missingValues: new Set(spec.csv.missingValues),
+    },
+  };
+}
+
+const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+
+/** Checks one record against the spec and converts it; the reason's kind is before its first colon. */
+export function checkRow(fields: readonly string[], reader: RowReader): RowCheck {
+  const { spec, names, missingValues } = reader;
+  const cell = (position: number) => {
+    const raw = fields[position] ?? '';
+    return spec.csv.trim ? raw.trim() : raw;
+  };
+  const id = reader.idPosition === undefined ? undefined : cell(reader.idPosition);
+  const withId = id ? { id } : {};
+  if (fields.length !== names.length) {
+    return { ...withId, reason: `field count: expected ${names.length} fields, got ${fields.length}` };
+  }
+  // csv-parse decodes UTF-8 and turns every invalid byte into U+FFFD: a Latin-1 or Windows-1252 row.
+  const garbled = names.filter((_, position) => fields[position]!.includes('\ufffd'));
+  if (garbled.length > 0) {
+    return {
+      ...withId,
+      reason: `encoding: ${garbled.join(', ')} not valid UTF-8 (is the file Latin-1 or Windows-1252? re-save it as UTF-8)`,
+    };
+  }
+  const example: Record<string, FeatureValue> = {};
+  const invalid: string[] = [];
+  for (const { column, position, kind, required, min, max } of reader.cells) {
+    const value = cell(position);
+    const isMissing = missingValues.has(value);
+    if (isMissing && required) {
+      invalid.push(`${column} is ${value === '' ? 'blank' : `"${value}"`} but the spec says it is required`);
+      continue;
+    }
+    switch (kind) {
+      case 'id':
+        if (isMissing) return { reason: `missing id: ${column} is ${value === '' ? 'blank' : `"${value}"`}` };
+        example[column] = value;
+        break;
+      case 'label': {
+        if (isMissing) {
+          return {
+            ...withId,
+            reason: `missing label: ${column} is ${value === '' ? 'blank' : `"${value}"`}`,
+          };
+        }
+        const { positive, negative } = spec.label;
+        if (value === positive) example[column] = 1;
+        else if (negative === undefined || value === negative) example[column] = 0;
+        else {
+          return {
+            ...withId,
+            reason: `invalid label: ${column} is "${value}", expected "${positive}" or "${negative}"`,
+          };
+        }
+        break;
+      }
+      case 'numeric': {
+        if (isMissing) {
+          example[column] = null;
+          break;
+        }
+        const number = NUMBER.test(value) ? Number(value) : Number.NaN;
+        if (Number.isNaN(number)) invalid.push(`${column}: "${value}" is not a number`);
+        else if (min !== undefined && number < min)
+          invalid.push(`${column}: ${value} is below the spec's min ${min}`);
+        else if (max !== undefined && number > max)
+          invalid.push(`${column}: ${value} is above the spec's max ${max}`);
+        else example[column] = number;
+        break;
+      }
+      default:
+        example[column] = isMissing ? null : value;
+    }
+  }
+  if (invalid.length > 0) return { ...withId, reason: `invalid field: ${invalid.join('; ')}` };
+  let imageRef: string | undefined;
+  if (reader.imagePosition !== undefined) {
+    imageRef = cell(reader.imagePosition);
+    if (missingValues.has(imageRef)) {
+      return { ...withId, reason: `missing image: ${names[reader.imagePosition]} is blank` };
+    }
+  }
+  // Without an id, identical rows share a key, so copies never straddle train and eval.
+  const splitKey = id ?? fields.join('\u0001');
+  return { example, ...(imageRef !== undefined ? { imageRef } : {}), splitKey };
+}

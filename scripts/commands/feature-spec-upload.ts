@@ -1,0 +1,34 @@
+/**
+ * `pipeline start --features FILE`: the spec read and validated on the user's machine (a bad file
+ * fails before anything starts), then stored by content in the artifact store, where every worker
+ * can read it whatever machine it runs on.
+ */
+import { createHash } from 'node:crypto';
+import fs from 'node:fs/promises';
+import { parseFeatureSpec, type FeatureSpec } from '../../contracts/feature-spec';
+import { joinUri, storageFor } from '../../lib/storage/index';
+
+/** Reads and validates a spec file; the error lists every problem, naming the file. */
+export async function readFeatureSpecFile(file: string) {
+  let text: string;
+  try {
+    text = await fs.readFile(file, 'utf8');
+  } catch (err) {
+    throw new Error(`cannot read the feature spec ${file}: ${(err as Error).message}`, { cause: err });
+  }
+  return parseFeatureSpec(text, file);
+}
+
+/** Stores a spec under `<store>/feature-specs/<sha256>.json` (by content) and returns its URI. */
+export async function storeFeatureSpec(spec: FeatureSpec, storeUri: string): Promise<string> {
+  const text = `${JSON.stringify(spec, null, 2)}\n`;
+  const digest = createHash('sha256').update(text).digest('hex').slice(0, 16);
+  const uri = joinUri(storeUri, 'feature-specs', `${digest}.json`);
+  await storageFor(uri).write(uri, text);
+  return uri;
+}
+
+/** Reads, validates and stores a spec file; returns its URI in the store. */
+export async function uploadFeatureSpec(file: string, storeUri: string): Promise<string> {
+  return storeFeatureSpec(await readFeatureSpecFile(file), storeUri);
+}
