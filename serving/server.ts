@@ -15,6 +15,7 @@ import type { ServingContext } from './context';
 import { adminRoutes } from './routes/admin';
 import { registerFeedbackRoute } from './routes/feedback';
 import { registerHealthRoutes } from './routes/health';
+import { registerModelMetadataRoutes } from './routes/model-metadata';
 import { registerModelStatusRoute } from './routes/model-status';
 import { registerPredictRoute } from './routes/predict';
 import { registerReportRoute } from './routes/report';
@@ -152,6 +153,7 @@ export function createPredictionServer(options: PredictionServerOptions): Predic
 
   registerHealthRoutes(app, context, options.models);
   registerModelStatusRoute(app, context);
+  registerModelMetadataRoutes(app, context);
   registerPredictRoute(app, context);
   registerFeedbackRoute(app, context);
   registerReportRoute(app, { storeUri: options.storeUri });

@@ -1,19 +1,20 @@
 /** Loads a model version and proves it can predict before any traffic is routed to it. */
-import type { AdFeatures } from '../lib/dataset/schema';
-import { loadModelBundle, predictProbabilities, type ModelBundle } from '../lib/model';
+import type { DatasetExample } from '../lib/dataset/example';
+import { loadModelBundle, predictProbabilities, type ModelBundle, type Preprocessing } from '../lib/model';
 import { LoadedVersion } from './loaded-version';
 
 /** How bundles are read; the default reads the store, tests may wrap it to slow it down. */
 export type BundleLoader = (modelUri: string) => Promise<ModelBundle>;
 
-const WARM_UP_FEATURES: AdFeatures = {
-  advertiser: 'warm-up',
-  category: 'warm-up',
-  placement: 'warm-up',
-  device: 'warm-up',
-  hour: 0,
-  headline_length: 0,
-};
+/** An input every spec accepts: categoricals and text missing (out of vocabulary, no words), numerics 0, a black image. */
+function warmUpInput(preprocessing: Preprocessing): DatasetExample {
+  const size = preprocessing.imageSize;
+  const numerics = preprocessing.features.filter((feature) => feature.kind === 'numeric');
+  return {
+    ...Object.fromEntries(numerics.map((feature) => [feature.column, 0])),
+    pixels: new Uint8Array(size * size * 3),
+  };
+}
 
 /**
  * Loads and warms up one version. A bundle that loads but cannot predict (shape mismatch, broken
@@ -27,9 +28,7 @@ export async function loadVersion(
 ): Promise<LoadedVersion> {
   const bundle = await loadBundle(modelUri);
   try {
-    const size = bundle.preprocessing.imageSize;
-    const pixels = new Uint8Array(size * size * 3);
-    const [probability] = await predictProbabilities(bundle, [{ ...WARM_UP_FEATURES, pixels }]);
+    const [probability] = await predictProbabilities(bundle, [warmUpInput(bundle.preprocessing)]);
     if (probability === undefined || !Number.isFinite(probability)) {
       throw new Error(`warm-up prediction returned ${String(probability)}`);
     }

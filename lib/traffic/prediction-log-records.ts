@@ -2,7 +2,7 @@
  * The records of the prediction and feedback logs (JSON Lines under `<store>/logs/<model>/`): the
  * prediction server writes them, the production monitor reads them.
  */
-import type { AdFeatures } from '../dataset/schema';
+import type { FeatureValue } from '../dataset/example';
 
 /** One predicted instance, as logged. */
 export interface PredictionLogRecord {
@@ -12,8 +12,9 @@ export interface PredictionLogRecord {
   version: string;
   /** Which side of the canary split served it. */
   role: 'stable' | 'canary';
-  /** The features the model saw, without image bytes; `image_uri` when the client sent one. */
-  features: AdFeatures & { image_uri?: string };
+  /** The features the model saw by its spec's column names, without image bytes; `image_uri` when the client sent one. */
+  features: Record<string, FeatureValue> & { image_uri?: string };
+  /** The predicted probability (named by the spec's output in the API; one name here for every model). */
   click_probability: number;
   latency_ms: number;
 }

@@ -1,6 +1,6 @@
 /** `POST /v1/models/{model}:predict`: routes the request to stable or canary, decodes images, predicts. */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { AdFeatures } from '../../lib/dataset/schema';
+import type { DatasetExample } from '../../lib/dataset/example';
 import type { ServingContext } from '../context';
 import type { ServedModel } from '../deployment-watcher';
 import { HttpError } from '../errors';
@@ -8,17 +8,20 @@ import { decodeInstanceImage } from '../image-input';
 import { recordPrediction, recordScores } from '../metrics';
 import type { PredictionLogRecord } from '../../lib/traffic/prediction-log-records';
 import { chooseRoute, type Role } from '../router';
-import { predictSchema, type PredictBody, type PredictInstance } from './predict-schema';
+import { predictSchema, type PredictBody } from './predict-schema';
+import type { ReadInstance } from '../instance-reader';
 
-/** One prediction in the answer; `prediction_id` is what `POST /v1/feedback` takes back (see prediction-id.ts). */
-export interface Prediction {
-  click_probability: number;
-  prediction_id: string;
-}
+/**
+ * One prediction in the answer: the probability under the spec's output name (the ads say
+ * `click_probability`), and the `prediction_id` that `POST /v1/feedback` takes back (see prediction-id.ts).
+ */
+export type Prediction<Output extends string = 'click_probability'> = { prediction_id: string } & {
+  [name in Output]: number;
+};
 
 /** The answer of the predict route. */
-export interface PredictResponse {
-  predictions: Prediction[];
+export interface PredictResponse<Output extends string = 'click_probability'> {
+  predictions: Array<Prediction<Output>>;
   model_version: string;
 }
 
@@ -29,7 +32,7 @@ export function registerPredictRoute(app: FastifyInstance, context: ServingConte
   app.post<{ Params: { model: string }; Body: PredictBody }>(
     '/v1/models/:model(^[\\w.-]+)::predict',
     { schema: predictSchema },
-    async (request, reply): Promise<PredictResponse> => {
+    async (request, reply): Promise<PredictResponse<string>> => {
       const served = servedOrThrow(context, request.params.model);
       const choice = chooseRoute(served.table, routingKeyOf(request));
       const loaded = choice && served.versions.get(choice.version);
@@ -42,24 +45,22 @@ export function registerPredictRoute(app: FastifyInstance, context: ServingConte
       const started = process.hrtime.bigint();
       const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;
       try {
-        const size = loaded.bundle.preprocessing.imageSize;
-        const { instances } = request.body;
+        const { imageSize, spec } = loaded.bundle.preprocessing;
+        // Read by this version's own spec: a canary with a new column validates apart from stable.
+        const read = request.body.instances.map((instance, index) => loaded.readInstance(instance, index));
         // Malformed images are the client's fault, not the version's: rejected before any outcome is counted.
-        const pixels = await Promise.all(
-          instances.map((instance, index) =>
-            decodeInstanceImage(instance, index, size, context.imageUriRoots),
-          ),
-        );
-        const inputs = instances.map((instance, index) => ({
-          // Training trims CSV fields; trimming here keeps " web" and "web" the same category.
-          advertiser: instance.advertiser.trim(),
-          category: instance.category.trim(),
-          placement: instance.placement.trim(),
-          device: instance.device.trim(),
-          hour: instance.hour,
-          headline_length: instance.headline_length,
-          pixels: pixels[index] ?? new Uint8Array(),
-        }));
+        const hasImage = spec.features.some((feature) => feature.kind === 'image');
+        const pixels = hasImage
+          ? await Promise.all(
+              read.map((instance, index) =>
+                decodeInstanceImage(instance.image ?? {}, index, imageSize, context.imageUriRoots),
+              ),
+            )
+          : [];
+        const inputs: DatasetExample[] = read.map((instance, index) => {
+          const pixelsOfRow = pixels[index];
+          return pixelsOfRow ? { ...instance.features, pixels: pixelsOfRow } : instance.features;
+        });
         let probabilities: Float32Array;
         try {
           await context.faults.apply(served.model, choice.version);
@@ -72,12 +73,15 @@ export function registerPredictRoute(app: FastifyInstance, context: ServingConte
         recordPrediction(context.metrics, labels, 'success', latency);
         recordScores(context.metrics, labels, probabilities);
         const issuedAt = Date.now();
-        const predictions = Array.from(probabilities, (p) => ({
-          click_probability: p,
-          prediction_id: context.feedback.ids.issue({ ...labels, probability: p }, issuedAt),
-        }));
+        const ids = Array.from(probabilities, (p) =>
+          context.feedback.ids.issue({ ...labels, probability: p }, issuedAt),
+        );
+        const predictions = Array.from(probabilities, (p, index) => ({
+          [spec.output]: p,
+          prediction_id: ids[index]!,
+        })) as Array<Prediction<string>>;
         context.logs?.recordPredictions(
-          predictionRecords(labels, instances, inputs, predictions, issuedAt, latency),
+          predictionRecords(labels, read, probabilities, ids, issuedAt, latency),
         );
         return { predictions, model_version: choice.version };
       } finally {
@@ -89,24 +93,23 @@ export function registerPredictRoute(app: FastifyInstance, context: ServingConte
 
 function predictionRecords(
   labels: { model: string; version: string; role: Role },
-  instances: readonly PredictInstance[],
-  inputs: ReadonlyArray<AdFeatures & { pixels: Uint8Array }>,
-  predictions: readonly Prediction[],
+  instances: readonly ReadInstance[],
+  probabilities: Float32Array,
+  ids: readonly string[],
   issuedAt: number,
   latencySeconds: number,
 ): PredictionLogRecord[] {
   const ts = new Date(issuedAt).toISOString();
   const latency_ms = Math.round(latencySeconds * 1e6) / 1e3;
-  return predictions.map((prediction, index) => {
+  return instances.map((instance, index) => {
     // The features as the model saw them (trimmed), never the image bytes; a URI is kept to find the image again.
-    const { pixels: _pixels, ...features } = inputs[index]!;
-    const imageUri = instances[index]?.image_uri;
+    const imageUri = instance.image?.image_uri;
     return {
       ts,
-      prediction_id: prediction.prediction_id,
+      prediction_id: ids[index]!,
       ...labels,
-      features: imageUri === undefined ? features : { ...features, image_uri: imageUri },
-      click_probability: prediction.click_probability,
+      features: imageUri === undefined ? instance.features : { ...instance.features, image_uri: imageUri },
+      click_probability: probabilities[index]!,
       latency_ms,
     };
   });

@@ -1,4 +1,5 @@
 /** Test fixture for the prediction server: a temp store with real tiny models, deployments, and a running server. */
+import type { FeatureSpec } from '../../contracts/feature-spec';
 import { ADS_FEATURE_SPEC } from '../../lib/dataset/synthetic-spec';
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -26,7 +27,7 @@ const VOCABULARY = {
   device: ['mobile', 'desktop'],
 };
 
-function examples(): AdExample[] {
+function examples(): Array<AdExample & { ad_age_days: number }> {
   return Array.from({ length: 8 }, (_, i) => ({
     ad_id: `ad-${i}`,
     clicked: i % 2,
@@ -36,6 +37,8 @@ function examples(): AdExample[] {
     device: VOCABULARY.device[i % 2]!,
     hour: (i * 3) % 24,
     headline_length: 20 + i * 5,
+    // Read only by a spec that adds it (a canary with a new column).
+    ad_age_days: i * 7,
     pixels: new Uint8Array(IMAGE_SIZE * IMAGE_SIZE * 3).fill(i * 30),
   }));
 }
@@ -49,8 +52,8 @@ export interface RunningServer {
 /** A temporary store and the servers started on it; close() stops them and deletes the store. */
 export interface ServingFixture extends AsyncDisposable {
   storeUri: string;
-  /** Saves an untrained model with weights from `seed` as `version`; answers its URI. */
-  saveVersion(version: string, seed?: number): Promise<string>;
+  /** Saves an untrained model with weights from `seed` as `version`, trained on `spec` (the ads'); answers its URI. */
+  saveVersion(version: string, seed?: number, spec?: FeatureSpec): Promise<string>;
   /** Writes the model's deployment state (model defaults to ctr). */
   deploy(state: Omit<DeploymentState, 'model' | 'updatedAt'> & { model?: string }): Promise<void>;
   start(options?: Partial<PredictionServerOptions>): Promise<RunningServer>;
@@ -67,8 +70,8 @@ export async function createServingFixture(): Promise<ServingFixture> {
   };
   return {
     storeUri,
-    async saveVersion(version, seed = Number(version) || 1) {
-      const preprocessing = fitPreprocessing(examples(), IMAGE_SIZE, ADS_FEATURE_SPEC);
+    async saveVersion(version, seed = Number(version) || 1, spec = ADS_FEATURE_SPEC) {
+      const preprocessing = fitPreprocessing(examples(), IMAGE_SIZE, spec);
       const train = pipelineConfigSchema.parse({
         train: { seed, conv: { filters: [2], denseUnits: 4 }, embeddingDim: 2 },
       }).train;

@@ -49,6 +49,24 @@ describe('prediction API', () => {
     assert.equal(res.headers.get('x-request-id'), 'trace-123');
   });
 
+  it('takes the image column as {"b64": …} or a URI, answering as the older image_b64 field does', async () => {
+    const b64 = await pngBase64();
+    const imagePath = path.join(imageDir, 'ad.png');
+    const res = await request<PredictResponse>(predictUrl, {
+      body: {
+        instances: [
+          await validInstance({ image_b64: b64 }),
+          await validInstance({ image_b64: undefined, image: { b64 } }),
+          await validInstance({ image_b64: undefined, image: imagePath }),
+        ],
+      },
+    });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    const [legacy, inline, byUri] = res.body.predictions.map((p) => p.click_probability);
+    assert.equal(inline, legacy);
+    assert.equal(byUri, legacy);
+  });
+
   it('reads image_uri under an allowed root and refuses paths outside it', async () => {
     const inside = await request<PredictResponse>(predictUrl, {
       body: {
@@ -123,14 +141,15 @@ describe('prediction API', () => {
           name: 'missing field',
           status: 400,
           code: 'invalid_request',
-          reason: /body\.instances\[0\] must have required property 'device'/,
+          reason:
+            /body\.instances\[0\] is missing "device", a categorical column of the model's feature spec/,
           send: async () => ({ instances: [await validInstance({ device: undefined })] }),
         },
         {
           name: 'hour as string',
           status: 400,
           code: 'invalid_request',
-          reason: /body\.instances\[0\]\.hour must be integer/,
+          reason: /body\.instances\[0\]\.hour must be a number/,
           send: async () => ({ instances: [await validInstance({ hour: '5' })] }),
         },
         {
@@ -141,24 +160,38 @@ describe('prediction API', () => {
           send: async () => ({ instances: [await validInstance({ hour: 24 })] }),
         },
         {
-          name: 'headline_length fractional',
+          name: 'headline_length above the spec max',
           status: 400,
           code: 'invalid_request',
-          reason: /headline_length must be integer/,
-          send: async () => ({ instances: [await validInstance({ headline_length: 1.5 })] }),
+          reason: /headline_length must be <= 1000, the feature spec's max/,
+          send: async () => ({ instances: [await validInstance({ headline_length: 1001 })] }),
         },
         {
-          name: 'advertiser as number',
+          name: 'advertiser as a boolean',
           status: 400,
           code: 'invalid_request',
           reason: /advertiser must be string/,
-          send: async () => ({ instances: [await validInstance({ advertiser: 7 })] }),
+          send: async () => ({ instances: [await validInstance({ advertiser: true })] }),
+        },
+        {
+          name: 'a required categorical blank',
+          status: 400,
+          code: 'invalid_request',
+          reason: /instances\[0\]\.device is blank but the feature spec says it is required/,
+          send: async () => ({ instances: [await validInstance({ device: '   ' })] }),
+        },
+        {
+          name: 'an image column that is neither {b64} nor a URI',
+          status: 400,
+          code: 'invalid_request',
+          reason: /instances\[0\]\.image must be \{"b64"/,
+          send: async () => ({ instances: [await validInstance({ image_b64: undefined, image: 42 })] }),
         },
         {
           name: 'no image',
           status: 400,
           code: 'invalid_request',
-          reason: /instances\[0\] needs exactly one of image_b64 or image_uri/,
+          reason: /instances\[0\] is missing "image", the image column of the model's feature spec/,
           send: async () => ({ instances: [await validInstance({ image_b64: undefined })] }),
         },
         {
