@@ -111,6 +111,11 @@ function meanOf(runs: readonly ServerPoint[]): ServerPoint {
   };
 }
 
+/** The base64 image of a replayed ads row ({"image": {"b64": …}}). */
+function inlineImage(instance: Record<string, unknown>): string {
+  return (instance.image as { b64: string }).b64;
+}
+
 /** A synthetic dataset, its requests and decoded inputs, and a model bundle deployed as ctr version 1. */
 async function prepare(work: string): Promise<{
   samples: TrafficSample[];
@@ -124,7 +129,7 @@ async function prepare(work: string): Promise<{
   const inputs = await Promise.all(
     samples.map(async ({ instance }) => ({
       ...instance,
-      pixels: await decodeAdImage(Buffer.from(instance.image_b64, 'base64'), IMAGE_SIZE),
+      pixels: await decodeAdImage(Buffer.from(inlineImage(instance), 'base64'), IMAGE_SIZE),
     })),
   );
   const examples = inputs.map((input, i) => ({ ...input, ad_id: `ad-${i}`, clicked: i % 2 }));
@@ -140,7 +145,7 @@ async function prepare(work: string): Promise<{
     stable: { version: '1', modelUri },
     updatedAt: new Date().toISOString(),
   });
-  const png = samples[0]?.instance.image_b64.length ?? 0;
+  const png = samples[0] ? inlineImage(samples[0].instance).length : 0;
   console.log(`${samples.length} requests of one instance each, PNG ~${Math.round((png * 3) / 4)} bytes`);
   return { samples, inputs, bundle, storeUri };
 }

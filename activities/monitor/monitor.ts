@@ -6,9 +6,10 @@
 import { Context, log } from '@temporalio/activity';
 import { Float64, Int32, Utf8, vectorFromArray, type DataType } from 'apache-arrow';
 import type { DriftResult } from '../../contracts/drift';
+import type { FeatureSpec } from '../../contracts/feature-spec';
 import { measureDrift } from '../../lib/dataset/drift';
 import { FeatureAccumulator } from '../../lib/dataset/feature-accumulator';
-import { CATEGORICAL_FEATURES, NUMERIC_FEATURES } from '../../lib/dataset/schema';
+import { specOfIngest } from '../../lib/dataset/feature-spec-file';
 import {
   STATISTICS_FORMAT,
   type DatasetStatistics,
@@ -31,8 +32,12 @@ import type {
 } from '../../contracts/monitor';
 import type { ActivityDeps } from '../deps';
 
-/** The live input features compared with training: what the prediction log records (no image). */
-const LOGGED_FEATURES = [...CATEGORICAL_FEATURES, ...NUMERIC_FEATURES] as const;
+/** The live inputs compared with training: the spec's categorical and numeric columns (the log has no image). */
+function driftColumns(spec: FeatureSpec): string[] {
+  return spec.features
+    .filter((feature) => feature.kind === 'categorical' || feature.kind === 'numeric')
+    .map((feature) => feature.column);
+}
 
 /** `<day>/<hh>` of a part's path relative to its stream folder, e.g. `2026-11-25/21-r1-000003.jsonl`. */
 function hourOf(relative: string): string {
@@ -89,14 +94,18 @@ function arrowTypeFor(feature: FeatureStatistics): { type: DataType; name: strin
 }
 
 /** Statistics of the live inputs in the baseline's feature types, so measureDrift compares like with like. */
-function liveStatistics(records: PredictionLogRecord[], baseline: DatasetStatistics): DatasetStatistics {
+function liveStatistics(
+  records: PredictionLogRecord[],
+  baseline: DatasetStatistics,
+  columns: readonly string[],
+): DatasetStatistics {
   const features: Record<string, FeatureStatistics> = {};
-  for (const name of LOGGED_FEATURES) {
+  for (const name of columns) {
     const before = baseline.features[name];
     if (!before) continue;
     const { type, name: typeName } = arrowTypeFor(before);
     const values = records.map((record) => {
-      const value = (record.features as unknown as Record<string, unknown>)[name];
+      const value = record.features[name];
       if (typeof value !== 'number' && typeof value !== 'string') return null;
       return before.type === 'int' || before.type === 'float' ? Number(value) : String(value);
     });
@@ -203,9 +212,13 @@ export function createMonitorActivities(deps: Pick<ActivityDeps, 'storeUri'>) {
         );
         measurement.predictionsCursor = advance(input.predictionsCursor, predictionParts, now);
       } else if (predictions.length >= driftOptions.minRows) {
+        // The version's own columns: its lineage's spec (the ads' for versions trained before specs).
+        const columns = driftColumns(
+          await specOfIngest({ featureSpecUri: production.lineage.data.featureSpecUri }),
+        );
         const drift: DriftResult = measureDrift(
           baseline,
-          liveStatistics(predictions, baseline),
+          liveStatistics(predictions, baseline, columns),
           driftOptions,
         );
         measurement.drift = drift.features.map((f) => ({
@@ -214,7 +227,7 @@ export function createMonitorActivities(deps: Pick<ActivityDeps, 'storeUri'>) {
           noise: round(f.noise),
         }));
         notes.push(
-          `drift measured on the logged inputs (${LOGGED_FEATURES.join(', ')}); the image is not logged`,
+          `drift measured on the logged inputs (${columns.join(', ')}); images and text are not compared`,
         );
         const drifted = drift.features.filter((f) => f.level === 'critical');
         if (drifted.length > 0)

@@ -1,41 +1,78 @@
-/** Builds prediction requests from a dataset folder: the ads' features plus their images in base64. */
-import fs from 'node:fs/promises';
-import path from 'node:path';
-import { parse } from 'csv-parse/sync';
-import { adRowSchema, type AdFeatures } from '../dataset/schema';
+/**
+ * Prediction requests replayed from a dataset's own rows, read by its feature spec: each row's
+ * columns by name (numbers as numbers, missing cells as null), its image inline as {"b64": …}, and
+ * its label, so simulated feedback can report what really happened to that row.
+ */
+import type { FeatureSpec } from '../../contracts/feature-spec';
+import { listDataCsvs, parentUri } from '../dataset/csv-files';
+import { readCsvItems } from '../dataset/csv-records';
+import { imageColumnOf, labelOf } from '../dataset/example';
+import { checkRow, rowReaderFor } from '../dataset/spec-rows';
+import { ADS_FEATURE_SPEC } from '../dataset/synthetic-spec';
+import { resolveUri, storageFor } from '../storage';
 
 export interface TrafficSample {
-  adId: string;
-  instance: AdFeatures & { image_b64: string };
+  /** The row's id (the spec's id column, else its line in the file): what feedback is keyed by. */
+  id: string;
+  /** The request instance: the spec's columns by name. */
+  instance: Record<string, unknown>;
+  /** The row's label, 0 or 1. */
+  label: number;
 }
 
-/** Reads up to `limit` valid rows of `dataDir/ads.csv` with their images; bad rows are skipped. */
-export async function loadTrafficSamples(dataDir: string, limit = 64): Promise<TrafficSample[]> {
-  const records = parse<Record<string, string>>(await fs.readFile(path.join(dataDir, 'ads.csv')), {
-    columns: true,
-    relax_column_count: true,
-  });
+/**
+ * Reads up to `limit` rows of the dataset at `dataUri` (a CSV, or the first CSV under a folder;
+ * local or gs://) that pass the spec's checks and whose image can be read; other rows are skipped.
+ */
+export async function loadTrafficSamples(
+  dataUri: string,
+  limit = 64,
+  spec: FeatureSpec = ADS_FEATURE_SPEC,
+): Promise<TrafficSample[]> {
+  const { files } = await listDataCsvs(dataUri);
+  const [file] = files;
+  if (!file) throw new Error(`no CSV for traffic at ${dataUri}`);
+  const imageColumn = imageColumnOf(spec);
+  const stream = await storageFor(file.uri).createReadStream(file.uri);
   const samples: TrafficSample[] = [];
-  for (const record of records) {
+  let reader: Parameters<typeof checkRow>[1] | undefined;
+  for await (const item of readCsvItems(stream as AsyncIterable<Buffer>, {
+    delimiter: spec.csv.delimiter,
+    quote: spec.csv.quote,
+  })) {
     if (samples.length >= limit) break;
-    const row = adRowSchema.safeParse(record);
-    if (!row.success) continue;
-    const image = await fs.readFile(path.join(dataDir, row.data.image)).catch(() => undefined);
-    if (!image) continue;
-    const { advertiser, category, placement, device, hour, headline_length } = row.data;
+    if (item.kind !== 'record') continue;
+    if (!reader) {
+      const bound = rowReaderFor(file.uri, spec, item.fields);
+      if ('problem' in bound) throw new Error(bound.problem);
+      reader = bound.reader;
+      if (spec.csv.header) continue;
+    }
+    const check = checkRow(item.fields, reader);
+    if (!('example' in check)) continue;
+    const instance: Record<string, unknown> = { ...check.example };
+    if (imageColumn !== undefined && check.imageRef !== undefined) {
+      const imageUri = resolveUri(parentUri(file.uri), check.imageRef);
+      const image = await storageFor(imageUri)
+        .read(imageUri)
+        .catch(() => undefined);
+      if (!image) continue;
+      instance[imageColumn] = { b64: image.toString('base64') };
+    }
+    const label = labelOf(check.example, spec);
+    delete instance[spec.label.column];
     samples.push({
-      adId: row.data.ad_id,
-      instance: {
-        advertiser,
-        category,
-        placement,
-        device,
-        hour,
-        headline_length,
-        image_b64: image.toString('base64'),
-      },
+      id: spec.id === undefined ? String(item.line) : String(check.example[spec.id]),
+      instance,
+      label,
     });
   }
-  if (samples.length === 0) throw new Error(`no usable rows for traffic in ${dataDir}/ads.csv`);
+  stream.destroy();
+  if (samples.length === 0) throw new Error(`no usable rows for traffic in ${file.uri}`);
   return samples;
+}
+
+/** The samples' own labels as the "true probability" feedback draws from (0 or 1: feedback reports the label). */
+export function labelsAsGroundTruth(samples: readonly TrafficSample[]): Map<string, number> {
+  return new Map(samples.map((sample) => [sample.id, sample.label]));
 }

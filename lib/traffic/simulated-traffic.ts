@@ -46,7 +46,7 @@ export function startTraffic(options: TrafficOptions): RunningTraffic {
             if (status !== 200 || !options.feedback) return;
             const id = (JSON.parse(body) as { predictions?: Array<{ prediction_id?: string }> })
               .predictions?.[0]?.prediction_id;
-            if (id) options.feedback.observe(sample.adId, id);
+            if (id) options.feedback.observe(sample.id, id);
           },
         })),
       },

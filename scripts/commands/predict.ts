@@ -112,7 +112,7 @@ async function instancesFromData(dir: string, rows: number): Promise<LabelledIns
   const samples = await loadTrafficSamples(dir, rows);
   return {
     header: 'ad_id',
-    labels: samples.map((sample) => sample.adId),
+    labels: samples.map((sample) => sample.id),
     instances: samples.map((sample) => sample.instance),
   };
 }

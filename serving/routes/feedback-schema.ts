@@ -3,10 +3,11 @@
 /** Most feedback items one request may carry. */
 export const MAX_FEEDBACK_ITEMS = 1000;
 
-/** One observed outcome of a prediction. */
+/** One observed outcome of a prediction: `label` 1 when the positive class happened, else 0 (`clicked` is its older name). */
 export interface FeedbackItem {
   prediction_id: string;
-  clicked: 0 | 1;
+  label?: 0 | 1;
+  clicked?: 0 | 1;
 }
 
 /** The body of `POST /v1/feedback`. */
@@ -34,10 +35,11 @@ export const feedbackSchema = {
         maxItems: MAX_FEEDBACK_ITEMS,
         items: {
           type: 'object',
-          required: ['prediction_id', 'clicked'],
+          required: ['prediction_id'],
           properties: {
             prediction_id: { type: 'string', minLength: 1, maxLength: 1024 },
             // 0 or 1 only: a boolean or "1" is refused rather than guessed at (ajv does not coerce here).
+            label: { type: 'integer', enum: [0, 1] },
             clicked: { type: 'integer', enum: [0, 1] },
           },
         },

@@ -3,7 +3,13 @@ import type { FastifyInstance } from 'fastify';
 import type { ServingContext } from '../context';
 import { recordFeedback } from '../metrics';
 import type { FeedbackLogRecord } from '../../lib/traffic/prediction-log-records';
-import { feedbackSchema, type FeedbackBody, type FeedbackResponse } from './feedback-schema';
+import { HttpError } from '../errors';
+import {
+  feedbackSchema,
+  type FeedbackBody,
+  type FeedbackItem,
+  type FeedbackResponse,
+} from './feedback-schema';
 
 /**
  * Registers the feedback route. Each id is verified by its HMAC and age, then counted at most once per
@@ -20,7 +26,10 @@ export function registerFeedbackRoute(app: FastifyInstance, context: ServingCont
       const unknown: string[] = [];
       const duplicates: string[] = [];
       const logged: FeedbackLogRecord[] = [];
-      for (const item of request.body.feedback) {
+      // Checked whole before any is counted, so a bad item loses nothing that a retry would double.
+      const outcomes = request.body.feedback.map((item, index) => outcomeOf(item, index));
+      for (const [index, item] of request.body.feedback.entries()) {
+        const outcome = outcomes[index]!;
         const verified = feedback.ids.verify(item.prediction_id, now, feedback.maxAgeMs);
         if (!verified.ok) {
           context.metrics.feedbackRejected.inc({ reason: verified.reason });
@@ -33,13 +42,13 @@ export function registerFeedbackRoute(app: FastifyInstance, context: ServingCont
           continue;
         }
         const { model, version, probability } = verified.claims;
-        recordFeedback(context.metrics, { model, version }, probability, item.clicked);
+        recordFeedback(context.metrics, { model, version }, probability, outcome);
         logged.push({
           ts,
           prediction_id: item.prediction_id,
           model,
           version,
-          clicked: item.clicked,
+          clicked: outcome,
           click_probability: probability,
         });
       }
@@ -47,4 +56,15 @@ export function registerFeedbackRoute(app: FastifyInstance, context: ServingCont
       return { accepted: logged.length, unknown, duplicates };
     },
   );
+}
+
+function outcomeOf(item: FeedbackItem, index: number): 0 | 1 {
+  if ((item.label === undefined) === (item.clicked === undefined)) {
+    throw new HttpError(
+      400,
+      'invalid_request',
+      `body.feedback[${index}] needs exactly one of label or clicked (its older name), 0 or 1`,
+    );
+  }
+  return (item.label ?? item.clicked)!;
 }

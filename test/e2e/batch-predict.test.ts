@@ -108,7 +108,7 @@ describe('batch prediction', { timeout: 900_000 }, () => {
     assert.equal(first.rows, lines.length);
     const byId = new Map(lines.map((line) => [line.ad_id, line]));
     assert.equal(byId.size, lines.length, 'one prediction per ad_id');
-    assert.deepEqual([...byId.keys()].sort(), samples.map((sample) => sample.adId).sort());
+    assert.deepEqual([...byId.keys()].sort(), samples.map((sample) => sample.id).sort());
     for (const line of lines) {
       assert.ok(
         line.click_probability > 0 && line.click_probability < 1,
@@ -167,10 +167,10 @@ describe('batch prediction', { timeout: 900_000 }, () => {
     assert.ok(online, 'the prediction server answered');
     assert.equal(String(online.model_version), version);
     picked.forEach((sample, i) => {
-      const batch = byId.get(sample.adId)!.click_probability;
+      const batch = byId.get(sample.id)!.click_probability;
       assert.ok(
         Math.abs(batch - online.predictions[i]!.click_probability) < 1e-5,
-        `${sample.adId}: batch ${batch} vs online ${online.predictions[i]!.click_probability}`,
+        `${sample.id}: batch ${batch} vs online ${online.predictions[i]!.click_probability}`,
       );
     });
 

@@ -173,12 +173,12 @@ describe('modelPipeline on gs:// (data and store in a GCS emulator)', { timeout:
     const status = await fetchStatus();
     assert.equal(status.version, '2', JSON.stringify(status.body));
     // An image named by its gs:// URI, read by the server from the bucket.
-    const { image_b64: _image, ...features } = samples[0]!.instance;
+    const features = samples[0]!.instance;
     const byUri = await fetch(`${env.servingUrl}/v1/models/${TEST_MODEL}:predict`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({
-        instances: [{ ...features, image_uri: joinUri(dataUri, 'images', `${samples[0]!.adId}.png`) }],
+        instances: [{ ...features, image: joinUri(dataUri, 'images', `${samples[0]!.id}.png`) }],
       }),
     });
     const byUriText = await byUri.text();

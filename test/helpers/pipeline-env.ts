@@ -67,6 +67,8 @@ export interface PipelineEnvOptions {
   storeUri?: string;
   /** Where the prediction server may read `image_uri` images from; by default nowhere. */
   imageUriRoots?: string[];
+  /** Models the prediction server serves (default: TEST_MODEL only). */
+  models?: string[];
 }
 
 export async function startPipelineEnv(options: PipelineEnvOptions = {}): Promise<PipelineEnv> {
@@ -75,7 +77,7 @@ export async function startPipelineEnv(options: PipelineEnvOptions = {}): Promis
   const devServer = await startTestDevServer();
   const serving = createPredictionServer({
     storeUri,
-    models: [TEST_MODEL],
+    models: options.models ?? [TEST_MODEL],
     adminToken: TEST_ADMIN_TOKEN,
     port: 0,
     host: '127.0.0.1',

@@ -100,7 +100,7 @@ void describe('mlops predict (prediction API client)', () => {
     assert.equal(code, 0, stderr);
     assert.match(stdout, /^ctr v3: 3 predictions\n/);
     assert.match(stdout.split('\n')[1] ?? '', /^ad_id\s+click_probability\s+prediction_id$/);
-    const expected = (await loadTrafficSamples(dataset.dir, 3)).map((sample) => sample.adId);
+    const expected = (await loadTrafficSamples(dataset.dir, 3)).map((sample) => sample.id);
     assertPredictionRows(tableRows(stdout), expected);
   });
 

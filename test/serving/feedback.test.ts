@@ -95,7 +95,8 @@ describe('feedback', () => {
 
   it('counts an id once per replica and reports repeats as duplicates', async () => {
     const [first] = await predict(replicaA, 1);
-    const item = { prediction_id: first?.id ?? '', clicked: 1 };
+    // `label`, the generic name; `clicked` (its older name) is counted the same.
+    const item = { prediction_id: first?.id ?? '', label: 1 };
     const labels = { model: 'ctr', version: first?.version ?? '' };
     const before = await metricValue(replicaA, 'mlops_feedback_total', labels);
     const once = await request<FeedbackResponse>(feedbackUrl(replicaA), { body: { feedback: [item, item] } });
@@ -172,10 +173,22 @@ describe('feedback', () => {
         body: { feedback: Array.from({ length: 1001 }, () => ({ prediction_id: 'x', clicked: 0 })) },
       },
       {
-        name: 'missing clicked',
+        name: 'no outcome',
         code: 'invalid_request',
-        reason: /body\.feedback\[1\] must have required property 'clicked'/,
+        reason: /body\.feedback\[1\] needs exactly one of label or clicked/,
         body: { feedback: [{ prediction_id: 'x', clicked: 0 }, { prediction_id: 'y' }] },
+      },
+      {
+        name: 'both label and clicked',
+        code: 'invalid_request',
+        reason: /body\.feedback\[0\] needs exactly one of label or clicked/,
+        body: { feedback: [{ prediction_id: 'x', clicked: 0, label: 1 }] },
+      },
+      {
+        name: 'label 2',
+        code: 'invalid_request',
+        reason: /body\.feedback\[0\]\.label must be equal to one of the allowed values/,
+        body: { feedback: [{ prediction_id: 'x', label: 2 }] },
       },
       {
         name: 'missing prediction_id',

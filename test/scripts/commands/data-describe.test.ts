@@ -1,26 +1,10 @@
-import { execFile } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseFeatureSpec } from '../../../contracts/feature-spec';
+import { mlops } from '../../helpers/mlops-cli';
 import { copySharedDataset, makeReviewDataset } from '../../helpers/other-datasets';
-
-const REPO = path.resolve(__dirname, '..', '..', '..');
-
-/** Runs `mlops …` as a user would, in `cwd`. */
-function mlops(args: string[], cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    // The repository's tsx, so the command runs from any folder as an installed bin would.
-    execFile(
-      path.join(REPO, 'node_modules', '.bin', 'tsx'),
-      [path.join(REPO, 'scripts', 'mlops.ts'), ...args],
-      { cwd, timeout: 60_000, env: { ...process.env, MLOPS_DEBUG: '' } },
-      (err, stdout, stderr) =>
-        resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr }),
-    );
-  });
-}
 
 void describe('mlops data describe', () => {
   void it('prints a table and the guesses, writes a spec that validates, and never overwrites it unasked', async () => {
