@@ -1,4 +1,5 @@
 /** What the evaluate stage reports: overall and per-slice metrics of candidate and production. Workflow-safe. */
+import type { FeatureSpecComparison } from './feature-spec-diff';
 import type { MetricValues, PartialMetricValues } from './metric-catalog';
 import type { ModelMetrics } from './temporal';
 
@@ -72,6 +73,8 @@ export interface EvaluationSummary {
   reportMarkdownUri: string;
   /** The report as a self-contained HTML page with ROC and calibration charts (report.html). */
   reportHtmlUri?: string;
+  /** The candidate's feature spec against production's; absent without a loadable production model. */
+  featureSpec?: FeatureSpecComparison;
 }
 
 /** A slice is flagged when the candidate's AUC is below production's by more than this. */

@@ -2,6 +2,7 @@
  * Temporal names shared by workflows, workers and scripts: task queues, signals, queries and
  * search attribute keys. Workflow-safe: types and `@temporalio/workflow` definitions only.
  */
+import type { FeatureSpecComparison } from './feature-spec-diff';
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import type { PartialMetricValues } from './metric-catalog';
@@ -192,6 +193,8 @@ export interface PipelineStatus {
   stage: PipelineStage;
   /** The feature spec the data was read by (known once ingest planned), and where it came from. */
   features?: { uri: string; source: string };
+  /** The candidate's spec against production's (known once evaluated, with a production version). */
+  featureSpecComparison?: FeatureSpecComparison;
   candidateVersion?: string;
   candidateMetrics?: ModelMetrics;
   productionVersion?: string;

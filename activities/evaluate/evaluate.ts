@@ -5,6 +5,7 @@
  * report.json, report.md and report.html, and bless the candidate only if it clears the absolute
  * and change thresholds.
  */
+import { diffFeatureSpecs, type FeatureSpecComparison } from '../../contracts/feature-spec-diff';
 import { ApplicationFailure } from '@temporalio/common';
 import { Context, log } from '@temporalio/activity';
 import { findThresholdFailures } from './blessing';
@@ -76,7 +77,9 @@ async function loadProduction(production: EvaluateInput['production']): Promise<
  * Both models' scores on the eval split, streamed batch by batch with a heartbeat after each, so
  * memory stays a record batch plus a few scalars per row however large the split is.
  */
-async function scoreEvalRows(input: EvaluateInput): Promise<EvalScores> {
+async function scoreEvalRows(
+  input: EvaluateInput,
+): Promise<{ scores: EvalScores; featureSpec?: FeatureSpecComparison }> {
   const context = Context.current();
   const candidate = await loadModelBundle(input.candidateModelUri);
   let production: ModelBundle | undefined;
@@ -98,7 +101,15 @@ async function scoreEvalRows(input: EvaluateInput): Promise<EvalScores> {
         error: scores.productionError.message,
       });
     }
-    return scores;
+    // Compared even when production could not score: a dropped column is often why.
+    const featureSpec =
+      production && input.production
+        ? {
+            productionVersion: input.production.version,
+            changes: diffFeatureSpecs(production.preprocessing.spec, candidate.preprocessing.spec),
+          }
+        : undefined;
+    return { scores, ...(featureSpec ? { featureSpec } : {}) };
   } finally {
     disposeModel(candidate.model);
     if (production) disposeModel(production.model);
@@ -256,7 +267,7 @@ export function createEvaluateActivities(deps: ActivityDeps) {
       const thresholds = { ...DEFAULT_THRESHOLDS, ...input.thresholds };
 
       // One streamed pass; the split's classes are known only once it has been read.
-      const scores = await scoreEvalRows(input);
+      const { scores, featureSpec } = await scoreEvalRows(input);
       const { labels, candidate: candidateScores, production: productionScores } = scores;
       checkEvalSplit(input.evalUri, labels);
       const trueProbabilities = await readTrueProbabilities(input.dataUri, scores.adIds);
@@ -284,6 +295,7 @@ export function createEvaluateActivities(deps: ActivityDeps) {
         reportUri,
         reportMarkdownUri,
         reportHtmlUri,
+        ...(featureSpec ? { featureSpec } : {}),
       };
       const report: EvaluationReportData = { ...summary, curves };
       const options = input.modelName ? { modelName: input.modelName } : {};

@@ -2,6 +2,7 @@
  * The evaluation report: what report.json holds (the summary and the curves), and its Markdown
  * (report.md): overall and per-slice metrics, the best possible AUC, the blessing and its failures. Pure.
  */
+import { featureSpecComparisonMarkdown } from '../../contracts/feature-spec-diff';
 import type { CalibrationBin, RocPoint } from '../../lib/model/metrics';
 import {
   isSliceRegression,
@@ -91,6 +92,9 @@ export function evaluationReportMarkdown(
     '',
     ...overallSection(summary),
     ...bestPossibleSection(summary),
+    ...(summary.featureSpec
+      ? ['', '## Feature spec', '', ...featureSpecComparisonMarkdown(summary.featureSpec)]
+      : []),
   ];
   if (features.length > 0) {
     lines.push(

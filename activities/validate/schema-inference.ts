@@ -3,6 +3,7 @@
  * statistics of the first dataset a model is trained on, then every later dataset is checked
  * against it. The schema is plain JSON, so a person may edit it (widen a range, add a value).
  */
+import type { FeatureSpec } from '../../contracts/feature-spec';
 import { percent, severityOf, type Anomaly } from '../../lib/dataset/anomalies';
 import { countOutside } from '../../lib/dataset/numeric-histogram';
 import type { DatasetStatistics, FeatureStatistics, FeatureType } from '../../lib/dataset/statistics';
@@ -74,6 +75,21 @@ export interface SchemaCheckOptions {
   outOfRange: { tolerance: number; warning: number; critical: number };
   /** Named in messages, so a person knows which file to edit. */
   schemaUri: string;
+  /**
+   * The feature spec the data was read by. A column it no longer stores, or stores as another
+   * type, is the spec's deliberate change (a user edited it), so a warning rather than a failure.
+   */
+  spec?: FeatureSpec;
+}
+
+/** The columns a spec stores in shards, by name: the label, the id and every feature the model reads but the image. */
+function storedColumns(spec: FeatureSpec): Map<string, string> {
+  const stored = new Map<string, string>([[spec.label.column, 'label']]);
+  if (spec.id !== undefined) stored.set(spec.id, 'id');
+  for (const feature of spec.features) {
+    if (feature.kind !== 'ignored' && feature.kind !== 'image') stored.set(feature.column, feature.kind);
+  }
+  return stored;
 }
 
 /** The range checked: the schema's widened by `tolerance` × its span (× |value| for a single value) each side. */
@@ -158,8 +174,18 @@ export function checkAgainstSchema(
   options: SchemaCheckOptions,
 ): Anomaly[] {
   const anomalies: Anomaly[] = [];
+  const stored = options.spec ? storedColumns(options.spec) : undefined;
   for (const [name, expected] of Object.entries(schema.features)) {
     const feature = statistics.features[name];
+    if (!feature && stored && !stored.has(name)) {
+      anomalies.push({
+        severity: 'warning',
+        kind: 'missing_column',
+        feature: name,
+        message: `${name}: not read by this run's feature spec, so the model will not use it (the schema (${options.schemaUri}) has it as ${expected.type})`,
+      });
+      continue;
+    }
     if (!feature) {
       anomalies.push({
         severity: 'critical',
@@ -172,6 +198,16 @@ export function checkAgainstSchema(
     // Schemas inferred before the feature spec stored integer columns as int; shards now store every
     // numeric as float, which holds the same values, so that widening is no change of type.
     const widened = expected.type === 'int' && feature.type === 'float';
+    const specKind = stored?.get(name);
+    if (feature.type !== expected.type && !widened && specKind !== undefined) {
+      anomalies.push({
+        severity: 'warning',
+        kind: 'type_change',
+        feature: name,
+        message: `${name}: the feature spec reads it as ${specKind}, stored as ${feature.type}, where the schema (${options.schemaUri}) says ${expected.type}`,
+      });
+      continue;
+    }
     if (feature.type !== expected.type && !widened) {
       anomalies.push({
         severity: 'critical',

@@ -137,8 +137,9 @@ export function createValidateActivities(deps: ActivityDeps) {
         { name: 'train', shardUris: ingest.trainUris ?? (await listShardFiles(ingest.trainUri)) },
         { name: 'eval', shardUris: ingest.evalUris ?? (await listShardFiles(ingest.evalUri)) },
       ];
+      const spec = await specOfIngest(ingest);
       const statistics = await computeStatistics(splits, {
-        spec: await specOfIngest(ingest),
+        spec,
         concurrency: config.concurrency,
         onProgress: (progress) => context.heartbeat(progress),
       });
@@ -188,6 +189,7 @@ export function createValidateActivities(deps: ActivityDeps) {
             outOfVocabulary: config.outOfVocabulary,
             outOfRange: config.outOfRange,
             schemaUri,
+            spec,
           }),
         );
       }

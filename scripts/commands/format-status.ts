@@ -18,6 +18,20 @@ export function timeLeft(deadline: string, now: Date): string {
 const decisionText = (d: Decision) =>
   `${d.kind} by ${d.by}${d.timedOut ? ' (timeout)' : ''}${d.note ? ` (${d.note})` : ''}`;
 
+/** The candidate's spec against production's: one line, then one per change. */
+function specChangeLines(status: PipelineStatus): string[] {
+  const comparison = status.featureSpecComparison;
+  if (!comparison) return [];
+  const against = `production v${comparison.productionVersion}`;
+  if (comparison.changes.length === 0) return [`  spec:       the same as ${against}'s`];
+  return [
+    `  spec:       ${comparison.changes.length} change(s) from ${against}'s:`,
+    ...comparison.changes.map(
+      (change) => `                ${change.change} ${change.subject}: ${change.detail}`,
+    ),
+  ];
+}
+
 export function formatStatus(workflowId: string, status: PipelineStatus, now: Date = new Date()): string {
   const lines = [
     `Pipeline ${workflowId}`,
@@ -26,6 +40,7 @@ export function formatStatus(workflowId: string, status: PipelineStatus, now: Da
     ...(status.features ? [`  features:   ${status.features.source} (${status.features.uri})`] : []),
     `  candidate:  ${status.candidateVersion ? `v${status.candidateVersion}` : '—'}  ${metrics(status.candidateMetrics)}`,
     `  production: ${status.productionVersion ? `v${status.productionVersion}` : '—'}  ${metrics(status.productionMetrics)}`,
+    ...specChangeLines(status),
   ];
   if (status.pending) {
     const { gate, version, deadline, timeoutOutcome } = status.pending;

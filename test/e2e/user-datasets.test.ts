@@ -171,6 +171,57 @@ describe(
         );
       });
     }
+
+    it('a second avazu version with one column left out of the model shows the reviewer the spec change', async () => {
+      await using data = await copySharedDataset('avazu-sample/train.csv');
+      const described = await mlops(['data', 'describe', '--data', data.csv, '--out', 'spec.json'], data.dir);
+      assert.equal(described.code, 0, described.stderr);
+      // The user edits one line: a categorical column becomes "ignored".
+      const specFile = path.join(data.dir, 'spec.json');
+      const spec = JSON.parse(await fs.readFile(specFile, 'utf8')) as {
+        features: Array<{ column: string; kind: string }>;
+        slices: string[];
+      };
+      // Not one evaluation slices by: the spec would refuse slicing by an ignored column.
+      const edited = spec.features.find(
+        (feature) => feature.kind === 'categorical' && !spec.slices.includes(feature.column),
+      )!;
+      spec.features = spec.features.map((feature) =>
+        feature === edited ? { column: edited.column, kind: 'ignored' } : feature,
+      );
+      await fs.writeFile(specFile, JSON.stringify(spec, null, 2));
+
+      const workflowId = 'user-data-avazu-v2';
+      const args = ['pipeline', 'start', '--model', 'avazu', '--data', data.dir, '--features', 'spec.json'];
+      const started = await mlops([...args, '--config', configFile, '--id', workflowId], data.dir, cliEnv);
+      assert.equal(started.code, 0, started.stderr);
+      const waiting = await waitForStage(env.client, workflowId, ['awaiting-approval'], {
+        timeoutMs: 300_000,
+      });
+      assert.deepEqual(waiting.featureSpecComparison, {
+        productionVersion: '1',
+        changes: [{ subject: edited.column, change: 'retyped', detail: 'categorical → ignored' }],
+      });
+
+      // The Web UI's details (the workflow's current details) and `mlops pipeline status` both say so.
+      const metadata = await env.client.workflow
+        .getHandle(workflowId)
+        .query<{ currentDetails?: string }>('__temporal_workflow_metadata');
+      assert.match(metadata.currentDetails ?? '', /\*\*Feature spec vs production v1: 1 change\*\*/);
+      const status = await mlops(['pipeline', 'status', workflowId], data.dir, cliEnv);
+      assert.equal(status.code, 0, status.stderr);
+      assert.match(status.stdout, /^ {2}spec: +1 change\(s\) from production v1's:$/m);
+      assert.ok(status.stdout.includes(`retyped ${edited.column}: categorical → ignored`), status.stdout);
+
+      const rejected = await mlops(
+        ['pipeline', 'reject', workflowId, '--by', 'tester', '--reason', 'keep the column'],
+        data.dir,
+        cliEnv,
+      );
+      assert.equal(rejected.code, 0, rejected.stderr);
+      const result = (await env.client.workflow.getHandle(workflowId).result()) as PipelineResult;
+      assert.equal(result.outcome, 'rejected');
+    });
   },
 );
 

@@ -5,6 +5,7 @@ import {
   type EvaluationSummary,
   type SliceComparison,
 } from '../../contracts/evaluation';
+import { featureSpecComparisonMarkdown } from '../../contracts/feature-spec-diff';
 import { escapeMarkdown } from '../../contracts/markdown';
 import { bestPossibleSentence, formatDelta, formatMetric, METRICS } from '../../contracts/metric-catalog';
 
@@ -137,6 +138,7 @@ export function approvalDetailsMarkdown(input: ApprovalDetailsInput): string {
     ...overallTable(input.candidateVersion, evaluation),
     ...(best ? ['', best] : []),
     ...sliceTable(evaluation.slices, evaluation.production !== undefined),
+    ...(evaluation.featureSpec ? ['', ...featureSpecComparisonMarkdown(evaluation.featureSpec)] : []),
     ...(evaluation.failures.length > 0
       ? ['', '**Failed thresholds:**', ...evaluation.failures.map((f) => `- ${escapeMarkdown(f)}`)]
       : []),

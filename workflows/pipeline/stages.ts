@@ -121,6 +121,7 @@ export async function evaluateCandidate(
     thresholds: config.evaluate,
   });
   status.candidateMetrics = evaluation.candidate;
+  if (evaluation.featureSpec) status.featureSpecComparison = evaluation.featureSpec;
   if (evaluation.production) {
     status.productionVersion = evaluation.production.version;
     status.productionMetrics = evaluation.production;

@@ -198,7 +198,7 @@ void describe('evaluateModel over a split of several shards and record batches',
       },
       'streaming-equals-in-memory',
     );
-    const { reportUri, reportMarkdownUri, reportHtmlUri, ...report } = JSON.parse(
+    const { reportUri, reportMarkdownUri, reportHtmlUri, featureSpec, ...report } = JSON.parse(
       await fs.readFile(result.reportUri, 'utf8'),
     ) as EvaluationReportData;
     assert.deepEqual(
@@ -210,6 +210,8 @@ void describe('evaluateModel over a split of several shards and record batches',
       },
     );
     assert.deepEqual(report, await inMemoryReport(truth));
+    // Both models were trained on the same spec.
+    assert.deepEqual(featureSpec, { productionVersion: '7', changes: [] });
     assert.equal(result.candidate.count, 2100);
   });
 

@@ -186,6 +186,45 @@ void describe('checkAgainstSchema', () => {
     );
   });
 
+  void it("warns, not fails, where the run's feature spec itself dropped or retyped a column", async () => {
+    const schema = schemaOf(await statisticsOf(rows(40)));
+    const uri = path.join(dir, 'spec-changed.arrow');
+    const table = new Table({
+      ad_id: vectorFromArray(['a', 'b', 'c'], new Utf8()),
+      advertiser: vectorFromArray(['acme', 'acme', 'cobalt'], new Utf8()),
+      category: vectorFromArray(['retail', 'retail', 'retail'], new Utf8()),
+      placement: vectorFromArray(['feed', 'feed', 'feed'], new Utf8()),
+      device: vectorFromArray(['mobile', 'mobile', 'mobile'], new Utf8()),
+      hour: vectorFromArray(['1', '2', '3'], new Utf8()),
+      clicked: vectorFromArray([0, 1, 0], new Int8()),
+      pixels: vectorFromArray([new Uint8Array(3), new Uint8Array(3), new Uint8Array(3)], new Binary()),
+    });
+    await fs.writeFile(uri, tableToIPC(table, 'file'));
+    // The user's edit: headline_length is ignored, hour is read as a category.
+    const spec = {
+      ...ADS_FEATURE_SPEC,
+      features: ADS_FEATURE_SPEC.features.map((feature) =>
+        feature.column === 'headline_length'
+          ? { column: 'headline_length', kind: 'ignored' as const }
+          : feature.column === 'hour'
+            ? { column: 'hour', kind: 'categorical' as const, encoding: 'vocabulary' as const }
+            : feature,
+      ),
+    };
+    const stats = await computeStatistics([{ name: 'train', shardUris: [uri] }], { spec });
+    const anomalies = checkAgainstSchema(stats, schema, { ...OPTIONS, spec });
+    assert.deepEqual(kinds(anomalies).sort(), [
+      'warning missing_column headline_length',
+      'warning type_change hour',
+    ]);
+    assert.match(
+      anomalies.find((anomaly) => anomaly.kind === 'missing_column')!.message,
+      /^headline_length: not read by this run's feature spec, so the model will not use it/,
+    );
+    // Without the spec the same statistics fail, as data that lost a column would.
+    assert.ok(checkAgainstSchema(stats, schema, OPTIONS).some((anomaly) => anomaly.severity === 'critical'));
+  });
+
   void it('fails missing values in a column the schema requires', async () => {
     const schema = schemaOf(await statisticsOf(rows(40)));
     const stats = await statisticsOf(rows(40));

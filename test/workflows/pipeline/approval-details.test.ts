@@ -78,6 +78,23 @@ void describe('formatDuration', () => {
 });
 
 void describe('approvalDetailsMarkdown', () => {
+  void it('shows the spec change against production beside the metrics, or none without a comparison', () => {
+    const changed = approvalDetailsMarkdown(
+      input({
+        evaluation: evaluation({
+          featureSpec: {
+            productionVersion: '6',
+            changes: [{ subject: 'ad_age_days', change: 'added', detail: 'numeric' }],
+          },
+        }),
+      }),
+    );
+    assert.match(changed, /^\*\*Feature spec vs production v6: 1 change\*\*$/m);
+    assert.match(changed, /^- added \*\*ad\\_age\\_days\*\*: numeric \(clients must send it\)$/m);
+    assert.ok(changed.indexOf('Feature spec') > changed.indexOf('| AUC |'), 'after the metrics');
+    assert.doesNotMatch(approvalDetailsMarkdown(input()), /Feature spec/);
+  });
+
   void it('compares the candidate with production, with deltas', () => {
     const markdown = approvalDetailsMarkdown(input());
     assert.match(markdown, /^## ctr v7 is waiting for approval\n/);
