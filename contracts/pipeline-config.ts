@@ -122,6 +122,12 @@ export const pipelineConfigSchema = z.strictObject({
         })
         .prefault({}),
       embeddingDim: z.number().int().min(1).max(64).default(4),
+      /**
+       * Your own model code (TFX's module file): a .ts or .js file (a path the GPU workers can read,
+       * or gs://) exporting createModel(inputs, spec, config) that returns a TF.js layers model of
+       * standard layers. Absent: the built-in architecture. See docs/model-module.md.
+       */
+      modelModule: z.string().min(1, 'train.modelModule must name a file').optional(),
       /** Weights and optimizer state are saved every this many epochs (and after the last); a retry resumes there. */
       checkpointEveryEpochs: z.number().int().min(1).max(1000).default(1),
       /** Rows the streaming shuffle holds (tf.data's buffer_size); at least the split's size shuffles fully. */

@@ -92,7 +92,8 @@ export interface TrainActivityOptions {
 }
 
 /** Job failures that no retry can fix. */
-const PERMANENT_ERRORS = new Set(['ShardFormatError']);
+// Bad shards and bad model code: no retry can help.
+const PERMANENT_ERRORS = new Set(['ShardFormatError', 'ModelModuleError']);
 
 /** Writes an attempt log in order, each write replacing the last; failures are logged, never thrown. */
 function attemptLogWriter(uri: string, initial: TrainAttemptLog) {

@@ -2,6 +2,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { PipelineConfig } from '../../contracts/pipeline-config';
 import { compileModel, createModel, disposeModel } from './architecture';
+import { loadModelModule } from './model-module';
 import { loadTfBackend } from './backend';
 import type { ModelBundle } from './index';
 import { inMemoryTrainingData, type TrainingData } from './input-pipeline';
@@ -116,7 +117,13 @@ export async function trainModel(options: TrainModelOptions): Promise<TrainModel
       fitPreprocessing(options.examples ?? [], imageSize, specToFit(options));
     // Built before the model: bad examples then fail with nothing to free.
     const data = trainingData(options, preprocessing);
-    const model = resumeFrom?.bundle.model ?? (created = createModel(config, preprocessing));
+    const model =
+      resumeFrom?.bundle.model ??
+      (created = createModel(
+        config,
+        preprocessing,
+        config.modelModule ? await loadModelModule(config.modelModule) : undefined,
+      ));
     const bundle: ModelBundle = { model, preprocessing };
 
     // A model loaded from storage comes back uncompiled; its saved optimizer state goes into the new Adam.

@@ -16,6 +16,7 @@ import type { PipelineStatus } from '../../contracts/temporal';
 import type { TrainHeartbeat } from '../../activities/train/train';
 import { formatStatus } from './format-status';
 import { readFeatureSpecFile, uploadFeatureSpec } from './feature-spec-upload';
+import { withStoredModelModule } from './model-module-upload';
 
 const startOptionsSchema = z.object({
   model: modelNameSchema,
@@ -81,7 +82,7 @@ export function registerPipelineCommands(program: Command): void {
     .command('start')
     .description('start a modelPipeline workflow')
     .requiredOption('--model <name>', 'model name, e.g. ctr')
-    .requiredOption('--data <uri>', 'dataset folder (ads.csv + images), local path or gs://')
+    .requiredOption('--data <uri>', 'dataset: a CSV or a folder of CSVs (and their images), local path or gs://')
     .option('--config <file>', 'pipeline configuration (JSON)')
     .option(
       '--features <file>',
@@ -102,14 +103,15 @@ export function registerPipelineCommands(program: Command): void {
       parsePipelineConfig(config);
       if (options.features) await readFeatureSpecFile(options.features);
       await withClient(async (client, namespace, env) => {
+        const storeUri = options.store ?? env.MLOPS_STORE;
         const featureSpecUri = options.features
-          ? await uploadFeatureSpec(options.features, options.store ?? env.MLOPS_STORE)
+          ? await uploadFeatureSpec(options.features, storeUri)
           : undefined;
         const handle = await startPipeline(client, {
           modelName: options.model,
           dataUri: options.data,
           ...(featureSpecUri ? { featureSpecUri } : {}),
-          config,
+          config: await withStoredModelModule(config, options.config, storeUri),
           approvalRequired: options.approval,
           taskQueue: env.MLOPS_CONTROL_QUEUE,
           gpuTaskQueue: env.MLOPS_GPU_QUEUE,

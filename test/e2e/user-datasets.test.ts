@@ -13,6 +13,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parseFeatureSpec, type FeatureSpec } from '../../contracts/feature-spec';
 import type { PipelineResult } from '../../contracts/temporal';
+import { ModelRegistry } from '../../lib/registry';
 import { loadTrafficSamples } from '../../lib/traffic/samples';
 import { waitForStage } from '../../scripts/clients/pipeline-client';
 import type { ModelMetadataResponse } from '../../serving/routes/model-metadata';
@@ -30,6 +31,8 @@ import {
   type PipelineEnv,
 } from '../helpers/pipeline-env';
 
+const EXAMPLE_MODULE = path.resolve(__dirname, '..', '..', 'docs', 'examples', 'wide-and-deep.ts');
+
 interface UserDataset {
   model: string;
   make: () => Promise<TempDataset>;
@@ -37,6 +40,8 @@ interface UserDataset {
   describeArgs: string[];
   /** What the written spec must say, checked before training on it. */
   expect: (spec: FeatureSpec) => void;
+  /** Trains with the worked `train.modelModule` (docs/examples/wide-and-deep.ts) beside its config. */
+  modelModule?: boolean;
 }
 
 const DATASETS: UserDataset[] = [
@@ -54,6 +59,7 @@ const DATASETS: UserDataset[] = [
     model: 'census',
     make: () => copySharedDataset('census-income-sample/census-income.csv'),
     describeArgs: ['--columns', CENSUS_COLUMNS.join(','), '--label', 'income_50k'],
+    modelModule: true,
     expect: (spec) => {
       assert.equal(spec.csv.header, false);
       assert.equal(spec.label.positive, '50000+.');
@@ -107,6 +113,14 @@ describe(
         const spec = parseFeatureSpec(await fs.readFile(specFile, 'utf8'), specFile);
         dataset.expect(spec);
 
+        let config = configFile;
+        if (dataset.modelModule) {
+          // The user's own model code, named relative to their config file.
+          await fs.copyFile(EXAMPLE_MODULE, path.join(data.dir, 'wide-and-deep.ts'));
+          config = path.join(data.dir, 'config.json');
+          const train = { ...TINY_PIPELINE_CONFIG.train, modelModule: 'wide-and-deep.ts' };
+          await fs.writeFile(config, JSON.stringify({ ...TINY_PIPELINE_CONFIG, train }));
+        }
         const workflowId = `user-data-${dataset.model}`;
         const started = await mlops(
           [
@@ -119,7 +133,7 @@ describe(
             '--features',
             'spec.json',
             '--config',
-            configFile,
+            config,
             '--id',
             workflowId,
           ],
@@ -138,6 +152,11 @@ describe(
         assert.equal(approved.code, 0, approved.stderr);
         const result = (await env.client.workflow.getHandle(workflowId).result()) as PipelineResult;
         assert.equal(result.outcome, 'production');
+        if (dataset.modelModule) {
+          const production = await new ModelRegistry(env.storeUri).getProduction(dataset.model);
+          const topology = await fs.readFile(path.join(production!.modelUri, 'model.json'), 'utf8');
+          assert.match(topology, /"wide_logit"/, 'trained by the module, served without it');
+        }
 
         // The served signature is the spec's: every model column, and the output by its name.
         const served = await waitForServed(env.servingUrl, dataset.model);
