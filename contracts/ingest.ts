@@ -11,6 +11,11 @@ export interface IngestInput {
   dataUri: string;
   imageSize: number;
   evalFraction: number;
+  /**
+   * Rows to score, not to learn from (batch prediction): the label column may be absent, and a
+   * row's label is kept when it is one of the spec's values and stored as null otherwise.
+   */
+  unlabelled?: boolean;
 }
 
 /** A quarantined row: where it is and why; the reason's kind is the text before its first colon. */

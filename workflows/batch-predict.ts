@@ -88,6 +88,8 @@ export async function batchPredict(input: BatchPredictInput): Promise<BatchPredi
         dataUri: input.dataUri,
         imageSize: model.imageSize,
         evalFraction: 0,
+        // Rows to score need no label.
+        unlabelled: true,
         shardRows: input.shardRows ?? DEFAULT_BATCH_SHARD_ROWS,
         ...(model.featureSpecUri ? { featureSpecUri: model.featureSpecUri } : {}),
       },

@@ -53,6 +53,8 @@ export interface IngestParameters {
   evalFraction: number;
   /** What the CSVs' columns are: read by every shard. */
   spec: FeatureSpec;
+  /** Batch prediction's rows: see IngestInput.unlabelled. */
+  unlabelled?: boolean;
 }
 
 /** A chunk file of the plan: the shared parameters and up to PLAN_CHUNK_SHARDS shard specs. */
@@ -157,12 +159,16 @@ export function dialectOf(spec: FeatureSpec) {
 }
 
 /** The problem with a CSV's columns against the spec, or undefined when they match; reads only the first record. */
-async function columnsProblem(file: DataCsv, spec: FeatureSpec): Promise<string | undefined> {
+async function columnsProblem(
+  file: DataCsv,
+  spec: FeatureSpec,
+  unlabelled: boolean,
+): Promise<string | undefined> {
   try {
     for await (const item of readCsvItems(bytesOf(file.uri), dialectOf(spec))) {
       if (item.kind === 'malformed')
         return `${file.uri}: the first line is not readable CSV (${item.reason})`;
-      const checked = rowReaderFor(file.uri, spec, item.fields);
+      const checked = rowReaderFor(file.uri, spec, item.fields, { labelOptional: unlabelled });
       return 'problem' in checked ? checked.problem : undefined;
     }
   } catch (err) {
@@ -255,7 +261,7 @@ async function planFile(
  * Throws DatasetError listing every problem when the dataset cannot be ingested as it is.
  */
 export async function planDataset(options: PlanOptions): Promise<IngestPlan> {
-  const { dataUri, imageSize, evalFraction, spec, outUri } = options;
+  const { dataUri, imageSize, evalFraction, spec, outUri, unlabelled } = options;
   const pixelRows = imageColumnOf(spec)
     ? Math.floor(SHARD_PIXEL_BUDGET_BYTES / (imageSize * imageSize * 3))
     : Number.POSITIVE_INFINITY;
@@ -268,7 +274,9 @@ export async function planDataset(options: PlanOptions): Promise<IngestPlan> {
     );
   }
   const problems = (
-    await mapBounded(files, HEADER_CHECK_CONCURRENCY, (file) => columnsProblem(file, spec))
+    await mapBounded(files, HEADER_CHECK_CONCURRENCY, (file) =>
+      columnsProblem(file, spec, unlabelled === true),
+    )
   ).filter((problem) => problem !== undefined);
   if (problems.length > 0) throw new DatasetError(problems.join('; '));
 
@@ -290,7 +298,13 @@ export async function planDataset(options: PlanOptions): Promise<IngestPlan> {
     });
   }
 
-  const parameters: IngestParameters = { dataUri, imageSize, evalFraction, spec };
+  const parameters: IngestParameters = {
+    dataUri,
+    imageSize,
+    evalFraction,
+    spec,
+    ...(unlabelled ? { unlabelled } : {}),
+  };
   const planUri = joinUri(outUri, 'plan.json');
   for (let first = 0; first < shards.length; first += PLAN_CHUNK_SHARDS) {
     const chunk: PlanChunk = { ...parameters, shards: shards.slice(first, first + PLAN_CHUNK_SHARDS) };

@@ -78,7 +78,9 @@ async function parseRange(
   spec: ShardSpec,
   parameters: IngestParameters,
 ): Promise<ParsedRow[]> {
-  const bound = rowReaderFor(spec.csvUri, parameters.spec, spec.header);
+  const bound = rowReaderFor(spec.csvUri, parameters.spec, spec.header, {
+    labelOptional: parameters.unlabelled === true,
+  });
   if ('problem' in bound) throw new DatasetError(bound.problem);
   const rows: ParsedRow[] = [];
   for await (const item of readCsvItems(bufferChunks(range), {
@@ -207,6 +209,9 @@ export async function ingestShardData(options: IngestShardOptions): Promise<Shar
     spec: parameters.spec,
     imageSize: parameters.imageSize,
     evalFraction: parameters.evalFraction,
+    // Scoring rows keep what training quarantines (no label): other shards. Absent otherwise, so
+    // shards ingested before this setting existed are still found.
+    ...(parameters.unlabelled ? { unlabelled: true } : {}),
   });
   const csvKey = sha256(settings, '\n', place, '\n', spec.sha256).slice(0, 32);
   const csvFolder = joinUri(shardCacheUri(storeUri), csvKey);

@@ -82,7 +82,12 @@ export function shardColumns(spec: FeatureSpec): ShardColumn[] {
       columns.push({ name: feature.column, type: () => new Utf8(), read: asString });
     }
   }
-  columns.push({ name: spec.label.column, type: () => new Int8(), read: Number });
+  // Null only in batch prediction's shards, whose rows need no label.
+  columns.push({
+    name: spec.label.column,
+    type: () => new Int8(),
+    read: (value) => (value === null || value === undefined ? null : Number(value)),
+  });
   if (imageColumnOf(spec))
     columns.push({ name: PIXELS_KEY, type: () => new Binary(), read: (v) => v as Uint8Array });
   return columns;

@@ -30,6 +30,13 @@ export interface RowReader {
   imagePosition?: number;
   idPosition?: number;
   missingValues: ReadonlySet<string>;
+  /** Rows to score: a missing or unknown label is stored as null instead of quarantining the row. */
+  labelOptional: boolean;
+}
+
+export interface RowReaderOptions {
+  /** Rows to score (batch prediction): the label column may be absent, its values need not be labels. */
+  labelOptional?: boolean;
 }
 
 /** A row that passed every check: its stored values and its image reference; or why it did not. */
@@ -67,8 +74,14 @@ export function rowReaderFor(
   uri: string,
   spec: FeatureSpec,
   firstRecord: readonly string[],
+  options: RowReaderOptions = {},
 ): { reader: RowReader } | { problem: string } {
-  const names = fileColumns(spec, firstRecord);
+  const labelOptional = options.labelOptional === true;
+  let names = fileColumns(spec, firstRecord);
+  // A headerless file of rows to score may simply lack the label's field.
+  if (!spec.csv.header && labelOptional && firstRecord.length === names.length - 1) {
+    names = names.filter((name) => name !== spec.label.column);
+  }
   const hint = delimiterHint(spec, firstRecord);
   if (!spec.csv.header && firstRecord.length !== names.length) {
     return {
@@ -83,7 +96,9 @@ export function rowReaderFor(
   const garbled = names.some((name) => name.includes('\ufffd'));
   const duplicate = names.find((name, index) => names.indexOf(name) !== index);
   const named = specColumns(spec);
-  const missing = named.filter((column) => !names.includes(column));
+  const missing = named.filter(
+    (column) => !names.includes(column) && !(labelOptional && column === spec.label.column),
+  );
   const unknown = names.filter((name) => !named.includes(name));
   if (missing.length || unknown.length || duplicate !== undefined || garbled) {
     const quoted = (columns: string[]) => columns.map((column) => JSON.stringify(column)).join(', ');
@@ -134,6 +149,7 @@ export function rowReaderFor(
       ...(image ? { imagePosition: position(image) } : {}),
       ...(spec.id ? { idPosition: position(spec.id) } : {}),
       missingValues: new Set(spec.csv.missingValues),
+      labelOptional,
     },
   };
 }
@@ -175,6 +191,18 @@ export function checkRow(fields: readonly string[], reader: RowReader): RowCheck
         example[column] = value;
         break;
       case 'label': {
+        if (reader.labelOptional) {
+          // Scoring: a known label is kept (for whoever joins outcomes later), anything else is none.
+          const { positive, negative } = spec.label;
+          const known = position >= 0 && !isMissing;
+          example[column] =
+            known && value === positive
+              ? 1
+              : known && (negative === undefined || value === negative)
+                ? 0
+                : null;
+          break;
+        }
         if (isMissing) {
           return {
             ...withId,

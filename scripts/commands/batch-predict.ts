@@ -144,7 +144,10 @@ export function registerBatchPredictCommand(program: Command): void {
     .description('score every row of a dataset with a model version (a batchPredict workflow)')
     // Not requiredOption: commander would then demand them of `batch-predict status` too; zod checks them.
     .option('--model <name>', 'model name (required)')
-    .option('--data <uri>', 'dataset folder (ads.csv + images) or CSV, local or gs:// (required)')
+    .option(
+      '--data <uri>',
+      "rows to score: a CSV or a folder of CSVs (and their images) by the version's feature spec, the label column optional; local or gs:// (required)",
+    )
     .option('--version <v>', 'registry version number, or production', 'production')
     .option('--out <uri>', 'where predictions go (default: <store>/predictions/<model>/<workflow id>)')
     .option('--shard-rows <n>', 'rows per shard (default 1000)')

@@ -11,6 +11,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { parse } from 'csv-parse/sync';
+import { stringify } from 'csv-stringify/sync';
 import { parseFeatureSpec, type FeatureSpec } from '../../contracts/feature-spec';
 import type { PipelineResult } from '../../contracts/temporal';
 import { ModelRegistry } from '../../lib/registry';
@@ -27,6 +29,7 @@ import {
 import {
   startPipelineEnv,
   TEST_CONTROL_QUEUE,
+  TEST_GPU_QUEUE,
   TINY_PIPELINE_CONFIG,
   type PipelineEnv,
 } from '../helpers/pipeline-env';
@@ -240,6 +243,38 @@ describe(
       assert.equal(rejected.code, 0, rejected.stderr);
       const result = (await env.client.workflow.getHandle(workflowId).result()) as PipelineResult;
       assert.equal(result.outcome, 'rejected');
+    });
+
+    it('batch-predicts avazu rows that have no click column, each by its id', async () => {
+      await using data = await copySharedDataset('avazu-sample/train.csv');
+      const rows = parse<Record<string, string>>(await fs.readFile(data.csv), { columns: true });
+      const unlabelled = path.join(data.dir, 'to-score.csv');
+      await fs.writeFile(
+        unlabelled,
+        stringify(
+          rows.map(({ click: _click, ...row }) => row),
+          { header: true },
+        ),
+      );
+      const run = await mlops(
+        ['batch-predict', '--model', 'avazu', '--data', unlabelled, '--shard-rows', '40', '--wait'],
+        data.dir,
+        { ...cliEnv, MLOPS_GPU_QUEUE: TEST_GPU_QUEUE },
+      );
+      assert.equal(run.code, 0, run.stderr);
+      assert.match(run.stdout, new RegExp(`^avazu v1: ${rows.length} predictions in 3 shards`, 'm'));
+      const outputUri = /^Predictions: (.+)$/m.exec(run.stdout)![1]!;
+      const files = (await fs.readdir(outputUri)).filter((name) => name.endsWith('.jsonl'));
+      const lines = (await Promise.all(files.map((name) => fs.readFile(path.join(outputUri, name), 'utf8'))))
+        .join('')
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line) as { id: string; probability: number; model_version: string });
+      assert.deepEqual(lines.map((line) => line.id).sort(), rows.map((row) => row.id!).sort());
+      for (const line of lines) {
+        assert.ok(line.probability > 0 && line.probability < 1);
+        assert.equal(line.model_version, '1');
+      }
     });
   },
 );

@@ -149,3 +149,37 @@ void describe('checkRow: one record by the spec', () => {
     assert.equal(a.example['review id'], undefined, 'ignored columns are not kept');
   });
 });
+
+void describe('rows to score (labelOptional, batch prediction)', () => {
+  const row = (label?: string) => {
+    const fields = ['r-1', 'great place', '4', '12.5', 'Oslo', 'photos/1.jpg'];
+    return label === undefined ? fields : [...fields, label];
+  };
+
+  void it('reads a file without the label column, each row with a null label', () => {
+    const header = REVIEW_COLUMNS.filter((column) => column !== 'Would Recommend');
+    assert.ok('problem' in rowReaderFor('score.csv', REVIEWS, header), 'training still needs the label');
+    const bound = rowReaderFor('score.csv', REVIEWS, header, { labelOptional: true });
+    assert.ok('reader' in bound);
+    const check = checkRow(row(), bound.reader);
+    assert.ok('example' in check, JSON.stringify(check));
+    assert.equal(check.example['Would Recommend'], null);
+    assert.equal(check.example.city, 'Oslo');
+  });
+
+  void it('keeps a known label, and stores a blank or unknown one as null instead of quarantining', () => {
+    const bound = rowReaderFor('score.csv', REVIEWS, REVIEW_COLUMNS, { labelOptional: true });
+    assert.ok('reader' in bound);
+    const labelOf = (value: string) => {
+      const check = checkRow(row(value), bound.reader);
+      assert.ok('example' in check, JSON.stringify(check));
+      return check.example['Would Recommend'];
+    };
+    assert.equal(labelOf('yes'), 1);
+    assert.equal(labelOf('no'), 0);
+    assert.equal(labelOf(''), null);
+    assert.equal(labelOf('maybe'), null);
+    // The same rows quarantined for training.
+    assert.match(JSON.stringify(checkRow(row('maybe'), reader())), /invalid label/);
+  });
+});
