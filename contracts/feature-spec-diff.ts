@@ -77,8 +77,8 @@ export function diffFeatureSpecs(before: FeatureSpec, after: FeatureSpec): Featu
   return changes;
 }
 
-/** Why a reviewer should care, for the changes that alter what clients send or read. */
-function consequence(change: FeatureSpecChange): string {
+/** Why a reviewer should care, for the changes that alter what clients send or read ('' otherwise). */
+export function featureSpecChangeConsequence(change: FeatureSpecChange): string {
   if (change.subject === 'output') return ' (clients read the probability under the new name)';
   if (change.change === 'added' && change.detail !== 'ignored') return ' (clients must send it)';
   if (change.change === 'retyped') return ' (clients must send the new type)';
@@ -94,7 +94,7 @@ export function featureSpecComparisonMarkdown(comparison: FeatureSpecComparison)
     `**Feature spec vs ${against}: ${count} change${count === 1 ? '' : 's'}**`,
     ...comparison.changes.map(
       (change) =>
-        `- ${change.change} **${escapeMarkdown(change.subject)}**: ${escapeMarkdown(change.detail)}${consequence(change)}`,
+        `- ${change.change} **${escapeMarkdown(change.subject)}**: ${escapeMarkdown(change.detail)}${featureSpecChangeConsequence(change)}`,
     ),
   ];
 }

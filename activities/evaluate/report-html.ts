@@ -3,6 +3,7 @@
  * drawn by Vega-Lite and inlined as SVG (no script, no network, works offline), the overall and
  * per-slice tables, the best possible AUC and the blessing with its failures.
  */
+import { featureSpecChangeConsequence } from '../../contracts/feature-spec-diff';
 import {
   isSliceRegression,
   SLICE_AUC_REGRESSION,
@@ -15,6 +16,22 @@ import { overallTableText, sliceTableText } from './report-tables';
 import type { EvaluationReportData, EvaluationReportOptions } from './report-markdown';
 
 /** Escapes text for HTML element content and double-quoted attributes. */
+/** The candidate's spec against production's, when there was a production model to compare with. */
+function featureSpecSection(report: EvaluationReportData): string {
+  const comparison = report.featureSpec;
+  if (!comparison) return '';
+  const against = `production v${comparison.productionVersion}`;
+  if (comparison.changes.length === 0) {
+    return `<p>Feature spec: the same as ${escapeHtml(against)}'s.</p>`;
+  }
+  const items = comparison.changes.map(
+    (change) =>
+      `<li>${escapeHtml(change.change)} <b>${escapeHtml(change.subject)}</b>: ${escapeHtml(change.detail)}` +
+      `${escapeHtml(featureSpecChangeConsequence(change))}</li>`,
+  );
+  return `<h2>Feature spec vs ${escapeHtml(against)}</h2><ul>${items.join('')}</ul>`;
+}
+
 export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
@@ -110,6 +127,7 @@ export async function evaluationReportHtml(
       ? ''
       : '<p class="note">No production model was compared (none in production, or it could not be scored on this split).</p>',
     best ? `<p>${escapeHtml(best)}</p>` : '',
+    featureSpecSection(report),
     '<div class="charts">',
     `<figure>${roc}<figcaption class="note">The diagonal is a coin flip; the closer a curve runs to the top left, the better the ranking.</figcaption></figure>`,
     `<figure>${calibration}<figcaption class="note">Points on the diagonal are well calibrated: predicted probability equals the observed click rate.</figcaption></figure>`,

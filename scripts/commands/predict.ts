@@ -1,5 +1,5 @@
 /**
- * `mlops predict --model NAME (--data DIR | --instances FILE)`: a client for the prediction API
+ * `mlops predict --model NAME (--data URI [--features FILE] | --instances FILE)`: a client for the prediction API
  * (`POST /v1/models/{model}:predict`); `mlops predict feedback`: reports an observed click (`POST /v1/feedback`).
  */
 import fs from 'node:fs/promises';
@@ -7,7 +7,10 @@ import path from 'node:path';
 import { text } from 'node:stream/consumers';
 import type { Command } from 'commander';
 import { z } from 'zod';
+import { ADS_FEATURE_SPEC } from '../../lib/dataset/synthetic-spec';
+import { schemeOf } from '../../lib/storage/index';
 import { loadTrafficSamples } from '../../lib/traffic/samples';
+import { readFeatureSpecFile } from './feature-spec-upload';
 import { MAX_INSTANCES } from '../../serving/routes/predict-schema';
 import { formatTable } from './format-table';
 
@@ -33,6 +36,7 @@ const predictOptionsSchema = z
       .regex(/^[\w.-]+$/, '--model: model names use letters, digits, ., - and _'),
     url: serverUrl,
     data: z.string().trim().min(1, '--data must name a dataset folder').optional(),
+    features: z.string().trim().min(1, '--features must name a feature spec file').optional(),
     rows: z
       .string()
       .regex(/^\d+$/, '--rows must be a positive integer')
@@ -46,7 +50,10 @@ const predictOptionsSchema = z
   .refine((o) => (o.data === undefined) !== (o.instances === undefined), {
     message: 'give exactly one of --data DIR or --instances FILE',
   })
-  .refine((o) => o.rows === undefined || o.data !== undefined, { message: '--rows goes with --data' });
+  .refine((o) => o.rows === undefined || o.data !== undefined, { message: '--rows goes with --data' })
+  .refine((o) => o.features === undefined || o.data !== undefined, {
+    message: '--features goes with --data',
+  });
 
 const feedbackOptionsSchema = z.object({
   url: serverUrl,
@@ -72,8 +79,24 @@ const instancesFileSchema = z.preprocess(
   ),
 );
 
+/** One prediction: its id and the probability under the model's output name, whatever that is. */
+const predictionSchema = z.looseObject({ prediction_id: z.string() }).transform((prediction, context) => {
+  const outputs = Object.entries(prediction).filter(
+    (entry): entry is [string, number] => entry[0] !== 'prediction_id' && typeof entry[1] === 'number',
+  );
+  if (outputs.length !== 1) {
+    context.addIssue({
+      code: 'custom',
+      message: 'each prediction needs one numeric output beside prediction_id',
+    });
+    return z.NEVER;
+  }
+  const [[output, probability]] = outputs as [[string, number]];
+  return { output, probability, prediction_id: prediction.prediction_id };
+});
+
 const predictResponseSchema = z.object({
-  predictions: z.array(z.object({ click_probability: z.number(), prediction_id: z.string() })),
+  predictions: z.array(predictionSchema),
   model_version: z.union([z.string(), z.number()]).transform(String),
 });
 
@@ -98,20 +121,36 @@ function resolveUrl(raw: Record<string, unknown>): { url: unknown } {
 
 /** The instances to send, with the label each row gets in the table and that column's header. */
 interface LabelledInstances {
-  header: 'ad_id' | 'index';
+  /** The id column's name (the spec's id, else "row"), or "index" for instances from a file. */
+  header: string;
   labels: string[];
   instances: unknown[];
 }
 
-async function instancesFromData(dir: string, rows: number): Promise<LabelledInstances> {
-  const stat = await fs.stat(dir).catch(() => undefined);
-  if (!stat?.isDirectory()) throw new Error(`--data ${dir}: no such folder`);
-  if (!(await fs.stat(path.join(dir, 'ads.csv')).catch(() => undefined))) {
-    throw new Error(`--data ${dir} has no ads.csv (write a dataset with mlops data generate --out ${dir})`);
+/** Rows of a dataset read by its spec (the ads' without --features), as instances by their column names. */
+async function instancesFromData(
+  dataUri: string,
+  rows: number,
+  featuresFile: string | undefined,
+): Promise<LabelledInstances> {
+  const spec = featuresFile ? await readFeatureSpecFile(featuresFile) : ADS_FEATURE_SPEC;
+  if (schemeOf(dataUri) === 'file') {
+    const stat = await fs.stat(dataUri).catch(() => undefined);
+    if (!stat) throw new Error(`--data ${dataUri}: no such file or folder`);
+    if (
+      !featuresFile &&
+      stat.isDirectory() &&
+      !(await fs.stat(path.join(dataUri, 'ads.csv')).catch(() => undefined))
+    ) {
+      throw new Error(
+        `--data ${dataUri} has no ads.csv (write a dataset with mlops data generate --out ${dataUri}, ` +
+          'or give your own data with --features FILE)',
+      );
+    }
   }
-  const samples = await loadTrafficSamples(dir, rows);
+  const samples = await loadTrafficSamples(dataUri, rows, spec);
   return {
-    header: 'ad_id',
+    header: spec.id ?? 'row',
     labels: samples.map((sample) => sample.id),
     instances: samples.map((sample) => sample.instance),
   };
@@ -205,12 +244,14 @@ export function formatPredictions(
 ): string {
   const rows = answer.predictions.map((p, i) => [
     labels[i] ?? String(i),
-    p.click_probability.toFixed(4),
+    p.probability.toFixed(4),
     p.prediction_id,
   ]);
+  // The model's own output name: click_probability for the ads, probability by default.
+  const output = answer.predictions[0]?.output ?? 'probability';
   return (
     `${model} v${answer.model_version}: ${rows.length} prediction${rows.length === 1 ? '' : 's'}\n` +
-    formatTable([labelHeader, 'click_probability', 'prediction_id'], rows)
+    formatTable([labelHeader, output, 'prediction_id'], rows)
   );
 }
 
@@ -222,7 +263,11 @@ export function registerPredictCommand(program: Command): void {
     // Not requiredOption: commander would then demand them of `predict feedback` too; zod checks them.
     .option('--model <name>', 'model name (required)')
     .option('--url <url>', `prediction server (default: $MLOPS_SERVING_URL, else ${DEFAULT_SERVING_URL})`)
-    .option('--data <dir>', 'build instances from a local dataset folder (ads.csv + images)')
+    .option(
+      '--data <uri>',
+      'build instances from rows of a dataset (a CSV or a folder of them, local or gs://; the ads folder by default)',
+    )
+    .option('--features <file>', "with --data: the dataset's feature spec (default: the synthetic ads')")
     .option(
       '--rows <n>',
       `with --data: how many rows to send (default ${DEFAULT_ROWS}, at most ${MAX_INSTANCES})`,
@@ -233,7 +278,7 @@ export function registerPredictCommand(program: Command): void {
     .action(async (raw: Record<string, unknown>) => {
       const options = parseWith(predictOptionsSchema, { ...raw, ...resolveUrl(raw) });
       const sent = options.data
-        ? await instancesFromData(options.data, options.rows ?? DEFAULT_ROWS)
+        ? await instancesFromData(options.data, options.rows ?? DEFAULT_ROWS, options.features)
         : await instancesFromFile(options.instances ?? '-');
       const json = await postJson(options.url, `/v1/models/${options.model}:predict`, {
         instances: sent.instances,

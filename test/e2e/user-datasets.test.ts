@@ -182,6 +182,20 @@ describe(
           assert.ok(typeof p === 'number' && p > 0 && p < 1, `${spec.output} ${String(p)} in (0, 1)`);
         }
 
+        // The same through the CLI, which reads the rows by the spec and prints the output by its name.
+        const cli = await mlops(
+          ['predict', '--model', dataset.model, '--data', data.csv, '--features', 'spec.json', '--rows', '3'],
+          data.dir,
+          { MLOPS_SERVING_URL: env.servingUrl },
+        );
+        assert.equal(cli.code, 0, cli.stderr);
+        assert.match(cli.stdout, new RegExp(`^${dataset.model} v1: 3 predictions$`, 'm'));
+        const header = cli.stdout
+          .split('\n')[1]!
+          .trim()
+          .split(/\s{2,}/);
+        assert.deepEqual(header, [spec.id ?? 'row', spec.output, 'prediction_id']);
+
         // A column the spec names, left out: a 400 that names it.
         const dropped = modelColumns[0]!;
         const { [dropped]: _omitted, ...incomplete } = samples[0]!.instance;

@@ -205,7 +205,7 @@ void describe('mlops predict (prediction API client)', () => {
       {
         name: 'missing --data folder',
         args: ['--model', 'ctr', '--url', url, '--data', path.join(tmp, 'no-such-dir')],
-        reason: /^error: --data .*no-such-dir: no such folder/m,
+        reason: /^error: --data .*no-such-dir: no such file or folder/m,
       },
       {
         name: 'neither --data nor --instances',

@@ -138,6 +138,28 @@ void describe('evaluationReportHtml', () => {
     );
   });
 
+  void it("lists the candidate's feature spec changes against production, escaped, or says there are none", async () => {
+    const html = await evaluationReportHtml(
+      report({
+        featureSpec: {
+          productionVersion: '6',
+          changes: [
+            { subject: '<b>ad_age</b>', change: 'added', detail: 'numeric' },
+            { subject: 'output', change: 'changed', detail: '"probability" → "score"' },
+          ],
+        },
+      }),
+    );
+    assert.match(html, /<h2>Feature spec vs production v6<\/h2>/);
+    assert.ok(
+      html.includes(`<li>added <b>${escapeHtml('<b>ad_age</b>')}</b>: numeric (clients must send it)</li>`),
+    );
+    assert.ok(html.includes('(clients read the probability under the new name)'));
+    const same = await evaluationReportHtml(report({ featureSpec: { productionVersion: '6', changes: [] } }));
+    assert.ok(same.includes("<p>Feature spec: the same as production v6's.</p>"));
+    assert.doesNotMatch(await evaluationReportHtml(report()), /Feature spec/);
+  });
+
   void it('draws the candidate alone when there is no production and no ground truth', async () => {
     const { production: _p, bestPossible: _b, ...rest } = report();
     const html = await evaluationReportHtml({
