@@ -81,6 +81,9 @@ export function diffFeatureSpecs(before: FeatureSpec, after: FeatureSpec): Featu
 export function featureSpecChangeConsequence(change: FeatureSpecChange): string {
   if (change.subject === 'output') return ' (clients read the probability under the new name)';
   if (change.change === 'added' && change.detail !== 'ignored') return ' (clients must send it)';
+  if (change.change === 'retyped' && change.detail.endsWith('→ ignored')) {
+    return ' (the model no longer reads it)';
+  }
   if (change.change === 'retyped') return ' (clients must send the new type)';
   return '';
 }

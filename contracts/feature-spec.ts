@@ -139,6 +139,11 @@ export const featureSpecSchema = z
     output: z
       .string()
       .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'output must be an identifier (letters, digits, _)')
+      // Each prediction carries its id beside the probability.
+      .refine(
+        (name) => name !== 'prediction_id',
+        'output must not be "prediction_id", the name of each prediction\'s id',
+      )
       .default(DEFAULT_OUTPUT_NAME),
   })
   .superRefine((spec, context) => {

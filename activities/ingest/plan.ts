@@ -195,6 +195,7 @@ async function planFile(
   shardRows: number,
   firstIndex: number,
   onRows: (rows: number) => void,
+  unlabelled: boolean,
 ): Promise<{ shards: ShardSpec[]; bytes: number; rows: number }> {
   const hasher = new RangeHasher();
   const shards: ShardSpec[] = [];
@@ -231,6 +232,12 @@ async function planFile(
       start = item.endByte;
       lineOffset = item.line;
       continue;
+    }
+    // Headerless rows to score may lack the label's field (columnsProblem allowed it): the shards
+    // must read them by the columns they have.
+    if (totalRows === 0 && !spec.csv.header && unlabelled && item.kind === 'record') {
+      const bound = rowReaderFor(file.uri, spec, item.fields, { labelOptional: true });
+      if ('reader' in bound) header = [...bound.reader.names];
     }
     if (pendingCut) {
       cut(pendingCut.end, pendingCut.line);
@@ -284,10 +291,17 @@ export async function planDataset(options: PlanOptions): Promise<IngestPlan> {
   const planned: IngestPlan['files'] = [];
   let rowsPlanned = 0;
   for (const file of files) {
-    const result = await planFile(file, spec, shardRows, shards.length, (rows) => {
-      rowsPlanned += rows;
-      options.onProgress?.(rowsPlanned);
-    });
+    const result = await planFile(
+      file,
+      spec,
+      shardRows,
+      shards.length,
+      (rows) => {
+        rowsPlanned += rows;
+        options.onProgress?.(rowsPlanned);
+      },
+      unlabelled === true,
+    );
     shards.push(...result.shards);
     planned.push({
       name: file.name,

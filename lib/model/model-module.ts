@@ -42,7 +42,7 @@ export async function loadModelModule(uri: string): Promise<ModelBuilder> {
   }
   // The layer classes TF.js itself registers: what a server without the user's code can rebuild.
   const standard = new Set(Object.keys(tf.serialization.SerializationMap.getMap().classNameMap));
-  let loaded: { createModel?: unknown; default?: { createModel?: unknown } };
+  let loaded: { createModel?: unknown; default?: unknown };
   try {
     // tsx compiles TypeScript as it loads, whether or not this process itself runs under tsx; its
     // packages (@tensorflow/tfjs) come from the same require cache, so its layers are the trainer's.
@@ -50,7 +50,13 @@ export async function loadModelModule(uri: string): Promise<ModelBuilder> {
   } catch (err) {
     throw new ModelModuleError(`train.modelModule ${uri} failed to load: ${(err as Error).message}`);
   }
-  const createModel = loaded.createModel ?? loaded.default?.createModel;
+  // A named export, a CommonJS/ESM default object holding it, or `export default function createModel`.
+  const fallback = loaded.default;
+  const createModel =
+    loaded.createModel ??
+    (typeof fallback === 'function'
+      ? fallback
+      : (fallback as { createModel?: unknown } | undefined)?.createModel);
   if (typeof createModel !== 'function') {
     throw new ModelModuleError(
       `train.modelModule ${uri} exports no createModel(inputs, spec, config) function`,

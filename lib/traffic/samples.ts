@@ -6,7 +6,7 @@
 import type { FeatureSpec } from '../../contracts/feature-spec';
 import { listDataCsvs, parentUri } from '../dataset/csv-files';
 import { readCsvItems } from '../dataset/csv-records';
-import { imageColumnOf, labelOf } from '../dataset/example';
+import { imageColumnOf } from '../dataset/example';
 import { checkRow, rowReaderFor } from '../dataset/spec-rows';
 import { ADS_FEATURE_SPEC } from '../dataset/synthetic-spec';
 import { resolveUri, storageFor } from '../storage';
@@ -16,18 +16,20 @@ export interface TrafficSample {
   id: string;
   /** The request instance: the spec's columns by name. */
   instance: Record<string, unknown>;
-  /** The row's label, 0 or 1. */
-  label: number;
+  /** The row's label, 0 or 1; null for rows read with `unlabelled` that have none. */
+  label: number | null;
 }
 
 /**
  * Reads up to `limit` rows of the dataset at `dataUri` (a CSV, or the first CSV under a folder;
  * local or gs://) that pass the spec's checks and whose image can be read; other rows are skipped.
+ * With `unlabelled` (rows to score), the label column may be absent and a row needs no label.
  */
 export async function loadTrafficSamples(
   dataUri: string,
   limit = 64,
   spec: FeatureSpec = ADS_FEATURE_SPEC,
+  options: { unlabelled?: boolean } = {},
 ): Promise<TrafficSample[]> {
   const { files } = await listDataCsvs(dataUri);
   const [file] = files;
@@ -43,7 +45,7 @@ export async function loadTrafficSamples(
     if (samples.length >= limit) break;
     if (item.kind !== 'record') continue;
     if (!reader) {
-      const bound = rowReaderFor(file.uri, spec, item.fields);
+      const bound = rowReaderFor(file.uri, spec, item.fields, { labelOptional: options.unlabelled === true });
       if ('problem' in bound) throw new Error(bound.problem);
       reader = bound.reader;
       if (spec.csv.header) continue;
@@ -59,7 +61,7 @@ export async function loadTrafficSamples(
       if (!image) continue;
       instance[imageColumn] = { b64: image.toString('base64') };
     }
-    const label = labelOf(check.example, spec);
+    const label = check.example[spec.label.column] as number | null;
     delete instance[spec.label.column];
     samples.push({
       id: spec.id === undefined ? String(item.line) : String(check.example[spec.id]),
@@ -74,5 +76,7 @@ export async function loadTrafficSamples(
 
 /** The samples' own labels as the "true probability" feedback draws from (0 or 1: feedback reports the label). */
 export function labelsAsGroundTruth(samples: readonly TrafficSample[]): Map<string, number> {
-  return new Map(samples.map((sample) => [sample.id, sample.label]));
+  return new Map(
+    samples.flatMap((sample) => (sample.label === null ? [] : [[sample.id, sample.label] as const])),
+  );
 }

@@ -148,7 +148,8 @@ async function instancesFromData(
       );
     }
   }
-  const samples = await loadTrafficSamples(dataUri, rows, spec);
+  // Rows to score: they need no label, and may have no label column.
+  const samples = await loadTrafficSamples(dataUri, rows, spec, { unlabelled: true });
   return {
     header: spec.id ?? 'row',
     labels: samples.map((sample) => sample.id),

@@ -86,6 +86,7 @@ void describe('feature spec', () => {
       /label\.negative must differ/,
     );
     assert.match(problemsOf({ ...MINIMAL, output: 'click probability' }), /output must be an identifier/);
+    assert.match(problemsOf({ ...MINIMAL, output: 'prediction_id' }), /output must not be "prediction_id"/);
   });
 
   void it('refuses unknown kinds and keys, mismatched encoding settings, and a spec of ignored columns only', () => {

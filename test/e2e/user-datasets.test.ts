@@ -277,6 +277,17 @@ describe(
       );
       assert.equal(run.code, 0, run.stderr);
       assert.match(run.stdout, new RegExp(`^avazu v1: ${rows.length} predictions in 3 shards`, 'm'));
+      // The same rows through `mlops predict`: rows to score need no label column.
+      const described = await mlops(['data', 'describe', '--data', data.csv, '--out', 'spec.json'], data.dir);
+      assert.equal(described.code, 0, described.stderr);
+      const predicted = await mlops(
+        ['predict', '--model', 'avazu', '--data', unlabelled, '--features', 'spec.json', '--rows', '2'],
+        data.dir,
+        { MLOPS_SERVING_URL: env.servingUrl },
+      );
+      assert.equal(predicted.code, 0, predicted.stderr);
+      assert.match(predicted.stdout, /^avazu v1: 2 predictions$/m);
+
       const outputUri = /^Predictions: (.+)$/m.exec(run.stdout)![1]!;
       const files = (await fs.readdir(outputUri)).filter((name) => name.endsWith('.jsonl'));
       const lines = (await Promise.all(files.map((name) => fs.readFile(path.join(outputUri, name), 'utf8'))))

@@ -35,7 +35,11 @@ after(async () => {
 });
 
 /** The three ingest activities in one fresh workflow run, as ingestInShards runs them. */
-async function ingest(dataUri: string, spec?: FeatureSpec): Promise<ShardedIngestResult> {
+async function ingest(
+  dataUri: string,
+  spec?: FeatureSpec,
+  options: { unlabelled?: boolean } = {},
+): Promise<ShardedIngestResult> {
   const activities = createIngestActivities({ storeUri: store, servingUrls: [], adminToken: 'test' });
   const env = new MockActivityEnvironment(
     { workflowExecution: { workflowId: 'ingest-spec-test', runId: `run-${++runs}` } },
@@ -54,6 +58,7 @@ async function ingest(dataUri: string, spec?: FeatureSpec): Promise<ShardedInges
     evalFraction: 0.25,
     shardRows: 300,
     ...(featureSpecUri ? { featureSpecUri } : {}),
+    ...(options.unlabelled ? { unlabelled: true } : {}),
   });
   for (let shardIndex = 0; shardIndex < plan.shardCount; shardIndex++) {
     await call((input: IngestShardInput) => activities.ingestShard(input), {
@@ -96,6 +101,23 @@ void describe('ingest by the feature spec', () => {
       ),
       'cells are trimmed',
     );
+  });
+
+  void it('census rows to score (batch prediction): no header and no label field, every row kept', async () => {
+    await using data = await copySharedDataset('census-income-sample/census-income.csv');
+    const { spec } = await describeDataset(data.csv, { columns: CENSUS_COLUMNS, label: 'income_50k' });
+    // The same rows without their last field, the label.
+    const lines = (await fs.readFile(data.csv, 'utf8')).split('\n').filter(Boolean);
+    const unlabelled = path.join(data.dir, 'to-score.csv');
+    await fs.writeFile(unlabelled, `${lines.map((line) => line.replace(/,[^,]*$/, '')).join('\n')}\n`);
+    const result = await ingest(unlabelled, spec, { unlabelled: true });
+    assert.equal(result.rowsRead, lines.length);
+    assert.equal(result.quarantinedRows, 0, JSON.stringify(result.quarantineReasons));
+    const rows = await rowsOf([...result.trainUris, ...result.evalUris]);
+    assert.equal(rows.length, lines.length);
+    assert.ok(rows.every((row) => row[spec.label.column] === null));
+    // Training still refuses the file: the label is part of its columns.
+    await assert.rejects(ingest(unlabelled, spec), /field count|columns|fields/);
   });
 
   void it('reviews: semicolons, free text, blank prices as null, JPEGs of mixed sizes; missing photos quarantined', async () => {

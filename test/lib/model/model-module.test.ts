@@ -160,6 +160,29 @@ describe('train.modelModule', () => {
     });
   }
 
+  it('takes `export default function createModel` as well as a named export', async () => {
+    const file = path.join(dir, 'default-export.ts');
+    await fs.writeFile(
+      file,
+      [
+        "import type * as TF from '@tensorflow/tfjs';",
+        'export default function createModel(inputs: any, _spec: unknown, _config: unknown, { tf }: { tf: typeof TF }) {',
+        "  const y = tf.layers.dense({ units: 1, activation: 'sigmoid', name: 'only_dense' }).apply(inputs.numeric);",
+        '  return tf.model({ inputs: inputs.all, outputs: y as any });',
+        '}',
+        '',
+      ].join('\n'),
+    );
+    const { bundle } = await trainModel({
+      examples: makeExamples(16, 3, IMAGE_SIZE),
+      featureSpec: NUMERIC_SPEC,
+      imageSize: IMAGE_SIZE,
+      config: configWith(file),
+    });
+    assert.ok(bundle.model.layers.some((layer) => layer.name === 'only_dense'));
+    disposeModel(bundle.model);
+  });
+
   it('refuses a module file that does not exist', async () => {
     await assert.rejects(
       trainModel({
