@@ -126,6 +126,46 @@ const median = (values: number[]) => {
   return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 };
 
+/**
+ * Measures both sides at every PARALLEL_SHARDS point for ROUNDS rounds, back to back in alternating
+ * order so drift in the machine's load hits both alike, and prints each round and then the table.
+ */
+async function compareInRounds(
+  unit: string,
+  bareName: string,
+  sides: { bare: (shards: number) => Promise<number>; ingest: (shards: number) => Promise<number> },
+): Promise<void> {
+  const points: Point[] = PARALLEL_SHARDS.map((shards) => ({ shards, ingest: [], bare: [] }));
+  for (let round = 1; round <= ROUNDS; round++) {
+    for (const point of points) {
+      const order = [
+        async () => point.bare.push(await sides.bare(point.shards)),
+        async () => point.ingest.push(await sides.ingest(point.shards)),
+      ];
+      for (const side of round % 2 ? order : order.reverse()) await side();
+      console.log(
+        `  round ${round}, ${point.shards} shard(s): ingest ${point.ingest.at(-1)!.toFixed(0)} ${unit}, ` +
+          `bare ${point.bare.at(-1)!.toFixed(0)} ${unit}, ratio ${(point.ingest.at(-1)! / point.bare.at(-1)!).toFixed(2)}`,
+      );
+    }
+  }
+  const ingestHeader = `ingest ${unit}`;
+  const bareHeader = `${bareName} ${unit}`;
+  console.log(
+    `\nshards in flight | ${ingestHeader} | ${bareHeader} | ratio (median of rounds) | rounds min-max`,
+  );
+  for (const point of points) {
+    const ratios = point.ingest.map((rate, i) => rate / point.bare[i]!);
+    const ratio = median(ratios);
+    console.log(
+      `${String(point.shards).padStart(16)} | ${mean(point.ingest).toFixed(0).padStart(ingestHeader.length)} | ` +
+        `${mean(point.bare).toFixed(0).padStart(bareHeader.length)} | ${ratio.toFixed(2).padStart(24)} | ` +
+        `${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)}` +
+        (ratio >= 0.8 ? '' : '  (below the 0.8 target)'),
+    );
+  }
+}
+
 /** The synthetic ads with their images: ingest against a bare sharp decode loop. */
 async function adsBench(): Promise<void> {
   const work = await fs.mkdtemp(path.join(os.tmpdir(), 'mlops-bench-ingest-'));
@@ -149,45 +189,12 @@ async function adsBench(): Promise<void> {
     );
     await bareImagesPerSecond(files.slice(0, 200), DEFAULT_IMAGE_CONCURRENCY); // warm-up
 
-    const points: Point[] = PARALLEL_SHARDS.map((shards) => ({ shards, ingest: [], bare: [] }));
     let store = 0;
-    for (let round = 1; round <= ROUNDS; round++) {
-      for (const point of points) {
-        const inFlight = point.shards * DEFAULT_IMAGE_CONCURRENCY;
-        // Alternate which side goes first, so drift in the machine's load hits both alike.
-        const sides = [
-          async () => point.bare.push(await bareImagesPerSecond(files, inFlight)),
-          async () =>
-            point.ingest.push(
-              await ingestImagesPerSecond(
-                dataDir,
-                path.join(work, `store-${++store}`),
-                point.shards,
-                featureSpecUri,
-              ),
-            ),
-        ];
-        for (const side of round % 2 ? sides : sides.reverse()) await side();
-        console.log(
-          `  round ${round}, ${point.shards} shard(s): ingest ${point.ingest.at(-1)!.toFixed(0)} img/s, ` +
-            `bare ${point.bare.at(-1)!.toFixed(0)} img/s, ratio ${(point.ingest.at(-1)! / point.bare.at(-1)!).toFixed(2)}`,
-        );
-      }
-    }
-
-    console.log(
-      '\nshards in flight | ingest img/s | bare sharp img/s | ratio (median of rounds) | rounds min-max',
-    );
-    for (const point of points) {
-      const ratios = point.ingest.map((rate, i) => rate / point.bare[i]!);
-      const ratio = median(ratios);
-      console.log(
-        `${String(point.shards).padStart(16)} | ${mean(point.ingest).toFixed(0).padStart(12)} | ` +
-          `${mean(point.bare).toFixed(0).padStart(16)} | ${ratio.toFixed(2).padStart(24)} | ` +
-          `${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)}` +
-          (ratio >= 0.8 ? '' : '  (below the 0.8 target)'),
-      );
-    }
+    await compareInRounds('img/s', 'bare sharp', {
+      bare: (shards) => bareImagesPerSecond(files, shards * DEFAULT_IMAGE_CONCURRENCY),
+      ingest: (shards) =>
+        ingestImagesPerSecond(dataDir, path.join(work, `store-${++store}`), shards, featureSpecUri),
+    });
   } finally {
     await fs.rm(work, { recursive: true, force: true });
   }
@@ -220,44 +227,19 @@ async function tabularBench(): Promise<void> {
         `${(size / 1e6).toFixed(1)} MB; ${TABULAR_ROWS / TABULAR_SHARD_ROWS} shards of ${TABULAR_SHARD_ROWS} rows`,
     );
     await bareParseRowsPerSecond(csv); // warm-up
-    const points: Point[] = PARALLEL_SHARDS.map((shards) => ({ shards, ingest: [], bare: [] }));
     let store = 0;
-    for (let round = 1; round <= ROUNDS; round++) {
-      for (const point of points) {
-        const sides = [
-          async () => point.bare.push(await bareParseRowsPerSecond(csv)),
-          async () =>
-            point.ingest.push(
-              await ingestRowsPerSecond({
-                dataUri: csv,
-                storeUri: path.join(work, `store-${++store}`),
-                lanes: point.shards,
-                featureSpecUri,
-                rows: TABULAR_ROWS,
-                shardRows: TABULAR_SHARD_ROWS,
-              }),
-            ),
-        ];
-        for (const side of round % 2 ? sides : sides.reverse()) await side();
-        console.log(
-          `  round ${round}, ${point.shards} shard(s): ingest ${point.ingest.at(-1)!.toFixed(0)} rows/s, ` +
-            `bare ${point.bare.at(-1)!.toFixed(0)} rows/s, ratio ${(point.ingest.at(-1)! / point.bare.at(-1)!).toFixed(2)}`,
-        );
-      }
-    }
-    console.log(
-      '\nshards in flight | ingest rows/s | bare csv-parse rows/s | ratio (median of rounds) | rounds min-max',
-    );
-    for (const point of points) {
-      const ratios = point.ingest.map((rate, i) => rate / point.bare[i]!);
-      const ratio = median(ratios);
-      console.log(
-        `${String(point.shards).padStart(16)} | ${mean(point.ingest).toFixed(0).padStart(13)} | ` +
-          `${mean(point.bare).toFixed(0).padStart(21)} | ${ratio.toFixed(2).padStart(24)} | ` +
-          `${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)}` +
-          (ratio >= 0.8 ? '' : '  (below the 0.8 target)'),
-      );
-    }
+    await compareInRounds('rows/s', 'bare csv-parse', {
+      bare: () => bareParseRowsPerSecond(csv),
+      ingest: (shards) =>
+        ingestRowsPerSecond({
+          dataUri: csv,
+          storeUri: path.join(work, `store-${++store}`),
+          lanes: shards,
+          featureSpecUri,
+          rows: TABULAR_ROWS,
+          shardRows: TABULAR_SHARD_ROWS,
+        }),
+    });
   } finally {
     await fs.rm(work, { recursive: true, force: true });
   }

@@ -249,15 +249,22 @@ async function openShardReader(uri: string) {
   return { reader: RecordBatchReader.from(bytes), size: bytes.length, close: () => Promise.resolve() };
 }
 
+/** A shard's reader with its schema read (closed again when that fails): what every shard reader starts with. */
+async function openedShardReader(uri: string) {
+  const opened = await openShardReader(uri);
+  try {
+    await opened.reader.open();
+  } catch (err) {
+    await opened.close();
+    throw new ShardFormatError(uri, `damaged or truncated Arrow IPC file (${(err as Error).message})`);
+  }
+  return opened;
+}
+
 /** What a shard's schema says: its image size and the spec its columns follow; reads no rows. */
 export async function readShardLayout(uri: string): Promise<{ imageSize: number; spec: FeatureSpec }> {
-  const { reader, close } = await openShardReader(uri);
+  const { reader, close } = await openedShardReader(uri);
   try {
-    try {
-      await reader.open();
-    } catch (err) {
-      throw new ShardFormatError(uri, `damaged or truncated Arrow IPC file (${(err as Error).message})`);
-    }
     return { imageSize: imageSizeOf(uri, reader.schema), spec: specOf(uri, reader.schema) };
   } finally {
     await close();
@@ -269,13 +276,8 @@ export async function readShardLayout(uri: string): Promise<{ imageSize: number;
  * and then each batch at its offset, so one batch (SHARD_BATCH_ROWS rows) is in memory at a time.
  */
 export async function* streamShard(uri: string): AsyncGenerator<ShardChunk> {
-  const { reader, size, close } = await openShardReader(uri);
+  const { reader, size, close } = await openedShardReader(uri);
   try {
-    try {
-      await reader.open();
-    } catch (err) {
-      throw new ShardFormatError(uri, `damaged or truncated Arrow IPC file (${(err as Error).message})`);
-    }
     if (!reader.isFile()) {
       throw new ShardFormatError(uri, `not an Arrow IPC file (no ${ARROW_MAGIC} magic; ${size} bytes)`);
     }

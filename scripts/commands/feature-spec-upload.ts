@@ -3,10 +3,9 @@
  * fails before anything starts), then stored by content in the artifact store, where every worker
  * can read it whatever machine it runs on.
  */
-import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import { parseFeatureSpec, type FeatureSpec } from '../../contracts/feature-spec';
-import { joinUri, storageFor } from '../../lib/storage/index';
+import { storeByContent } from './store-by-content';
 
 /** Reads and validates a spec file; the error lists every problem, naming the file. */
 export async function readFeatureSpecFile(file: string) {
@@ -21,11 +20,7 @@ export async function readFeatureSpecFile(file: string) {
 
 /** Stores a spec under `<store>/feature-specs/<sha256>.json` (by content) and returns its URI. */
 export async function storeFeatureSpec(spec: FeatureSpec, storeUri: string): Promise<string> {
-  const text = `${JSON.stringify(spec, null, 2)}\n`;
-  const digest = createHash('sha256').update(text).digest('hex').slice(0, 16);
-  const uri = joinUri(storeUri, 'feature-specs', `${digest}.json`);
-  await storageFor(uri).write(uri, text);
-  return uri;
+  return storeByContent(storeUri, 'feature-specs', `${JSON.stringify(spec, null, 2)}\n`, '.json');
 }
 
 /** Reads, validates and stores a spec file; returns its URI in the store. */

@@ -3,10 +3,10 @@
  * to the config file, is stored by content in the artifact store, and the config sent to the
  * workflow names the stored copy, so a GPU worker on any machine reads the same code.
  */
-import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { joinUri, schemeOf, storageFor } from '../../lib/storage/index';
+import { schemeOf } from '../../lib/storage/index';
+import { storeByContent } from './store-by-content';
 
 /** The module extensions the trainer loads. */
 const MODULE_EXTENSIONS = ['.ts', '.mts', '.cts', '.js', '.mjs', '.cjs'];
@@ -35,8 +35,6 @@ export async function withStoredModelModule(
   } catch (err) {
     throw new Error(`cannot read train.modelModule ${file}: ${(err as Error).message}`, { cause: err });
   }
-  const digest = createHash('sha256').update(code).digest('hex').slice(0, 16);
-  const uri = joinUri(storeUri, 'model-modules', `${digest}${extension}`);
-  await storageFor(uri).write(uri, code);
+  const uri = await storeByContent(storeUri, 'model-modules', code, extension);
   return { ...config, train: { ...train, modelModule: uri } };
 }

@@ -82,7 +82,10 @@ export function registerPipelineCommands(program: Command): void {
     .command('start')
     .description('start a modelPipeline workflow')
     .requiredOption('--model <name>', 'model name, e.g. ctr')
-    .requiredOption('--data <uri>', 'dataset: a CSV or a folder of CSVs (and their images), local path or gs://')
+    .requiredOption(
+      '--data <uri>',
+      'dataset: a CSV or a folder of CSVs (and their images), local path or gs://',
+    )
     .option('--config <file>', 'pipeline configuration (JSON)')
     .option(
       '--features <file>',
