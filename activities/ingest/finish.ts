@@ -10,7 +10,7 @@
  * hash of the id, every copy of an id falls in the same split, so no duplicate can leak an ad from
  * train into eval even before this step.
  */
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 import { joinUri, readJsonIfExists, storageFor } from '../../lib/storage/index';
 import { countReason } from '../../lib/dataset/csv-rows';
 import { mapBounded } from './pool';
@@ -56,7 +56,7 @@ async function readLines<T>(uri: string): Promise<T[]> {
     .map((line) => JSON.parse(line) as T);
 }
 
-const idHash = (adId: string) => createHash('sha256').update(adId).digest().readBigUInt64BE(0);
+const idHash = (adId: string) => hash('sha256', adId, 'buffer').readBigUInt64BE(0);
 
 interface Duplicate {
   shard: ShardOutcome;

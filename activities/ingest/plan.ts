@@ -7,7 +7,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { joinUri, readJsonIfExists, storageFor, writeJson } from '../../lib/storage/index';
 import { listDataCsvs, parentUri, type DataCsv } from '../../lib/dataset/csv-files';
-import { readCsvItems } from '../../lib/dataset/csv-records';
+import { readCsvBatches, readCsvItems } from '../../lib/dataset/csv-records';
 import { encodingProblem } from '../../lib/dataset/csv-rows';
 import { fileColumns, rowReaderFor, specColumns } from '../../lib/dataset/spec-rows';
 import type { FeatureSpec } from '../../contracts/feature-spec';
@@ -223,33 +223,38 @@ async function planFile(
     lineOffset = nextLineOffset;
     rows = 0;
   };
-  for await (const item of readCsvItems(bytesOf(file.uri, hasher), dialectOf(spec))) {
-    if (!header) {
-      // columnsProblem checked it: the first item is a good header record.
-      if (item.kind !== 'record') throw new DatasetError(`${file.uri}: the header changed while planning`);
-      header = fileColumns(spec, item.fields);
-      hasher.advance(item.endByte, true);
-      start = item.endByte;
-      lineOffset = item.line;
-      continue;
+  for await (const batch of readCsvBatches(bytesOf(file.uri, hasher), dialectOf(spec))) {
+    let lastEnd: number | undefined;
+    for (const item of batch) {
+      if (!header) {
+        // columnsProblem checked it: the first item is a good header record.
+        if (item.kind !== 'record') throw new DatasetError(`${file.uri}: the header changed while planning`);
+        header = fileColumns(spec, item.fields);
+        hasher.advance(item.endByte, true);
+        start = item.endByte;
+        lineOffset = item.line;
+        continue;
+      }
+      // Headerless rows to score may lack the label's field (columnsProblem allowed it): the shards
+      // must read them by the columns they have.
+      if (totalRows === 0 && !spec.csv.header && unlabelled && item.kind === 'record') {
+        const bound = rowReaderFor(file.uri, spec, item.fields, { labelOptional: true });
+        if ('reader' in bound) header = [...bound.reader.names];
+      }
+      if (pendingCut) {
+        cut(pendingCut.end, pendingCut.line);
+        pendingCut = undefined;
+      }
+      rows += 1;
+      totalRows += 1;
+      if (totalRows % 10_000 === 0) onRows(10_000);
+      if (item.kind === 'record') {
+        lastEnd = item.endByte;
+        if (rows >= shardRows) pendingCut = { end: item.endByte, line: item.line };
+      }
     }
-    // Headerless rows to score may lack the label's field (columnsProblem allowed it): the shards
-    // must read them by the columns they have.
-    if (totalRows === 0 && !spec.csv.header && unlabelled && item.kind === 'record') {
-      const bound = rowReaderFor(file.uri, spec, item.fields, { labelOptional: true });
-      if ('reader' in bound) header = [...bound.reader.names];
-    }
-    if (pendingCut) {
-      cut(pendingCut.end, pendingCut.line);
-      pendingCut = undefined;
-    }
-    rows += 1;
-    totalRows += 1;
-    if (totalRows % 10_000 === 0) onRows(10_000);
-    if (item.kind === 'record') {
-      hasher.advance(item.endByte);
-      if (rows >= shardRows) pendingCut = { end: item.endByte, line: item.line };
-    }
+    // Hashed once a batch, never past a pending cut: that is at most the batch's last record.
+    if (lastEnd !== undefined) hasher.advance(lastEnd);
   }
   onRows(totalRows % 10_000);
   if (!header || (!spec.csv.header && totalRows === 0)) {

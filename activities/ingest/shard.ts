@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import { joinUri, readJsonIfExists, storageFor, writeJson } from '../../lib/storage/index';
-import { bufferChunks, readCsvItems } from '../../lib/dataset/csv-records';
+import { bufferChunks, readCsvBatches } from '../../lib/dataset/csv-records';
 import { parentUri, readByteRange } from '../../lib/dataset/csv-files';
 import { countReason } from '../../lib/dataset/csv-rows';
 import { checkRow, rowReaderFor, type RowCheck } from '../../lib/dataset/spec-rows';
@@ -16,8 +16,8 @@ import { DatasetError, dialectOf, INGEST_PLAN_VERSION, type IngestParameters, ty
 import { isEvalExample } from './split';
 import type { QuarantinedRow } from '../../contracts/ingest';
 import { DATASET_SCHEMA_VERSION } from '../../contracts/ingest';
-import type { DatasetExample } from '../../lib/dataset/example';
-import { writeShard } from '../../lib/dataset/shards';
+import { imageColumnOf } from '../../lib/dataset/example';
+import { writeShardColumns } from '../../lib/dataset/shards';
 
 /** One accepted row in ids.jsonl: [id, line, split], for duplicate detection across shards. */
 export type AcceptedId = [id: string, line: number, split: 'train' | 'eval'];
@@ -77,28 +77,30 @@ async function parseRange(
   range: Buffer,
   spec: ShardSpec,
   parameters: IngestParameters,
-): Promise<ParsedRow[]> {
+): Promise<{ rows: ParsedRow[]; cellCount: number }> {
   const bound = rowReaderFor(spec.csvUri, parameters.spec, spec.header, {
     labelOptional: parameters.unlabelled === true,
   });
   if ('problem' in bound) throw new DatasetError(bound.problem);
   const rows: ParsedRow[] = [];
-  for await (const item of readCsvItems(bufferChunks(range), {
+  for await (const batch of readCsvBatches(bufferChunks(range), {
     byteOffset: spec.start,
     lineOffset: spec.lineOffset,
     ...dialectOf(parameters.spec),
   })) {
-    rows.push({
-      line: item.line,
-      check: item.kind === 'record' ? checkRow(item.fields, bound.reader) : { reason: item.reason },
-    });
+    for (const item of batch) {
+      rows.push({
+        line: item.line,
+        check: item.kind === 'record' ? checkRow(item.fields, bound.reader) : { reason: item.reason },
+      });
+    }
   }
   if (rows.length !== spec.rows) {
     throw new DatasetError(
       `${spec.file}: shard ${spec.index} has ${rows.length} rows, the plan counted ${spec.rows}`,
     );
   }
-  return rows;
+  return { rows, cellCount: bound.reader.cells.length };
 }
 
 /** sha256 over each row's image, in row order: changes when any image does. */
@@ -106,7 +108,7 @@ function imagesDigest(rows: ParsedRow[], images: ImageOutcome[]): string {
   const hash = createHash('sha256');
   let next = 0;
   for (const { line, check } of rows) {
-    if (!('example' in check) || check.imageRef === undefined) continue;
+    if (!('values' in check) || check.imageRef === undefined) continue;
     hash.update(`${line}\t${check.imageRef}\t${images[next++]!.hash}\n`);
   }
   return hash.digest('hex');
@@ -116,22 +118,38 @@ function jsonLines(values: unknown[]): string {
   return values.map((value) => JSON.stringify(value)).join('\n') + (values.length ? '\n' : '');
 }
 
+/** One split's rows as shard columns (see writeShardColumns): the reader's cells, then the pixels. */
+class SplitColumns {
+  readonly values: unknown[][];
+  rows = 0;
+  constructor(cellCount: number, withPixels: boolean) {
+    this.values = Array.from({ length: cellCount + (withPixels ? 1 : 0) }, () => []);
+  }
+  push(values: readonly unknown[], pixels: Uint8Array | undefined): void {
+    for (let index = 0; index < values.length; index++) this.values[index]!.push(values[index]);
+    if (pixels) this.values[values.length]!.push(pixels);
+    this.rows += 1;
+  }
+}
+
 /** Splits checked rows into train, eval and quarantine; of rows sharing an id the first good one stays. */
 function sortRows(
   rows: ParsedRow[],
   images: ImageOutcome[],
   spec: ShardSpec,
   { evalFraction, spec: featureSpec }: IngestParameters,
+  cellCount: number,
 ) {
-  const train: DatasetExample[] = [];
-  const evaluation: DatasetExample[] = [];
+  const withPixels = imageColumnOf(featureSpec) !== undefined;
+  const train = new SplitColumns(cellCount, withPixels);
+  const evaluation = new SplitColumns(cellCount, withPixels);
   const quarantine: QuarantinedRow[] = [];
   const ids: AcceptedId[] = [];
   const firstLine = new Map<string, number>();
   const idColumn = featureSpec.id;
   let next = 0;
   for (const { line, check } of rows) {
-    if (!('example' in check)) {
+    if (!('values' in check)) {
       quarantine.push({
         file: spec.file,
         line,
@@ -140,7 +158,7 @@ function sortRows(
       });
       continue;
     }
-    const id = idColumn === undefined ? undefined : (check.example[idColumn] as string);
+    const id = idColumn === undefined ? undefined : check.id;
     const withId = id === undefined ? {} : { adId: id };
     let pixels: Uint8Array | undefined;
     if (check.imageRef !== undefined) {
@@ -165,7 +183,7 @@ function sortRows(
       firstLine.set(id, line);
     }
     const inEval = isEvalExample(check.splitKey, evalFraction);
-    (inEval ? evaluation : train).push(pixels ? { ...check.example, pixels } : check.example);
+    (inEval ? evaluation : train).push(check.values, pixels);
     if (id !== undefined) ids.push([id, line, inEval ? 'eval' : 'train']);
   }
   return { train, evaluation, quarantine, ids };
@@ -215,9 +233,9 @@ export async function ingestShardData(options: IngestShardOptions): Promise<Shar
   });
   const csvKey = sha256(settings, '\n', place, '\n', spec.sha256).slice(0, 32);
   const csvFolder = joinUri(shardCacheUri(storeUri), csvKey);
-  const rows = await parseRange(range, spec, parameters);
+  const { rows, cellCount } = await parseRange(range, spec, parameters);
   const jobs = rows.flatMap(({ check }) =>
-    'example' in check && check.imageRef !== undefined ? [{ ref: check.imageRef }] : [],
+    'values' in check && check.imageRef !== undefined ? [{ ref: check.imageRef }] : [],
   );
   const fetchOptions = { baseUri: parentUri(spec.csvUri), concurrency: imageConcurrency, signal };
   const folderOf = (digest: string) => joinUri(csvFolder, digest.slice(0, 32));
@@ -242,7 +260,7 @@ export async function ingestShardData(options: IngestShardOptions): Promise<Shar
   });
   const digest = imagesDigest(rows, images);
   const dirUri = folderOf(digest);
-  const { train, evaluation, quarantine, ids } = sortRows(rows, images, spec, parameters);
+  const { train, evaluation, quarantine, ids } = sortRows(rows, images, spec, parameters, cellCount);
   const quarantineReasons: Record<string, number> = {};
   for (const row of quarantine) countReason(quarantineReasons, row.reason);
   const summary: ShardSummary = {
@@ -250,15 +268,15 @@ export async function ingestShardData(options: IngestShardOptions): Promise<Shar
     file: spec.file,
     fingerprint: sha256(place, '\n', spec.sha256, '\n', digest),
     rowsRead: rows.length,
-    trainRows: train.length,
-    evalRows: evaluation.length,
+    trainRows: train.rows,
+    evalRows: evaluation.rows,
     quarantinedRows: quarantine.length,
     quarantineReasons,
   };
   const outcome = outcomeOf(dirUri, spec.index, summary, false);
   const layout = { imageSize: parameters.imageSize, spec: parameters.spec };
-  await writeShard(outcome.trainUri, train, layout);
-  await writeShard(outcome.evalUri, evaluation, layout);
+  await writeShardColumns(outcome.trainUri, train.values, layout);
+  await writeShardColumns(outcome.evalUri, evaluation.values, layout);
   await storage.write(outcome.quarantineUri, jsonLines(quarantine));
   await storage.write(outcome.idsUri, jsonLines(ids));
   // Last: a folder with done.json is complete; one without is an interrupted attempt, redone.

@@ -9,6 +9,8 @@ import {
   Schema,
   Table,
   Utf8,
+  makeData,
+  makeVector,
   tableFromIPC,
   tableToIPC,
   vectorFromArray,
@@ -51,11 +53,58 @@ export interface ShardChunk {
   examples: DatasetExample[];
 }
 
-/** A stored column: its name, its Arrow type, and how a cell is read back. */
+/** A stored column: its name, its Arrow type, how its cells become a vector, and how a cell is read back. */
 interface ShardColumn {
   name: string;
   type: () => DataType;
+  build?: (values: readonly unknown[]) => Vector;
   read: (value: unknown) => DatasetExample[string];
+}
+
+/** Arrow's validity bitmap of `values`: bit i set when value i is not null. */
+function validityOf(values: readonly unknown[]): { nullBitmap: Uint8Array; nullCount: number } {
+  const nullBitmap = new Uint8Array(Math.ceil(values.length / 8));
+  let nullCount = 0;
+  for (let i = 0; i < values.length; i++) {
+    if (values[i] === null || values[i] === undefined) nullCount++;
+    else nullBitmap[i >> 3]! |= 1 << (i & 7);
+  }
+  return { nullBitmap, nullCount };
+}
+
+/**
+ * A dictionary-encoded string column built in one pass over a Map of its values: Arrow's generic
+ * builder hashes every cell through its own dictionary builder at several times the cost.
+ */
+function dictionaryVector(values: readonly unknown[]): Vector {
+  const codes = new Int32Array(values.length);
+  const indexOf = new Map<string, number>();
+  for (let i = 0; i < values.length; i++) {
+    const value = values[i];
+    if (typeof value !== 'string') continue;
+    let code = indexOf.get(value);
+    if (code === undefined) indexOf.set(value, (code = indexOf.size));
+    codes[i] = code;
+  }
+  return makeVector(
+    makeData({
+      type: new Dictionary(new Utf8(), new Int32()),
+      length: values.length,
+      data: codes,
+      dictionary: vectorFromArray([...indexOf.keys()], new Utf8()),
+      ...validityOf(values),
+    }),
+  );
+}
+
+/** A Float64 column written straight into its buffer. */
+function float64Vector(values: readonly unknown[]): Vector {
+  const data = new Float64Array(values.length);
+  for (let i = 0; i < values.length; i++) {
+    const value = values[i];
+    if (typeof value === 'number') data[i] = value;
+  }
+  return makeVector(makeData({ type: new Float64(), length: values.length, data, ...validityOf(values) }));
 }
 
 // Arrow hands back strings for Utf8 and dictionary columns, numbers for Float64, null when missing.
@@ -74,10 +123,11 @@ export function shardColumns(spec: FeatureSpec): ShardColumn[] {
       columns.push({
         name: feature.column,
         type: () => new Dictionary(new Utf8(), new Int32()),
+        build: dictionaryVector,
         read: asString,
       });
     } else if (feature.kind === 'numeric') {
-      columns.push({ name: feature.column, type: () => new Float64(), read: asNumber });
+      columns.push({ name: feature.column, type: () => new Float64(), build: float64Vector, read: asNumber });
     } else if (feature.kind === 'text') {
       columns.push({ name: feature.column, type: () => new Utf8(), read: asString });
     }
@@ -106,24 +156,45 @@ export interface WriteShardOptions {
 export async function writeShard(
   uri: string,
   examples: readonly DatasetExample[],
+  layout: WriteShardOptions,
+): Promise<void> {
+  const columns = shardColumns(layout.spec).map((column) =>
+    examples.map((example) => example[column.name] ?? null),
+  );
+  await writeShardColumns(uri, columns, layout);
+}
+
+/**
+ * Writes a shard from its columns' values, one array per shardColumns(spec) entry in that order,
+ * all of one length: what ingest gathers row by row without building an object per example.
+ */
+export async function writeShardColumns(
+  uri: string,
+  values: readonly (readonly unknown[])[],
   { imageSize, spec }: WriteShardOptions,
 ): Promise<void> {
+  const stored = shardColumns(spec);
+  const rows = values[0]?.length ?? 0;
+  if (values.length !== stored.length || values.some((column) => column.length !== rows)) {
+    throw new RangeError(
+      `expected ${stored.length} columns of one length (${stored.map((column) => column.name).join(', ')}), ` +
+        `got ${values.length} of lengths ${values.map((column) => column.length).join(', ')}`,
+    );
+  }
   const pixelBytes = imageSize * imageSize * 3;
   if (imageColumnOf(spec)) {
-    const wrong = examples.findIndex((example) => example.pixels?.length !== pixelBytes);
+    const pixels = values[stored.length - 1]!;
+    const wrong = pixels.findIndex((value) => (value as Uint8Array | null)?.length !== pixelBytes);
     if (wrong >= 0)
       throw new RangeError(
-        `example ${wrong}: expected ${pixelBytes} pixel bytes for size ${imageSize}, got ${examples[wrong]!.pixels?.length ?? 0}`,
+        `example ${wrong}: expected ${pixelBytes} pixel bytes for size ${imageSize}, got ${(pixels[wrong] as Uint8Array | null)?.length ?? 0}`,
       );
   }
   const columns = Object.fromEntries(
-    shardColumns(spec).map((column) => [
-      column.name,
-      vectorFromArray(
-        examples.map((example) => example[column.name] ?? null),
-        column.type(),
-      ),
-    ]),
+    stored.map((column, index) => {
+      const cells = values[index]!;
+      return [column.name, column.build ? column.build(cells) : vectorFromArray(cells, column.type())];
+    }),
   ) as Record<string, Vector>;
   const table = new Table(columns);
   // Slices share each column's one dictionary, which the IPC file format requires.

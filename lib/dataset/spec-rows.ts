@@ -25,6 +25,7 @@ export interface RowReader {
   spec: FeatureSpec;
   /** The file's column names, in file order. */
   names: readonly string[];
+  /** The stored columns, in the order shards store them (see shardColumns): id, features, label. */
   cells: readonly StoredCell[];
   /** Position of the image column, when the spec has one. */
   imagePosition?: number;
@@ -39,10 +40,18 @@ export interface RowReaderOptions {
   labelOptional?: boolean;
 }
 
-/** A row that passed every check: its stored values and its image reference; or why it did not. */
+/**
+ * A row that passed every check: its stored values (one per reader cell, in its order), its id and
+ * its image reference; or why it did not pass.
+ */
 export type RowCheck =
-  | { example: Record<string, FeatureValue>; imageRef?: string; splitKey: string }
+  | { values: FeatureValue[]; id?: string; imageRef?: string; splitKey: string }
   | { id?: string; reason: string };
+
+/** The row's stored values by column name. */
+export function exampleOf(reader: RowReader, values: readonly FeatureValue[]): Record<string, FeatureValue> {
+  return Object.fromEntries(reader.cells.map((cell, index) => [cell.column, values[index]!]));
+}
 
 /** Every column the spec speaks of: label, id, features (ignored ones too). */
 export function specColumns(spec: FeatureSpec): string[] {
@@ -159,9 +168,10 @@ const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 /** Checks one record against the spec and converts it; the reason's kind is before its first colon. */
 export function checkRow(fields: readonly string[], reader: RowReader): RowCheck {
   const { spec, names, missingValues } = reader;
+  const trim = spec.csv.trim;
   const cell = (position: number) => {
     const raw = fields[position] ?? '';
-    return spec.csv.trim ? raw.trim() : raw;
+    return trim ? raw.trim() : raw;
   };
   const id = reader.idPosition === undefined ? undefined : cell(reader.idPosition);
   const withId = id ? { id } : {};
@@ -169,33 +179,38 @@ export function checkRow(fields: readonly string[], reader: RowReader): RowCheck
     return { ...withId, reason: `field count: expected ${names.length} fields, got ${fields.length}` };
   }
   // csv-parse decodes UTF-8 and turns every invalid byte into U+FFFD: a Latin-1 or Windows-1252 row.
-  const garbled = names.filter((_, position) => fields[position]!.includes('\ufffd'));
-  if (garbled.length > 0) {
+  if (fields.some((field) => field.includes('\ufffd'))) {
+    const garbled = names.filter((_, position) => fields[position]!.includes('\ufffd'));
     return {
       ...withId,
       reason: `encoding: ${garbled.join(', ')} not valid UTF-8 (is the file Latin-1 or Windows-1252? re-save it as UTF-8)`,
     };
   }
-  const example: Record<string, FeatureValue> = {};
-  const invalid: string[] = [];
-  for (const { column, position, kind, required, min, max } of reader.cells) {
+  const cells = reader.cells;
+  const values: FeatureValue[] = new Array<FeatureValue>(cells.length);
+  let invalid: string[] | undefined;
+  for (let index = 0; index < cells.length; index++) {
+    const { column, position, kind, required, min, max } = cells[index]!;
     const value = cell(position);
     const isMissing = missingValues.has(value);
+    values[index] = null;
     if (isMissing && required) {
-      invalid.push(`${column} is ${value === '' ? 'blank' : `"${value}"`} but the spec says it is required`);
+      (invalid ??= []).push(
+        `${column} is ${value === '' ? 'blank' : `"${value}"`} but the spec says it is required`,
+      );
       continue;
     }
     switch (kind) {
       case 'id':
         if (isMissing) return { reason: `missing id: ${column} is ${value === '' ? 'blank' : `"${value}"`}` };
-        example[column] = value;
+        values[index] = value;
         break;
       case 'label': {
+        const { positive, negative } = spec.label;
         if (reader.labelOptional) {
           // Scoring: a known label is kept (for whoever joins outcomes later), anything else is none.
-          const { positive, negative } = spec.label;
           const known = position >= 0 && !isMissing;
-          example[column] =
+          values[index] =
             known && value === positive
               ? 1
               : known && (negative === undefined || value === negative)
@@ -209,9 +224,8 @@ export function checkRow(fields: readonly string[], reader: RowReader): RowCheck
             reason: `missing label: ${column} is ${value === '' ? 'blank' : `"${value}"`}`,
           };
         }
-        const { positive, negative } = spec.label;
-        if (value === positive) example[column] = 1;
-        else if (negative === undefined || value === negative) example[column] = 0;
+        if (value === positive) values[index] = 1;
+        else if (negative === undefined || value === negative) values[index] = 0;
         else {
           return {
             ...withId,
@@ -221,24 +235,21 @@ export function checkRow(fields: readonly string[], reader: RowReader): RowCheck
         break;
       }
       case 'numeric': {
-        if (isMissing) {
-          example[column] = null;
-          break;
-        }
+        if (isMissing) break;
         const number = NUMBER.test(value) ? Number(value) : Number.NaN;
-        if (Number.isNaN(number)) invalid.push(`${column}: "${value}" is not a number`);
+        if (Number.isNaN(number)) (invalid ??= []).push(`${column}: "${value}" is not a number`);
         else if (min !== undefined && number < min)
-          invalid.push(`${column}: ${value} is below the spec's min ${min}`);
+          (invalid ??= []).push(`${column}: ${value} is below the spec's min ${min}`);
         else if (max !== undefined && number > max)
-          invalid.push(`${column}: ${value} is above the spec's max ${max}`);
-        else example[column] = number;
+          (invalid ??= []).push(`${column}: ${value} is above the spec's max ${max}`);
+        else values[index] = number;
         break;
       }
       default:
-        example[column] = isMissing ? null : value;
+        values[index] = isMissing ? null : value;
     }
   }
-  if (invalid.length > 0) return { ...withId, reason: `invalid field: ${invalid.join('; ')}` };
+  if (invalid) return { ...withId, reason: `invalid field: ${invalid.join('; ')}` };
   let imageRef: string | undefined;
   if (reader.imagePosition !== undefined) {
     imageRef = cell(reader.imagePosition);
@@ -248,5 +259,5 @@ export function checkRow(fields: readonly string[], reader: RowReader): RowCheck
   }
   // Without an id, identical rows share a key, so copies never straddle train and eval.
   const splitKey = id ?? fields.join('\u0001');
-  return { example, ...(imageRef !== undefined ? { imageRef } : {}), splitKey };
+  return { values, ...withId, ...(imageRef !== undefined ? { imageRef } : {}), splitKey };
 }

@@ -7,7 +7,7 @@ import type { FeatureSpec } from '../../contracts/feature-spec';
 import { listDataCsvs, parentUri } from '../dataset/csv-files';
 import { readCsvItems } from '../dataset/csv-records';
 import { imageColumnOf } from '../dataset/example';
-import { checkRow, rowReaderFor } from '../dataset/spec-rows';
+import { checkRow, exampleOf, rowReaderFor } from '../dataset/spec-rows';
 import { ADS_FEATURE_SPEC } from '../dataset/synthetic-spec';
 import { resolveUri, storageFor } from '../storage';
 
@@ -51,8 +51,9 @@ export async function loadTrafficSamples(
       if (spec.csv.header) continue;
     }
     const check = checkRow(item.fields, reader);
-    if (!('example' in check)) continue;
-    const instance: Record<string, unknown> = { ...check.example };
+    if (!('values' in check)) continue;
+    const example = exampleOf(reader, check.values);
+    const instance: Record<string, unknown> = { ...example };
     if (imageColumn !== undefined && check.imageRef !== undefined) {
       const imageUri = resolveUri(parentUri(file.uri), check.imageRef);
       const image = await storageFor(imageUri)
@@ -61,10 +62,10 @@ export async function loadTrafficSamples(
       if (!image) continue;
       instance[imageColumn] = { b64: image.toString('base64') };
     }
-    const label = check.example[spec.label.column] as number | null;
+    const label = example[spec.label.column] as number | null;
     delete instance[spec.label.column];
     samples.push({
-      id: spec.id === undefined ? String(item.line) : String(check.example[spec.id]),
+      id: spec.id === undefined ? String(item.line) : String(example[spec.id]),
       instance,
       label,
     });

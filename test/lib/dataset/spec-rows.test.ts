@@ -1,8 +1,24 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { featureSpecSchema, FEATURE_SPEC_FORMAT } from '../../../contracts/feature-spec';
-import { checkRow, rowReaderFor, type RowReader } from '../../../lib/dataset/spec-rows';
+import {
+  checkRow,
+  exampleOf,
+  rowReaderFor,
+  specColumns,
+  type RowReader,
+} from '../../../lib/dataset/spec-rows';
+
+/** checkRow's result for a row it must accept, with the row's values by column name. */
+function accepted(fields: string[], bound: RowReader) {
+  const checked = checkRow(fields, bound);
+  assert.ok('values' in checked, JSON.stringify(checked));
+  return { ...checked, example: exampleOf(bound, checked.values) };
+}
 import { CENSUS_COLUMNS, REVIEW_COLUMNS } from '../../helpers/other-datasets';
+import { shardColumns } from '../../../lib/dataset/shards';
+import { PIXELS_KEY } from '../../../lib/dataset/example';
+import { ADS_FEATURE_SPEC } from '../../../lib/dataset/synthetic-spec';
 
 const REVIEWS = featureSpecSchema.parse({
   format: FEATURE_SPEC_FORMAT,
@@ -80,8 +96,7 @@ void describe('checkRow: one record by the spec', () => {
   };
 
   void it('converts by kind: trimmed strings, numbers, the label as 0/1, the image as a reference', () => {
-    const checked = checkRow(row(), reader());
-    assert.ok('example' in checked);
+    const checked = accepted(row(), reader());
     assert.deepEqual(checked.example, {
       'review id': 'R-1',
       'review text': 'great fresh coffee',
@@ -95,8 +110,7 @@ void describe('checkRow: one record by the spec', () => {
   });
 
   void it('reads missing values as null, and no as 0', () => {
-    const checked = checkRow(row({ price: 'NA', city: '', 'Would Recommend': 'no' }), reader());
-    assert.ok('example' in checked);
+    const checked = accepted(row({ price: 'NA', city: '', 'Would Recommend': 'no' }), reader());
     assert.equal(checked.example.price, null);
     assert.equal(checked.example.city, null);
     assert.equal(checked.example['Would Recommend'], 0);
@@ -140,10 +154,9 @@ void describe('checkRow: one record by the spec', () => {
       ...rest,
       features: [{ column: 'review id', kind: 'ignored' }, ...REVIEWS.features],
     });
-    const a = checkRow(row(), reader(spec));
-    const b = checkRow(row(), reader(spec));
-    const c = checkRow(row({ stars: '2' }), reader(spec));
-    assert.ok('example' in a && 'example' in b && 'example' in c);
+    const a = accepted(row(), reader(spec));
+    const b = accepted(row(), reader(spec));
+    const c = accepted(row({ stars: '2' }), reader(spec));
     assert.equal(a.splitKey, b.splitKey);
     assert.notEqual(a.splitKey, c.splitKey);
     assert.equal(a.example['review id'], undefined, 'ignored columns are not kept');
@@ -161,8 +174,7 @@ void describe('rows to score (labelOptional, batch prediction)', () => {
     assert.ok('problem' in rowReaderFor('score.csv', REVIEWS, header), 'training still needs the label');
     const bound = rowReaderFor('score.csv', REVIEWS, header, { labelOptional: true });
     assert.ok('reader' in bound);
-    const check = checkRow(row(), bound.reader);
-    assert.ok('example' in check, JSON.stringify(check));
+    const check = accepted(row(), bound.reader);
     assert.equal(check.example['Would Recommend'], null);
     assert.equal(check.example.city, 'Oslo');
   });
@@ -171,8 +183,7 @@ void describe('rows to score (labelOptional, batch prediction)', () => {
     const bound = rowReaderFor('score.csv', REVIEWS, REVIEW_COLUMNS, { labelOptional: true });
     assert.ok('reader' in bound);
     const labelOf = (value: string) => {
-      const check = checkRow(row(value), bound.reader);
-      assert.ok('example' in check, JSON.stringify(check));
+      const check = accepted(row(value), bound.reader);
       return check.example['Would Recommend'];
     };
     assert.equal(labelOf('yes'), 1);
@@ -181,5 +192,18 @@ void describe('rows to score (labelOptional, batch prediction)', () => {
     assert.equal(labelOf('maybe'), null);
     // The same rows quarantined for training.
     assert.match(JSON.stringify(checkRow(row('maybe'), reader())), /invalid label/);
+  });
+});
+
+void describe('the reader stores what shards store', () => {
+  void it('has one cell per shard column, in the shard order (writeShardColumns relies on it)', () => {
+    for (const spec of [REVIEWS, ADS_FEATURE_SPEC]) {
+      const header = spec === REVIEWS ? REVIEW_COLUMNS : specColumns(spec);
+      const cells = reader(spec, header).cells.map((cell) => cell.column);
+      const stored = shardColumns(spec)
+        .map((column) => column.name)
+        .filter((name) => name !== PIXELS_KEY);
+      assert.deepEqual(cells, stored);
+    }
   });
 });
