@@ -8,6 +8,8 @@ import { HttpError } from './errors';
 export interface ImageFields {
   image_b64?: string;
   image_uri?: string;
+  /** Where in the instance the client put the image (e.g. `photo.b64`), for messages; the field's own name otherwise. */
+  sentAs?: string;
 }
 
 // Standard or URL-safe alphabet with optional padding; Buffer.from would silently skip anything else.
@@ -26,8 +28,8 @@ export async function decodeInstanceImage(
   }
   const bytes =
     fields.image_b64 !== undefined
-      ? decodeBase64(fields.image_b64, where)
-      : await readImageUri(fields.image_uri ?? '', where, imageUriRoots);
+      ? decodeBase64(fields.image_b64, `${where}.${fields.sentAs ?? 'image_b64'}`)
+      : await readImageUri(fields.image_uri ?? '', `${where}.${fields.sentAs ?? 'image_uri'}`, imageUriRoots);
   try {
     return await decodeAdImage(bytes, size);
   } catch (err) {
@@ -37,44 +39,45 @@ export async function decodeInstanceImage(
   }
 }
 
-function decodeBase64(text: string, where: string): Buffer {
+/** `field`: the instance's field that held the text, for messages. */
+function decodeBase64(text: string, field: string): Buffer {
   const compact = text.replace(/\s+/g, '');
   const unpadded = compact.replace(/=+$/, '');
   if (compact.length === 0 || !BASE64.test(compact) || unpadded.length % 4 === 1) {
-    throw new HttpError(400, 'invalid_image', `${where}.image_b64 is not valid base64`);
+    throw new HttpError(400, 'invalid_image', `${field} is not valid base64`);
   }
   return Buffer.from(compact, 'base64');
 }
 
-async function readImageUri(uri: string, where: string, roots: readonly string[]): Promise<Buffer> {
-  if (schemeOf(uri) === 'file') checkLocalUri(uri, where);
+/** `field`: the instance's field that held the URI, for messages. */
+async function readImageUri(uri: string, field: string, roots: readonly string[]): Promise<Buffer> {
+  if (schemeOf(uri) === 'file') checkLocalUri(uri, field);
   if (!roots.some((root) => isUnder(uri, root))) {
     // Reading any path a client names would let it probe the server's disk.
     throw new HttpError(
       400,
       'image_uri_not_allowed',
-      `${where}.image_uri is outside the allowed image roots; send image_b64, or configure MLOPS_IMAGE_URI_ROOTS`,
+      `${field} is outside the allowed image roots; send the image inline as base64, or configure MLOPS_IMAGE_URI_ROOTS`,
     );
   }
   try {
     return await storageFor(uri).read(uri);
   } catch (err) {
-    if (err instanceof NotFoundError)
-      throw new HttpError(400, 'image_not_found', `${where}.image_uri: no such image`);
+    if (err instanceof NotFoundError) throw new HttpError(400, 'image_not_found', `${field}: no such image`);
     if (schemeOf(uri) === 'gs')
-      throw new HttpError(400, 'image_uri_not_supported', `${where}: ${(err as Error).message}`);
+      throw new HttpError(400, 'image_uri_not_supported', `${field}: ${(err as Error).message}`);
     // A directory, a file we may not read, a path segment that is a file: the client named something unusable.
     const code = (err as NodeJS.ErrnoException).code;
     throw new HttpError(
       400,
       'image_unreadable',
-      `${where}.image_uri cannot be read as an image file${typeof code === 'string' ? ` (${code})` : ''}`,
+      `${field} cannot be read as an image file${typeof code === 'string' ? ` (${code})` : ''}`,
     );
   }
 }
 
 /** Rejects a local path or file:// URI that names no filesystem path (bad host, bad escapes, encoded `/`, NUL). */
-function checkLocalUri(uri: string, where: string): void {
+function checkLocalUri(uri: string, field: string): void {
   let local: string;
   try {
     local = toLocalPath(uri);
@@ -82,11 +85,11 @@ function checkLocalUri(uri: string, where: string): void {
     throw new HttpError(
       400,
       'invalid_image_uri',
-      `${where}.image_uri is not a valid file URI or path: ${(err as Error).message}`,
+      `${field} is not a valid file URI or path: ${(err as Error).message}`,
     );
   }
   if (local.includes('\0')) {
-    throw new HttpError(400, 'invalid_image_uri', `${where}.image_uri must not contain a NUL byte`);
+    throw new HttpError(400, 'invalid_image_uri', `${field} must not contain a NUL byte`);
   }
 }
 

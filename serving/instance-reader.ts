@@ -78,9 +78,13 @@ function numericValue(value: unknown, feature: { min?: number; max?: number }, f
   return value;
 }
 
-/** Strings as sent (trimmed, as training trims CSV cells); whole numbers too, as training read them from text. */
+/**
+ * Strings as sent (trimmed, as training trims CSV cells); finite numbers too, as their shortest
+ * digits (1.5 is "1.5"), which is how a CSV cell holding that number reads. Booleans are refused:
+ * a CSV could hold true, True or 1.
+ */
 function stringValue(value: unknown, kind: 'categorical' | 'text', field: string): string {
-  if (typeof value === 'number' && Number.isSafeInteger(value)) return String(value);
+  if (typeof value === 'number' && Number.isFinite(value)) return String(value);
   if (typeof value !== 'string') {
     throw invalid(`${field} must be string (a ${kind} column of the feature spec)`);
   }
@@ -103,9 +107,9 @@ function imageFieldsOf(instance: Record<string, unknown>, column: string, where:
         'send {"b64": "<base64 of the file>"} or an image URI',
     );
   }
-  if (typeof value === 'string') return { image_uri: value };
+  if (typeof value === 'string') return { image_uri: value, sentAs: column };
   if (typeof value === 'object' && value !== null && typeof (value as { b64?: unknown }).b64 === 'string') {
-    return { image_b64: (value as { b64: string }).b64 };
+    return { image_b64: (value as { b64: string }).b64, sentAs: `${column}.b64` };
   }
   throw invalid(`${where}.${column} must be {"b64": "<base64 of a PNG, JPEG or WebP>"} or an image URI`);
 }

@@ -204,6 +204,15 @@ describe('prediction API', () => {
           }),
         },
         {
+          name: 'bad base64 in the image column, named as sent',
+          status: 400,
+          code: 'invalid_image',
+          reason: /instances\[0\]\.image\.b64 is not valid base64/,
+          send: async () => ({
+            instances: [await validInstance({ image_b64: undefined, image: { b64: 'not*base64!' } })],
+          }),
+        },
+        {
           name: 'non-image bytes',
           status: 400,
           code: 'invalid_image',
