@@ -25,14 +25,12 @@ import { MAX_INPUT_PIXELS } from '../lib/dataset/image';
 import { mapBounded } from '../activities/ingest/pool';
 import { generateDataset } from '../lib/dataset/synthetic';
 import { ADS_FEATURE_SPEC } from '../lib/dataset/synthetic-spec';
+import { numericArgs } from './args';
 import { TABULAR_SPEC, tabularCsv } from './tabular-data';
 import { createReadStream } from 'node:fs';
 import { parse as parseStream } from 'csv-parse';
 
-const numbers = process.argv
-  .slice(2)
-  .filter((arg) => /^\d+$/.test(arg))
-  .map(Number);
+const numbers = numericArgs();
 const ROWS = numbers[0] ?? 3000;
 const SHARD_ROWS = numbers[1] ?? 500;
 /** The pipeline's default ingest image size. */

@@ -26,12 +26,10 @@ import { generateDataset } from '../lib/dataset/synthetic';
 import { createModel, disposeModel, fitPreprocessing, loadTfBackend, toModelInputs } from '../lib/model';
 import type { FeatureSpec } from '../contracts/feature-spec';
 import { labelOf, type DatasetExample } from '../lib/dataset/example';
+import { numericArgs } from './args';
 import { TABULAR_SPEC, tabularExamples } from './tabular-data';
 
-const numbers = process.argv
-  .slice(2)
-  .filter((arg) => /^\d+$/.test(arg))
-  .map(Number);
+const numbers = numericArgs();
 const ROWS = numbers[0] ?? 2000;
 const EPOCHS = numbers[1] ?? 3;
 /** Rows of the tabular dataset: the 100 000. */

@@ -158,7 +158,7 @@ function sortRows(
       });
       continue;
     }
-    const id = idColumn === undefined ? undefined : check.id;
+    const id = check.id;
     const withId = id === undefined ? {} : { adId: id };
     let pixels: Uint8Array | undefined;
     if (check.imageRef !== undefined) {

@@ -259,5 +259,11 @@ export function checkRow(fields: readonly string[], reader: RowReader): RowCheck
   }
   // Without an id, identical rows share a key, so copies never straddle train and eval.
   const splitKey = id ?? fields.join('\u0001');
-  return { values, ...withId, ...(imageRef !== undefined ? { imageRef } : {}), splitKey };
+  // The id as read, even a blank one the spec does not count as missing: duplicates are found by it.
+  return {
+    values,
+    ...(id !== undefined ? { id } : {}),
+    ...(imageRef !== undefined ? { imageRef } : {}),
+    splitKey,
+  };
 }
