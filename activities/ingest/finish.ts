@@ -10,7 +10,8 @@
  * hash of the id, every copy of an id falls in the same split, so no duplicate can leak an ad from
  * train into eval even before this step.
  */
-import { createHash, hash } from 'node:crypto';
+import { createHash } from 'node:crypto';
+import { idHashOf, keyDigest } from './split';
 import { joinUri, readJsonIfExists, storageFor } from '../../lib/storage/index';
 import { countReason } from '../../lib/dataset/csv-rows';
 import { mapBounded } from './pool';
@@ -56,7 +57,16 @@ async function readLines<T>(uri: string): Promise<T[]> {
     .map((line) => JSON.parse(line) as T);
 }
 
-const idHash = (adId: string) => hash('sha256', adId, 'buffer').readBigUInt64BE(0);
+const idHash = (adId: string) => idHashOf(keyDigest(adId));
+
+/** A shard's id hashes, in ids.jsonl order: from id-hashes.bin, or hashed from ids.jsonl in older shards. */
+async function readIdHashes(shard: ShardOutcome): Promise<ArrayLike<bigint>> {
+  if (!shard.idHashesUri) return (await readLines<AcceptedId>(shard.idsUri)).map(([adId]) => idHash(adId));
+  const bytes = await storageFor(shard.idHashesUri).read(shard.idHashesUri);
+  const hashes = new BigUint64Array(bytes.length / 8);
+  for (let i = 0; i < hashes.length; i++) hashes[i] = bytes.readBigUInt64BE(i * 8);
+  return hashes;
+}
 
 interface Duplicate {
   shard: ShardOutcome;
@@ -76,7 +86,8 @@ async function findDuplicates(shards: ShardOutcome[]): Promise<Array<{ drop: Dup
   const hashes = new BigUint64Array(total);
   await mapBounded(shards, READ_CONCURRENCY, async (shard, index) => {
     let at = offsets[index]!;
-    for (const [adId] of await readLines<AcceptedId>(shard.idsUri)) hashes[at++] = idHash(adId);
+    const shardHashes = await readIdHashes(shard);
+    for (let i = 0; i < shardHashes.length; i++) hashes[at++] = shardHashes[i]!;
   });
   hashes.sort();
   const colliding = new Set<bigint>();

@@ -11,7 +11,7 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { mergeShards, MAX_RESULT_JSON_BYTES, shardOutcomeUri } from './finish';
 import { DatasetError, planDataset, readShardSpec, type IngestPlan } from './plan';
-import { ingestShardData } from './shard';
+import { ingestShardOnThread } from './shard-threads';
 import { resolveFeatureSpec } from './feature-spec-source';
 import type {
   FinishIngestInput,
@@ -97,7 +97,7 @@ export function createIngestActivities(deps: ActivityDeps) {
       const outcomeUri = shardOutcomeUri(stageUri(deps.storeUri, 'ingest'), input.shardIndex);
       const outcome = await failingPermanentlyOnBadData(async () => {
         const { parameters, spec } = await readShardSpec(input.planUri, input.shardIndex);
-        return ingestShardData({
+        return ingestShardOnThread({
           storeUri: deps.storeUri,
           parameters,
           spec,

@@ -15,7 +15,7 @@ import { imageColumnOf } from '../../lib/dataset/example';
 import { mapBounded } from './pool';
 
 /** Version of the plan and shard layout; part of every shard's cache key. */
-export const INGEST_PLAN_VERSION = 2;
+export const INGEST_PLAN_VERSION = 3;
 /** Shard specs per plan chunk file: a shard activity reads one chunk, never the whole plan. */
 export const PLAN_CHUNK_SHARDS = 256;
 /**
@@ -223,7 +223,10 @@ async function planFile(
     lineOffset = nextLineOffset;
     rows = 0;
   };
-  for await (const batch of readCsvBatches(bytesOf(file.uri, hasher), dialectOf(spec))) {
+  for await (const batch of readCsvBatches(bytesOf(file.uri, hasher), {
+    ...dialectOf(spec),
+    firstFieldsOnly: true,
+  })) {
     let lastEnd: number | undefined;
     for (const item of batch) {
       if (!header) {

@@ -13,13 +13,17 @@ import { countReason } from '../../lib/dataset/csv-rows';
 import { checkRow, rowReaderFor, type RowCheck } from '../../lib/dataset/spec-rows';
 import { fetchImages, type ImageOutcome } from './images';
 import { DatasetError, dialectOf, INGEST_PLAN_VERSION, type IngestParameters, type ShardSpec } from './plan';
-import { isEvalExample } from './split';
+import { idHashOf, isEvalDigest, keyDigest } from './split';
 import type { QuarantinedRow } from '../../contracts/ingest';
 import { DATASET_SCHEMA_VERSION } from '../../contracts/ingest';
 import { imageColumnOf } from '../../lib/dataset/example';
 import { writeShardColumns } from '../../lib/dataset/shards';
 
-/** One accepted row in ids.jsonl: [id, line, split], for duplicate detection across shards. */
+/**
+ * One accepted row in ids.jsonl: [id, line, split], for duplicate detection across shards. Beside
+ * it, id-hashes.bin holds each id's 64-bit hash (idHashOf) in the same order, which is all that
+ * finishing needs unless two hashes collide.
+ */
 export type AcceptedId = [id: string, line: number, split: 'train' | 'eval'];
 
 /** done.json of a shard folder: what it holds. */
@@ -42,6 +46,8 @@ export interface ShardOutcome extends ShardSummary {
   evalUri: string;
   quarantineUri: string;
   idsUri: string;
+  /** The ids' hashes as big-endian 64-bit integers; absent in shards written before it existed. */
+  idHashesUri?: string;
   /** True when an earlier run (or attempt) had already written this shard. */
   reused: boolean;
 }
@@ -114,6 +120,12 @@ function imagesDigest(rows: ParsedRow[], images: ImageOutcome[]): string {
   return hash.digest('hex');
 }
 
+function bigEndianBytes(values: bigint[]): Buffer {
+  const bytes = Buffer.allocUnsafe(values.length * 8);
+  for (let i = 0; i < values.length; i++) bytes.writeBigUInt64BE(values[i]!, i * 8);
+  return bytes;
+}
+
 function jsonLines(values: unknown[]): string {
   return values.map((value) => JSON.stringify(value)).join('\n') + (values.length ? '\n' : '');
 }
@@ -145,6 +157,7 @@ function sortRows(
   const evaluation = new SplitColumns(cellCount, withPixels);
   const quarantine: QuarantinedRow[] = [];
   const ids: AcceptedId[] = [];
+  const idHashes: bigint[] = [];
   const firstLine = new Map<string, number>();
   const idColumn = featureSpec.id;
   let next = 0;
@@ -182,11 +195,16 @@ function sortRows(
       }
       firstLine.set(id, line);
     }
-    const inEval = isEvalExample(check.splitKey, evalFraction);
+    // With an id the split key is the id, so its digest is also the id's hash.
+    const digest = keyDigest(check.splitKey);
+    const inEval = isEvalDigest(digest, evalFraction);
     (inEval ? evaluation : train).push(check.values, pixels);
-    if (id !== undefined) ids.push([id, line, inEval ? 'eval' : 'train']);
+    if (id !== undefined) {
+      ids.push([id, line, inEval ? 'eval' : 'train']);
+      idHashes.push(idHashOf(digest));
+    }
   }
-  return { train, evaluation, quarantine, ids };
+  return { train, evaluation, quarantine, ids, idHashes };
 }
 
 function outcomeOf(dirUri: string, shardIndex: number, summary: ShardSummary, reused: boolean): ShardOutcome {
@@ -197,6 +215,7 @@ function outcomeOf(dirUri: string, shardIndex: number, summary: ShardSummary, re
     evalUri: joinUri(dirUri, 'eval.arrow'),
     quarantineUri: joinUri(dirUri, 'quarantine.jsonl'),
     idsUri: joinUri(dirUri, 'ids.jsonl'),
+    idHashesUri: joinUri(dirUri, 'id-hashes.bin'),
     reused,
   };
 }
@@ -234,9 +253,9 @@ export async function ingestShardData(options: IngestShardOptions): Promise<Shar
   const csvKey = sha256(settings, '\n', place, '\n', spec.sha256).slice(0, 32);
   const csvFolder = joinUri(shardCacheUri(storeUri), csvKey);
   const { rows, cellCount } = await parseRange(range, spec, parameters);
-  const jobs = rows.flatMap(({ check }) =>
-    'values' in check && check.imageRef !== undefined ? [{ ref: check.imageRef }] : [],
-  );
+  const jobs: Array<{ ref: string }> = [];
+  for (const { check } of rows)
+    if ('values' in check && check.imageRef !== undefined) jobs.push({ ref: check.imageRef });
   const fetchOptions = { baseUri: parentUri(spec.csvUri), concurrency: imageConcurrency, signal };
   const folderOf = (digest: string) => joinUri(csvFolder, digest.slice(0, 32));
 
@@ -260,7 +279,13 @@ export async function ingestShardData(options: IngestShardOptions): Promise<Shar
   });
   const digest = imagesDigest(rows, images);
   const dirUri = folderOf(digest);
-  const { train, evaluation, quarantine, ids } = sortRows(rows, images, spec, parameters, cellCount);
+  const { train, evaluation, quarantine, ids, idHashes } = sortRows(
+    rows,
+    images,
+    spec,
+    parameters,
+    cellCount,
+  );
   const quarantineReasons: Record<string, number> = {};
   for (const row of quarantine) countReason(quarantineReasons, row.reason);
   const summary: ShardSummary = {
@@ -279,6 +304,7 @@ export async function ingestShardData(options: IngestShardOptions): Promise<Shar
   await writeShardColumns(outcome.evalUri, evaluation.values, layout);
   await storage.write(outcome.quarantineUri, jsonLines(quarantine));
   await storage.write(outcome.idsUri, jsonLines(ids));
+  await storage.write(outcome.idHashesUri!, bigEndianBytes(idHashes));
   // Last: a folder with done.json is complete; one without is an interrupted attempt, redone.
   await writeJson(joinUri(dirUri, 'done.json'), summary);
   return outcome;

@@ -33,6 +33,11 @@ export interface ReadCsvOptions {
   delimiter?: string;
   /** Quote character (default '"'). */
   quote?: string;
+  /**
+   * Only the first record read needs its fields (the planner reads the header and counts the rest):
+   * later quote-free records come with none, which saves splitting them.
+   */
+  firstFieldsOnly?: boolean;
 }
 
 type Chunks = AsyncIterable<Buffer | string> | Iterable<Buffer | string>;
@@ -40,6 +45,7 @@ type Chunks = AsyncIterable<Buffer | string> | Iterable<Buffer | string>;
 const LF = 0x0a;
 const CR = 0x0d;
 const UTF8_BOM = Buffer.from([0xef, 0xbb, 0xbf]);
+const NO_FIELDS: string[] = [];
 
 /**
  * Streams the records of CSV bytes, in file order, with malformed lines in their place, as one
@@ -69,6 +75,7 @@ export async function* readCsvBatches(
   let lineEnd: QuoteFreeLineEnd | undefined;
   let ended = false;
   let atFileStart = byte === 0;
+  let first = true;
   /** Set once these bytes need csv-parse: from `byte` on, it reads everything. */
   let needsCsvParse = true;
   // Only one-byte ASCII delimiters and quotes can be found byte by byte.
@@ -103,12 +110,12 @@ export async function* readCsvBatches(
         line += 1;
         // csv-parse skips empty lines but counts them.
         if (content > start) {
-          batch.push({
-            kind: 'record',
-            fields: region.toString('utf8', start, content).split(delimiter),
-            line,
-            endByte: byte + after,
-          });
+          const fields =
+            options.firstFieldsOnly && !first
+              ? NO_FIELDS
+              : region.toString('utf8', start, content).split(delimiter);
+          first = false;
+          batch.push({ kind: 'record', fields, line, endByte: byte + after });
         }
         start = after;
       }
@@ -174,7 +181,7 @@ async function* withHead(
   for (let next = await rest.next(); next.done !== true; next = await rest.next()) yield next.value;
 }
 
-interface CsvParseOptions extends Required<ReadCsvOptions> {
+interface CsvParseOptions extends Required<Omit<ReadCsvOptions, 'firstFieldsOnly'>> {
   /** The record delimiter the bytes before these used; csv-parse finds it itself otherwise. */
   recordDelimiter?: string;
 }

@@ -91,9 +91,29 @@ function dictionaryVector(values: readonly unknown[]): Vector {
       type: new Dictionary(new Utf8(), new Int32()),
       length: values.length,
       data: codes,
-      dictionary: vectorFromArray([...indexOf.keys()], new Utf8()),
+      dictionary: utf8Vector([...indexOf.keys()]),
       ...validityOf(values),
     }),
+  );
+}
+
+/**
+ * A Utf8 column encoded in one call over all its strings (Arrow's builder encodes cell by cell):
+ * an ASCII column's offsets are its strings' lengths; any other's, their UTF-8 byte lengths.
+ */
+function utf8Vector(values: readonly unknown[]): Vector {
+  const strings = values.map((value) => (typeof value === 'string' ? value : ''));
+  const joined = strings.join('');
+  const data = Buffer.from(joined, 'utf8');
+  // Every non-ASCII UTF-16 unit takes more than one byte, so equal lengths mean all ASCII.
+  const ascii = data.length === joined.length;
+  const valueOffsets = new Int32Array(strings.length + 1);
+  for (let i = 0; i < strings.length; i++) {
+    const string = strings[i]!;
+    valueOffsets[i + 1] = valueOffsets[i]! + (ascii ? string.length : Buffer.byteLength(string, 'utf8'));
+  }
+  return makeVector(
+    makeData({ type: new Utf8(), length: values.length, valueOffsets, data, ...validityOf(values) }),
   );
 }
 
@@ -117,7 +137,9 @@ const asNumber = (value: unknown) => (value === null || value === undefined ? nu
  * image as `pixels`. Ignored columns and the image's path are not stored.
  */
 export function shardColumns(spec: FeatureSpec): ShardColumn[] {
-  const columns: ShardColumn[] = spec.id ? [{ name: spec.id, type: () => new Utf8(), read: String }] : [];
+  const columns: ShardColumn[] = spec.id
+    ? [{ name: spec.id, type: () => new Utf8(), build: utf8Vector, read: String }]
+    : [];
   for (const feature of spec.features) {
     if (feature.kind === 'categorical') {
       columns.push({
@@ -129,7 +151,7 @@ export function shardColumns(spec: FeatureSpec): ShardColumn[] {
     } else if (feature.kind === 'numeric') {
       columns.push({ name: feature.column, type: () => new Float64(), build: float64Vector, read: asNumber });
     } else if (feature.kind === 'text') {
-      columns.push({ name: feature.column, type: () => new Utf8(), read: asString });
+      columns.push({ name: feature.column, type: () => new Utf8(), build: utf8Vector, read: asString });
     }
   }
   // Null only in batch prediction's shards, whose rows need no label.

@@ -31,6 +31,8 @@ export interface RowReader {
   imagePosition?: number;
   idPosition?: number;
   missingValues: ReadonlySet<string>;
+  /** Length of the longest missing value: a longer cell is not one, without hashing it. */
+  longestMissingValue: number;
   /** Rows to score: a missing or unknown label is stored as null instead of quarantining the row. */
   labelOptional: boolean;
 }
@@ -45,7 +47,7 @@ export interface RowReaderOptions {
  * its image reference; or why it did not pass.
  */
 export type RowCheck =
-  | { values: FeatureValue[]; id?: string; imageRef?: string; splitKey: string }
+  | { values: FeatureValue[]; id: string | undefined; imageRef: string | undefined; splitKey: string }
   | { id?: string; reason: string };
 
 /** The row's stored values by column name. */
@@ -158,6 +160,7 @@ export function rowReaderFor(
       ...(image ? { imagePosition: position(image) } : {}),
       ...(spec.id ? { idPosition: position(spec.id) } : {}),
       missingValues: new Set(spec.csv.missingValues),
+      longestMissingValue: Math.max(0, ...spec.csv.missingValues.map((value) => value.length)),
       labelOptional,
     },
   };
@@ -165,24 +168,33 @@ export function rowReaderFor(
 
 const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 
+// Module-level, not a closure per row: checkRow runs for every row ingest reads.
+function cellAt(fields: readonly string[], position: number, trim: boolean): string {
+  const raw = fields[position] ?? '';
+  return trim ? raw.trim() : raw;
+}
+
+/** A failed row's id, for its quarantine entry: only when it has one. */
+const withId = (id: string | undefined) => (id ? { id } : {});
+
+function hasReplacementCharacter(fields: readonly string[]): boolean {
+  for (let i = 0; i < fields.length; i++) if (fields[i]!.includes('\ufffd')) return true;
+  return false;
+}
+
 /** Checks one record against the spec and converts it; the reason's kind is before its first colon. */
 export function checkRow(fields: readonly string[], reader: RowReader): RowCheck {
   const { spec, names, missingValues } = reader;
   const trim = spec.csv.trim;
-  const cell = (position: number) => {
-    const raw = fields[position] ?? '';
-    return trim ? raw.trim() : raw;
-  };
-  const id = reader.idPosition === undefined ? undefined : cell(reader.idPosition);
-  const withId = id ? { id } : {};
+  const id = reader.idPosition === undefined ? undefined : cellAt(fields, reader.idPosition, trim);
   if (fields.length !== names.length) {
-    return { ...withId, reason: `field count: expected ${names.length} fields, got ${fields.length}` };
+    return { ...withId(id), reason: `field count: expected ${names.length} fields, got ${fields.length}` };
   }
   // csv-parse decodes UTF-8 and turns every invalid byte into U+FFFD: a Latin-1 or Windows-1252 row.
-  if (fields.some((field) => field.includes('\ufffd'))) {
+  if (hasReplacementCharacter(fields)) {
     const garbled = names.filter((_, position) => fields[position]!.includes('\ufffd'));
     return {
-      ...withId,
+      ...withId(id),
       reason: `encoding: ${garbled.join(', ')} not valid UTF-8 (is the file Latin-1 or Windows-1252? re-save it as UTF-8)`,
     };
   }
@@ -191,8 +203,8 @@ export function checkRow(fields: readonly string[], reader: RowReader): RowCheck
   let invalid: string[] | undefined;
   for (let index = 0; index < cells.length; index++) {
     const { column, position, kind, required, min, max } = cells[index]!;
-    const value = cell(position);
-    const isMissing = missingValues.has(value);
+    const value = cellAt(fields, position, trim);
+    const isMissing = value.length <= reader.longestMissingValue && missingValues.has(value);
     values[index] = null;
     if (isMissing && required) {
       (invalid ??= []).push(
@@ -220,7 +232,7 @@ export function checkRow(fields: readonly string[], reader: RowReader): RowCheck
         }
         if (isMissing) {
           return {
-            ...withId,
+            ...withId(id),
             reason: `missing label: ${column} is ${value === '' ? 'blank' : `"${value}"`}`,
           };
         }
@@ -228,7 +240,7 @@ export function checkRow(fields: readonly string[], reader: RowReader): RowCheck
         else if (negative === undefined || value === negative) values[index] = 0;
         else {
           return {
-            ...withId,
+            ...withId(id),
             reason: `invalid label: ${column} is "${value}", expected "${positive}" or "${negative}"`,
           };
         }
@@ -249,21 +261,16 @@ export function checkRow(fields: readonly string[], reader: RowReader): RowCheck
         values[index] = isMissing ? null : value;
     }
   }
-  if (invalid) return { ...withId, reason: `invalid field: ${invalid.join('; ')}` };
+  if (invalid) return { ...withId(id), reason: `invalid field: ${invalid.join('; ')}` };
   let imageRef: string | undefined;
   if (reader.imagePosition !== undefined) {
-    imageRef = cell(reader.imagePosition);
+    imageRef = cellAt(fields, reader.imagePosition, trim);
     if (missingValues.has(imageRef)) {
-      return { ...withId, reason: `missing image: ${names[reader.imagePosition]} is blank` };
+      return { ...withId(id), reason: `missing image: ${names[reader.imagePosition]} is blank` };
     }
   }
   // Without an id, identical rows share a key, so copies never straddle train and eval.
   const splitKey = id ?? fields.join('\u0001');
   // The id as read, even a blank one the spec does not count as missing: duplicates are found by it.
-  return {
-    values,
-    ...(id !== undefined ? { id } : {}),
-    ...(imageRef !== undefined ? { imageRef } : {}),
-    splitKey,
-  };
+  return { values, id, imageRef, splitKey };
 }

@@ -17,6 +17,7 @@ import { isEvalExample } from '../../../activities/ingest/split';
 import type {
   FinishIngestInput,
   IngestShardInput,
+  IngestShardResult,
   PlanIngestInput,
   QuarantinedRow,
   ShardedIngestResult,
@@ -312,6 +313,56 @@ describe('sharded ingest: planIngest, ingestShard, finishIngest', () => {
     // The stage's quarantine.jsonl holds the same rows, for a person to read.
     const sample = (await fs.readFile(result.quarantineUri, 'utf8')).split('\n').filter(Boolean);
     assert.equal(sample.length, 8);
+  });
+
+  it("heartbeats a shard's progress from its worker thread, and a cancelled shard stops", async () => {
+    const png = await solidPng(20, 20);
+    // Progress is reported every 256 images.
+    const rows = Array.from({ length: 600 }, (_, i) => ad(`h${i}`));
+    const dir = await handMadeDataset({ 'ads.csv': [HEADER, ...rows, ''].join('\n'), 'img/a.png': png });
+    const runId = `heartbeats-${++runCounter}`;
+    const activities = createIngestActivities({ storeUri: store, servingUrls: [], adminToken: 'test' });
+    const plan = await activitiesOf(runId).planIngest({
+      dataUri: dir,
+      imageSize: IMAGE_SIZE,
+      evalFraction: 0.25,
+      shardRows: 1000,
+      featureSpecUri: await adsSpecFile(),
+    });
+
+    const beating = environment(runId);
+    const beats: unknown[] = [];
+    beating.on('heartbeat', (details: unknown) => beats.push(details));
+    const result = await beating.run<
+      [IngestShardInput],
+      IngestShardResult,
+      (input: IngestShardInput) => Promise<IngestShardResult>
+    >((input) => activities.ingestShard(input), { planUri: plan.planUri, shardIndex: 0 });
+    assert.equal(result.trainRows + result.evalRows, 600);
+    assert.deepEqual(beats, [
+      { shardIndex: 0, phase: 'decoding', images: 256 },
+      { shardIndex: 0, phase: 'decoding', images: 512 },
+    ]);
+
+    const cancelled = environment(`${runId}-cancelled`);
+    cancelled.on('heartbeat', () => cancelled.cancel());
+    // A fresh store, so the shard is not simply found already ingested.
+    const other = await fs.mkdtemp(path.join(os.tmpdir(), 'mlops-sharded-store-'));
+    const otherActivities = createIngestActivities({ storeUri: other, servingUrls: [], adminToken: 'test' });
+    const otherPlan = await activitiesOf(`${runId}-cancelled`, other).planIngest({
+      dataUri: dir,
+      imageSize: IMAGE_SIZE,
+      evalFraction: 0.25,
+      shardRows: 1000,
+      featureSpecUri: await adsSpecFile(),
+    });
+    await assert.rejects(
+      cancelled.run((input: IngestShardInput) => otherActivities.ingestShard(input), {
+        planUri: otherPlan.planUri,
+        shardIndex: 0,
+      }),
+    );
+    await fs.rm(other, { recursive: true, force: true });
   });
 
   it('reads several CSVs, each with images relative to its own folder', async () => {

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { parse } from 'csv-parse/sync';
-import { tableFromArrays, tableToIPC } from 'apache-arrow';
+import { tableFromArrays, tableFromIPC, tableToIPC } from 'apache-arrow';
 import { decodeAdImage } from '../../../lib/dataset/image';
 import { adRowSchema, type AdExample } from '../../../lib/dataset/schema';
 import {
@@ -16,6 +16,7 @@ import {
   writeShard,
 } from '../../../lib/dataset/shards';
 import { NotFoundError } from '../../../lib/storage';
+import { featureSpecSchema, FEATURE_SPEC_FORMAT } from '../../../contracts/feature-spec';
 import { makeTinyDataset } from '../../helpers/tiny-dataset';
 
 const IMAGE_SIZE = 16;
@@ -53,6 +54,43 @@ void describe('Arrow shards', () => {
     const shard = await readShard(uri);
     assert.equal(shard.imageSize, IMAGE_SIZE);
     assert.deepEqual(shard.examples, examples);
+  });
+
+  void it('round-trips text, ids and categories in any script, blanks included, readable by plain Arrow', async () => {
+    const spec = featureSpecSchema.parse({
+      format: FEATURE_SPEC_FORMAT,
+      label: { column: 'liked', positive: '1' },
+      id: 'review id',
+      features: [
+        { column: 'review', kind: 'text' },
+        { column: 'city', kind: 'categorical' },
+        { column: 'stars', kind: 'numeric' },
+      ],
+    });
+    const texts = [
+      'plain',
+      'café crème',
+      '日本語のレビュー',
+      '🙂 emoji 🙃',
+      '',
+      null,
+      'a\u0000b',
+      'ascii again',
+    ];
+    const cities = ['Zürich', 'Köln', null, 'Zürich', 'NYC', 'Łódź', 'Köln', ''];
+    const examples = texts.map((review, i) => ({
+      'review id': i % 2 ? `id-${i}` : `ид-${i}`,
+      review,
+      city: cities[i]!,
+      stars: i === 3 ? null : i + 0.5,
+      liked: i % 2,
+    }));
+    const uri = path.join(dir, 'scripts.arrow');
+    await writeShard(uri, examples, { imageSize: 32, spec });
+    assert.deepEqual((await readShard(uri)).examples, examples);
+    const table = tableFromIPC(await fs.readFile(uri));
+    assert.deepEqual(table.getChild('review')!.toArray(), texts);
+    assert.deepEqual([...table.getChild('city')!], cities);
   });
 
   void it('round-trips an empty shard', async () => {
