@@ -1,6 +1,8 @@
 /** Keeps each model's routing table in step with its DeploymentState in the store: polls, loads, swaps, retires. */
 import { z } from 'zod';
-import { readDeployment, type DeploymentState } from '../lib/registry/deployment';
+import { deploymentsRoot, readDeployment, type DeploymentState } from '../lib/registry/deployment';
+import { storageFor } from '../lib/storage/index';
+import { MODEL_NAME_PATTERN } from './context';
 import type { LoadedVersion } from './loaded-version';
 import type { RoutingTable } from './router';
 import { loadVersion, type BundleLoader } from './version-loader';
@@ -34,7 +36,8 @@ export interface WatcherLog {
 /** Options of a DeploymentWatcher. */
 export interface DeploymentWatcherOptions {
   storeUri: string;
-  models: string[];
+  /** Serve only these models; absent: every model with a deployment in the store, found as it appears. */
+  models?: readonly string[];
   pollIntervalMs?: number;
   log?: WatcherLog;
   loadBundle?: BundleLoader;
@@ -64,10 +67,12 @@ export class DeploymentWatcher {
 
   constructor(private readonly options: DeploymentWatcherOptions) {
     this.log = options.log ?? SILENT_LOG;
-    for (const model of options.models) {
-      this.statuses.set(model, { model, checked: false });
-      this.cache.set(model, new Map());
-    }
+    for (const model of options.models ?? []) this.track(model);
+  }
+
+  /** The models this replica serves or waits for: the given ones, or every one found so far. */
+  models(): string[] {
+    return [...this.statuses.keys()];
   }
 
   /** Reads every deployment once, then keeps polling. Never throws: failures show in status() and /readyz. */
@@ -127,8 +132,35 @@ export class DeploymentWatcher {
 
   private async refreshAll(): Promise<ModelStatus[]> {
     if (this.stopped) return [...this.statuses.values()].map((status) => ({ ...status }));
-    await Promise.all(this.options.models.map((model) => this.refreshModel(model)));
+    if (!this.options.models) await this.discover();
+    await Promise.all(this.models().map((model) => this.refreshModel(model)));
     return [...this.statuses.values()].map((status) => ({ ...status }));
+  }
+
+  private track(model: string): void {
+    if (this.statuses.has(model)) return;
+    this.statuses.set(model, { model, checked: false });
+    this.cache.set(model, new Map());
+  }
+
+  /** Starts tracking every model that has a deployment file in the store (`deployments/<model>.json`). */
+  private async discover(): Promise<void> {
+    const root = deploymentsRoot(this.options.storeUri);
+    let uris: string[];
+    try {
+      uris = await storageFor(root).list(root);
+    } catch (err) {
+      // Models already found keep being served; the next poll lists again.
+      this.log.error({ store: this.options.storeUri }, `cannot list deployments: ${(err as Error).message}`);
+      return;
+    }
+    for (const uri of uris) {
+      // <root>/<model>.json, whatever the separator of the scheme; anything else is not a deployment.
+      const name = /^([\w.-]+)\.json$/.exec(uri.slice(root.length).replace(/^[\\/]+/, ''))?.[1];
+      if (name === undefined || !MODEL_NAME_PATTERN.test(name) || this.statuses.has(name)) continue;
+      this.log.info({ model: name }, 'found a deployed model');
+      this.track(name);
+    }
   }
 
   private async refreshModel(model: string): Promise<void> {

@@ -34,11 +34,12 @@ const booleanFlag = (name: string) =>
 /** The environment the server reads, validated once at start-up with every problem listed. */
 export const servingEnvSchema = z.object({
   MLOPS_STORE: z.string().min(1).default('.mlops/store'),
+  // Absent: every model deployed in the store is served, found as its first version deploys.
   MLOPS_MODELS: commaList('MLOPS_MODELS')
-    .default(['ctr'])
     .refine((models) => models.every((model) => MODEL_NAME_PATTERN.test(model)), {
       message: 'MLOPS_MODELS entries may contain only letters, digits, _ . and -',
-    }),
+    })
+    .optional(),
   MLOPS_ADMIN_TOKEN: z.string().min(1).optional(),
   MLOPS_IMAGE_URI_ROOTS: commaList('MLOPS_IMAGE_URI_ROOTS').optional(),
   MLOPS_POLL_INTERVAL_MS: z.coerce.number().int().min(50).default(1000),
@@ -78,7 +79,7 @@ async function main(): Promise<void> {
   const env = parseServingEnv(process.env);
   const server = createPredictionServer({
     storeUri: env.MLOPS_STORE,
-    models: env.MLOPS_MODELS,
+    ...(env.MLOPS_MODELS ? { models: env.MLOPS_MODELS } : {}),
     adminToken: env.MLOPS_ADMIN_TOKEN ?? DEV_ADMIN_TOKEN,
     host: env.HOST,
     port: env.PORT,
@@ -114,7 +115,7 @@ async function main(): Promise<void> {
   process.once('SIGTERM', shutdown);
   const { url } = await server.start();
   server.app.log.info(
-    { url, models: env.MLOPS_MODELS, store: env.MLOPS_STORE },
+    { url, models: env.MLOPS_MODELS ?? 'every deployed model', store: env.MLOPS_STORE },
     'prediction server listening',
   );
 }

@@ -32,7 +32,8 @@ export const DEFAULT_FEEDBACK_DEDUP_CAPACITY = 100_000;
 /** Options of createPredictionServer. */
 export interface PredictionServerOptions {
   storeUri: string;
-  models: string[];
+  /** Serve only these models; absent: every model deployed in the store, found as its first version deploys. */
+  models?: string[];
   adminToken: string;
   host?: string;
   port?: number;
@@ -95,7 +96,7 @@ export function createPredictionServer(options: PredictionServerOptions): Predic
   });
   const watcher = new DeploymentWatcher({
     storeUri: options.storeUri,
-    models: options.models,
+    ...(options.models ? { models: options.models } : {}),
     pollIntervalMs: options.pollIntervalMs,
     log: app.log,
     loadBundle: options.loadBundle,
@@ -151,7 +152,7 @@ export function createPredictionServer(options: PredictionServerOptions): Predic
     await logs?.stop();
   });
 
-  registerHealthRoutes(app, context, options.models);
+  registerHealthRoutes(app, context);
   registerModelStatusRoute(app, context);
   registerModelMetadataRoutes(app, context);
   registerPredictRoute(app, context);

@@ -18,8 +18,13 @@ export interface DeploymentState {
   updatedAt: string;
 }
 
+/** The folder of every model's deployment file. */
+export function deploymentsRoot(storeUri: string): string {
+  return joinUri(storeUri, 'deployments');
+}
+
 export function deploymentUri(storeUri: string, model: string): string {
-  return joinUri(storeUri, 'deployments', `${model}.json`);
+  return joinUri(deploymentsRoot(storeUri), `${model}.json`);
 }
 
 export async function readDeployment(storeUri: string, model: string): Promise<DeploymentState | undefined> {

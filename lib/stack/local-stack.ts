@@ -17,7 +17,8 @@ export interface LocalStackOptions {
   uiPort: number;
   servingPort: number;
   adminToken: string;
-  models: string[];
+  /** Models the prediction server serves; absent: every model deployed in the store. */
+  models?: string[];
   /** The artifact store; default `<stateDir>/store`. May be gs://bucket/prefix. */
   storeUri?: string;
   log?: (line: string) => void;
@@ -126,7 +127,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       MLOPS_STORE: storeUri,
       MLOPS_SERVING_URLS: servingUrl,
       MLOPS_ADMIN_TOKEN: options.adminToken,
-      MLOPS_MODELS: options.models.join(','),
+      ...(options.models ? { MLOPS_MODELS: options.models.join(',') } : {}),
       // Pinned, since the stack waits for pollers and the demo starts pipelines on these queues
       // whatever the caller's shell exports.
       MLOPS_CONTROL_QUEUE: CONTROL_TASK_QUEUE,

@@ -18,7 +18,7 @@ export function registerDevCommand(program: Command): void {
         uiPort: 8233,
         servingPort: 8080,
         adminToken: env.MLOPS_ADMIN_TOKEN,
-        models: ['ctr'],
+        // Every model the user trains is served (MLOPS_MODELS in the environment may narrow it).
         // MLOPS_STORE (e.g. gs://bucket/mlops) when set; otherwise the store lives in the state folder.
         ...(process.env.MLOPS_STORE ? { storeUri: env.MLOPS_STORE } : {}),
         log: (line) => console.log(line),
@@ -27,7 +27,7 @@ export function registerDevCommand(program: Command): void {
 Local stack is up:
   Temporal         ${stack.temporalAddress} (namespace ${stack.namespace})
   Web UI           ${stack.uiUrl}
-  Predictions      ${stack.servingUrl}/v1/models/ctr:predict
+  Predictions      ${stack.servingUrl}/v1/models/<model>:predict (every model you deploy)
   Store            ${stack.storeUri}
   Logs             ${stack.logDir}
 

@@ -4,11 +4,12 @@ import type { ServingContext } from '../context';
 import { HttpError } from '../errors';
 
 /** Registers the probe and metrics routes. */
-export function registerHealthRoutes(app: FastifyInstance, context: ServingContext, models: string[]): void {
+export function registerHealthRoutes(app: FastifyInstance, context: ServingContext): void {
   // Liveness: answering at all is the signal; it must not depend on the store or the models.
   app.get('/healthz', () => ({ status: 'ok' }));
 
   app.get('/readyz', () => {
+    const models = context.watcher.models();
     if (!context.watcher.isReady()) {
       const waiting = models.filter((model) => {
         const status = context.watcher.status(model);

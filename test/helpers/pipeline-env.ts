@@ -67,7 +67,7 @@ export interface PipelineEnvOptions {
   storeUri?: string;
   /** Where the prediction server may read `image_uri` images from; by default nowhere. */
   imageUriRoots?: string[];
-  /** Models the prediction server serves (default: TEST_MODEL only). */
+  /** Models the prediction server serves (default: every model deployed, as `mlops dev` serves them). */
   models?: string[];
 }
 
@@ -77,7 +77,7 @@ export async function startPipelineEnv(options: PipelineEnvOptions = {}): Promis
   const devServer = await startTestDevServer();
   const serving = createPredictionServer({
     storeUri,
-    models: options.models ?? [TEST_MODEL],
+    ...(options.models ? { models: options.models } : {}),
     adminToken: TEST_ADMIN_TOKEN,
     port: 0,
     host: '127.0.0.1',
