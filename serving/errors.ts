@@ -1,4 +1,8 @@
-/** The prediction server's one error type and the handler that turns any error into `{ error: { code, message } }`. */
+/**
+ * The prediction server's one error type and the handler that turns any error into
+ * `{ "error": message, "code": code }`: the `error` string is what TensorFlow Serving's and the
+ * Open Inference Protocol's clients read, `code` is for programs that branch on the kind.
+ */
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 
 /** An error meant for the client: an HTTP status, a machine-readable code and a message a person can act on. */
@@ -15,8 +19,11 @@ export class HttpError extends Error {
 
 /** The JSON body of every error answer. */
 export interface ErrorBody {
-  error: { code: string; message: string };
+  error: string;
+  code: string;
 }
+
+const errorBody = (code: string, message: string): ErrorBody => ({ error: message, code });
 
 interface FastifyLikeError {
   code?: unknown;
@@ -38,40 +45,36 @@ const FASTIFY_CODES: Record<string, { status: number; code: string }> = {
 /** Classifies any thrown value as the status, code and message the client will see. */
 export function describeError(error: unknown): { status: number; body: ErrorBody } {
   if (error instanceof HttpError) {
-    return { status: error.statusCode, body: { error: { code: error.code, message: error.message } } };
+    return { status: error.statusCode, body: errorBody(error.code, error.message) };
   }
   const candidate = (typeof error === 'object' && error !== null ? error : {}) as FastifyLikeError;
   const message = typeof candidate.message === 'string' ? candidate.message : 'request failed';
   if (candidate.validation !== undefined) {
-    return { status: 400, body: { error: { code: 'invalid_request', message } } };
+    return { status: 400, body: errorBody('invalid_request', message) };
   }
   const known = typeof candidate.code === 'string' ? FASTIFY_CODES[candidate.code] : undefined;
-  if (known) return { status: known.status, body: { error: { code: known.code, message } } };
+  if (known) return { status: known.status, body: errorBody(known.code, message) };
   const status = typeof candidate.statusCode === 'number' ? candidate.statusCode : 500;
-  if (status >= 400 && status < 500) return { status, body: { error: { code: 'bad_request', message } } };
+  if (status >= 400 && status < 500) return { status, body: errorBody('bad_request', message) };
   // Never echo an unexpected error's message: it may carry paths or internals.
-  return { status: 500, body: { error: { code: 'internal', message: 'internal server error' } } };
+  return { status: 500, body: errorBody('internal', 'internal server error') };
 }
 
 /** Fastify error handler: client errors answered as they are, anything else logged and answered 500. */
 export function handleError(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   const { status, body } = describeError(error);
   if (status >= 500 && !(error instanceof HttpError)) request.log.error({ err: error }, 'request failed');
-  else if (status >= 500)
-    request.log.warn({ code: body.error.code, reason: body.error.message }, 'request failed');
-  else request.log.info({ code: body.error.code, reason: body.error.message }, 'request rejected');
+  else if (status >= 500) request.log.warn({ code: body.code, reason: body.error }, 'request failed');
+  else request.log.info({ code: body.code, reason: body.error }, 'request rejected');
   if (status === 401) void reply.header('www-authenticate', 'Bearer');
   return reply.code(status).send(body);
 }
 
 /** Fastify not-found handler: unknown routes answer in the same error shape. */
 export function handleNotFound(request: FastifyRequest, reply: FastifyReply): FastifyReply {
-  return reply.code(404).send({
-    error: {
-      code: 'route_not_found',
-      message: `no route ${request.method} ${request.url.split('?')[0] ?? ''}`,
-    },
-  } satisfies ErrorBody);
+  return reply
+    .code(404)
+    .send(errorBody('route_not_found', `no route ${request.method} ${request.url.split('?')[0] ?? ''}`));
 }
 
 /**
@@ -87,7 +90,7 @@ export function handleFrameworkError(
   void reply.header('x-request-id', request.id);
   if (error.code === 'FST_ERR_BAD_URL') {
     request.log.info({ code: 'invalid_url', reason: error.message }, 'request rejected');
-    void reply.code(400).send({ error: { code: 'invalid_url', message: error.message } } satisfies ErrorBody);
+    void reply.code(400).send(errorBody('invalid_url', error.message));
     return;
   }
   void handleError(error, request, reply);

@@ -27,10 +27,11 @@ export async function reloadReplica(baseUrl: string, adminToken: string): Promis
   }
   if (response.ok) return;
   const body = (await response.json().catch(() => undefined)) as
-    { error?: { code?: string; message?: string } } | undefined;
+    { error?: unknown; code?: unknown } | undefined;
   // A replica that cannot load the new state says why; waiting for it would only time out.
+  const reason = typeof body?.error === 'string' ? body.error : '';
   throw new Error(
-    `replica ${baseUrl} cannot serve the new deployment: ${body?.error?.code ?? response.status} ${body?.error?.message ?? ''}`.trim(),
+    `replica ${baseUrl} cannot serve the new deployment: ${typeof body?.code === 'string' ? body.code : response.status} ${reason}`.trim(),
   );
 }
 

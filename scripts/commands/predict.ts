@@ -106,7 +106,7 @@ const feedbackResponseSchema = z.object({
   duplicates: z.array(z.string()).default([]),
 });
 
-const errorBodySchema = z.object({ error: z.object({ code: z.string(), message: z.string() }) });
+const errorBodySchema = z.object({ error: z.string(), code: z.string() });
 
 /** Turns zod issues into one line naming every problem (the entry point prints Error messages). */
 function parseWith<T extends z.ZodType>(schema: T, raw: unknown): z.output<T> {
@@ -220,7 +220,7 @@ async function postJson(baseUrl: string, route: string, body: unknown): Promise<
   if (response.ok && json !== undefined) return json;
   const error = errorBodySchema.safeParse(json);
   if (error.success) {
-    const { code, message } = error.data.error;
+    const { code, error: message } = error.data;
     const hint = code === 'route_not_found' ? ` (is ${baseUrl} a prediction server?)` : '';
     throw new Error(`the prediction server answered ${response.status} ${code}: ${message}${hint}`);
   }

@@ -41,7 +41,7 @@ export function adminRoutes(context: ServingContext): FastifyPluginCallback {
       if (failed.length === 0) return { revisions };
       // The caller (a rollout step) must know that the state it wrote is not what is served.
       const message = failed.map((status) => `${status.model}: ${status.lastError ?? ''}`).join('; ');
-      return reply.code(503).send({ error: { code: 'reload_failed', message }, revisions });
+      return reply.code(503).send({ error: message, code: 'reload_failed', revisions });
     });
 
     admin.get('/admin/faults', () => ({ faults: context.faults.list() }));

@@ -34,14 +34,14 @@ describe('admin routes', () => {
     ] as const) {
       const missing = await request<ErrorBody>(`${url}${path}`, { method });
       assert.equal(missing.status, 401, `${method} ${path}`);
-      assert.equal(missing.body.error.code, 'unauthorized');
+      assert.equal(missing.body.code, 'unauthorized');
       assert.equal(missing.headers.get('www-authenticate'), 'Bearer');
       const wrong = await request<ErrorBody>(`${url}${path}`, {
         method,
         headers: { authorization: 'Bearer nope' },
       });
       assert.equal(wrong.status, 403, `${method} ${path}`);
-      assert.equal(wrong.body.error.code, 'forbidden');
+      assert.equal(wrong.body.code, 'forbidden');
     }
   });
 
@@ -69,7 +69,7 @@ describe('admin routes', () => {
       headers: ADMIN,
     });
     assert.equal(reload.status, 503);
-    assert.equal(reload.body.error.code, 'reload_failed');
+    assert.equal(reload.body.code, 'reload_failed');
     assert.deepEqual(reload.body.revisions, { ctr: 2 });
     assert.equal((await predict()).body.model_version, '2');
     const status = await request<{ deployment_revision: number; desired_revision: number }>(
@@ -88,7 +88,7 @@ describe('admin routes', () => {
       body: { model: 'ctr', version: '2', error_rate: 1 },
     });
     assert.equal(typo.status, 400);
-    assert.match(typo.body.error.message, /must NOT have additional properties: error_rate/);
+    assert.match(typo.body.error, /must NOT have additional properties: error_rate/);
     const range = await request<ErrorBody>(`${url}/admin/faults`, {
       method: 'PUT',
       headers: ADMIN,
@@ -114,7 +114,7 @@ describe('admin routes', () => {
     const started = Date.now();
     const failed = await predict();
     assert.equal(failed.status, 500);
-    assert.equal(failed.body.error.code, 'injected_fault');
+    assert.equal(failed.body.code, 'injected_fault');
     assert.equal(failed.headers.get('x-model-version'), '2');
     assert.ok(Date.now() - started >= 20);
     const metrics = await request<string>(`${url}/metrics`);

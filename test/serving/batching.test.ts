@@ -160,8 +160,8 @@ describe('micro-batching', () => {
       failed.map((answer) => answer.status),
       [500, 500, 500],
     );
-    assert.equal(failed[0]?.body.error.code, 'prediction_failed');
-    assert.doesNotMatch(failed[0]?.body.error.message ?? '', /simulated/);
+    assert.equal(failed[0]?.body.code, 'prediction_failed');
+    assert.doesNotMatch(failed[0]?.body.error ?? '', /simulated/);
     assert.deepEqual(
       next.map((answer) => answer.status),
       [200, 200, 200],

@@ -17,11 +17,11 @@ void describe('serving discovers models', () => {
   void it('serves a model first deployed after the server started, without being told its name', async () => {
     const { url } = await fixture.start({ models: undefined });
     assert.deepEqual((await request(`${url}/readyz`)).body, { status: 'ready', revisions: {} });
-    const before = await request<{ error: { code: string } }>(`${url}/v1/models/churn:predict`, {
+    const before = await request<{ error: string; code: string }>(`${url}/v1/models/churn:predict`, {
       body: { instances: [await validInstance()] },
     });
     assert.equal(before.status, 404);
-    assert.equal(before.body.error.code, 'model_not_found');
+    assert.equal(before.body.code, 'model_not_found');
 
     const modelUri = await fixture.saveVersion('1');
     await fixture.deploy({ model: 'churn', revision: 1, stable: { version: '1', modelUri } });
@@ -52,7 +52,7 @@ void describe('serving discovers models', () => {
 
   void it('serves only the models it is given when given some', async () => {
     const { url } = await fixture.start({ models: ['ctr'] });
-    const answer = await request<{ error: { code: string } }>(`${url}/v1/models/churn:predict`, {
+    const answer = await request<{ error: string; code: string }>(`${url}/v1/models/churn:predict`, {
       body: { instances: [await validInstance()] },
     });
     assert.equal(answer.status, 404);

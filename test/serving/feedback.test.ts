@@ -229,8 +229,8 @@ describe('feedback', () => {
           headers: typeof testCase.body === 'string' ? { 'content-type': 'application/json' } : {},
         });
         assert.equal(res.status, 400, JSON.stringify(res.body));
-        assert.equal(res.body.error.code, testCase.code);
-        assert.match(res.body.error.message, testCase.reason);
+        assert.equal(res.body.code, testCase.code);
+        assert.match(res.body.error, testCase.reason);
       });
     }
   });

@@ -76,14 +76,14 @@ describe('server lifecycle', () => {
       assert.equal((await server.app.inject({ url: '/healthz' })).statusCode, 200);
       const notReady = await server.app.inject({ url: '/readyz' });
       assert.equal(notReady.statusCode, 503);
-      assert.equal(notReady.json<ErrorBody>().error.code, 'not_ready');
+      assert.equal(notReady.json<ErrorBody>().code, 'not_ready');
       const loading = await server.app.inject({
         method: 'POST',
         url: '/v1/models/ctr:predict',
         payload: { instances: [await validInstance()] },
       });
       assert.equal(loading.statusCode, 503);
-      assert.equal(loading.json<ErrorBody>().error.code, 'model_loading');
+      assert.equal(loading.json<ErrorBody>().code, 'model_loading');
       releaseLoad();
       const { url } = await started;
       assert.equal((await request(`${url}/readyz`)).status, 200);

@@ -82,14 +82,14 @@ describe('prediction API', () => {
       },
     });
     assert.equal(outside.status, 400);
-    assert.equal(outside.body.error.code, 'image_uri_not_allowed');
+    assert.equal(outside.body.code, 'image_uri_not_allowed');
     const missing = await request<ErrorBody>(predictUrl, {
       body: {
         instances: [await validInstance({ image_b64: undefined, image_uri: path.join(imageDir, 'no.png') })],
       },
     });
     assert.equal(missing.status, 400);
-    assert.equal(missing.body.error.code, 'image_not_found');
+    assert.equal(missing.body.code, 'image_not_found');
   });
 
   describe('rejects every malformed request with a 4xx and a reason', () => {
@@ -242,8 +242,8 @@ describe('prediction API', () => {
           headers: typeof payload === 'string' ? { 'content-type': 'application/json' } : {},
         });
         assert.equal(res.status, testCase.status, JSON.stringify(res.body));
-        assert.equal(res.body.error.code, testCase.code);
-        assert.match(res.body.error.message, testCase.reason);
+        assert.equal(res.body.code, testCase.code);
+        assert.match(res.body.error, testCase.reason);
       });
     }
 
@@ -253,7 +253,7 @@ describe('prediction API', () => {
         body: { instances: [await validInstance({ image_b64: big })] },
       });
       assert.equal(res.status, 413);
-      assert.equal(res.body.error.code, 'payload_too_large');
+      assert.equal(res.body.code, 'payload_too_large');
     });
 
     it('an unsupported content type → 415', async () => {
@@ -262,7 +262,7 @@ describe('prediction API', () => {
         headers: { 'content-type': 'application/xml' },
       });
       assert.equal(res.status, 415);
-      assert.equal(res.body.error.code, 'unsupported_media_type');
+      assert.equal(res.body.code, 'unsupported_media_type');
     });
 
     it('an unknown model → 404 model_not_found', async () => {
@@ -270,13 +270,13 @@ describe('prediction API', () => {
         body: { instances: [await validInstance()] },
       });
       assert.equal(res.status, 404);
-      assert.equal(res.body.error.code, 'model_not_found');
+      assert.equal(res.body.code, 'model_not_found');
     });
 
     it('an unknown route or verb → 404 route_not_found', async () => {
       const res = await request<ErrorBody>(`${url}/v1/models/ctr:explain`, { body: { instances: [] } });
       assert.equal(res.status, 404);
-      assert.equal(res.body.error.code, 'route_not_found');
+      assert.equal(res.body.code, 'route_not_found');
     });
   });
 
@@ -285,7 +285,7 @@ describe('prediction API', () => {
       body: { instances: [await validInstance()] },
     });
     assert.equal(res.status, 503);
-    assert.equal(res.body.error.code, 'model_not_deployed');
+    assert.equal(res.body.code, 'model_not_deployed');
   });
 
   it('reports version status in TensorFlow Serving shape', async () => {

@@ -104,9 +104,9 @@ void describe('GET /v1/models/{model}/versions/{version}/report', () => {
   void it('answers 404 for ?format=html when only the Markdown was written', async () => {
     const response = await request<ErrorBody>(reportUrl('ctr', '7', '?format=html'));
     assert.equal(response.status, 404);
-    assert.deepEqual(response.body.error, {
+    assert.deepEqual(response.body, {
+      error: 'the HTML report of ctr v7 is missing from the store',
       code: 'report_not_found',
-      message: 'the HTML report of ctr v7 is missing from the store',
     });
   });
 
@@ -139,40 +139,37 @@ void describe('GET /v1/models/{model}/versions/{version}/report', () => {
   void it('answers 404 with a reason for an unknown model or version', async () => {
     const model = await request<ErrorBody>(reportUrl('nope', '1'));
     assert.equal(model.status, 404);
-    assert.deepEqual(model.body.error, {
-      code: 'model_not_found',
-      message: 'no model named nope in the registry',
-    });
+    assert.deepEqual(model.body, { error: 'no model named nope in the registry', code: 'model_not_found' });
     const version = await request<ErrorBody>(reportUrl('ctr', '99'));
     assert.equal(version.status, 404);
-    assert.deepEqual(version.body.error, {
+    assert.deepEqual(version.body, {
+      error: 'model ctr has no version 99 in the registry',
       code: 'version_not_found',
-      message: 'model ctr has no version 99 in the registry',
     });
   });
 
   void it('answers 404 with a reason when the report is not recorded or missing', async () => {
     const unrecorded = await request<ErrorBody>(reportUrl('ctr', '9'));
     assert.equal(unrecorded.status, 404);
-    assert.equal(unrecorded.body.error.code, 'report_not_found');
-    assert.match(unrecorded.body.error.message, /ctr v9 has no evaluation report recorded/);
+    assert.equal(unrecorded.body.code, 'report_not_found');
+    assert.match(unrecorded.body.error, /ctr v9 has no evaluation report recorded/);
     const missing = await request<ErrorBody>(reportUrl('ctr', '10'));
     assert.equal(missing.status, 404);
-    assert.match(missing.body.error.message, /the Markdown report of ctr v10 is missing from the store/);
+    assert.match(missing.body.error, /the Markdown report of ctr v10 is missing from the store/);
     assert.equal((await request(reportUrl('ctr', '10', '?format=json'))).status, 200);
   });
 
   void it('never reads a report outside the store, whatever the record says', async () => {
     const response = await request<ErrorBody>(reportUrl('ctr', '11'));
     assert.equal(response.status, 404);
-    assert.match(response.body.error.message, /outside the store/);
+    assert.match(response.body.error, /outside the store/);
   });
 
   void it('answers 400 for a version that is not a number', async () => {
     for (const version of ['abc', '1.5', '-1', '..', '%2E%2E', '7%2F..']) {
       const response = await rawGet('ctr', version);
       assert.equal(response.status, 400, version);
-      assert.equal(response.body.error.code, 'invalid_version');
+      assert.equal(response.body.code, 'invalid_version');
     }
   });
 
@@ -180,18 +177,15 @@ void describe('GET /v1/models/{model}/versions/{version}/report', () => {
     for (const model of ['c.tr', '..', '%2E%2E', '..%2F..%2Fruns', 'ctr%00', 'a%20b']) {
       const response = await rawGet(model, '7');
       assert.equal(response.status, 400, model);
-      assert.equal(response.body.error.code, 'invalid_model_name');
-      assert.match(response.body.error.message, /letters, digits, _ and -/);
+      assert.equal(response.body.code, 'invalid_model_name');
+      assert.match(response.body.error, /letters, digits, _ and -/);
     }
   });
 
   void it('answers 400 for an unknown format', async () => {
     const response = await request<ErrorBody>(reportUrl('ctr', '7', '?format=xml'));
     assert.equal(response.status, 400);
-    assert.equal(response.body.error.code, 'invalid_request');
-    assert.match(
-      response.body.error.message,
-      /querystring\.format must be equal to one of the allowed values/,
-    );
+    assert.equal(response.body.code, 'invalid_request');
+    assert.match(response.body.error, /querystring\.format must be equal to one of the allowed values/);
   });
 });

@@ -70,8 +70,8 @@ describe('each version serves by its own feature spec', () => {
     assert.ok(refused.length > 0);
     for (const answer of refused) {
       assert.equal(answer.status, 400);
-      assert.equal(answer.body.error.code, 'invalid_request');
-      assert.match(answer.body.error.message, /instances\[0\] is missing "ad_age_days", a numeric column/);
+      assert.equal(answer.body.code, 'invalid_request');
+      assert.match(answer.body.error, /instances\[0\] is missing "ad_age_days", a numeric column/);
     }
   });
 
@@ -79,7 +79,7 @@ describe('each version serves by its own feature spec', () => {
     const groups = await byVersion(await validInstance({ ad_age_days: -1 }));
     for (const answer of groups.get('2') ?? []) {
       assert.equal(answer.status, 400);
-      assert.match(answer.body.error.message, /ad_age_days must be >= 0/);
+      assert.match(answer.body.error, /ad_age_days must be >= 0/);
     }
   });
 
@@ -112,9 +112,9 @@ describe('each version serves by its own feature spec', () => {
 
     const missing = await request<ErrorBody>(`${url}/v1/models/ctr/versions/9/metadata`, { method: 'GET' });
     assert.equal(missing.status, 404);
-    assert.equal(missing.body.error.code, 'version_not_found');
+    assert.equal(missing.body.code, 'version_not_found');
     const unknown = await request<ErrorBody>(`${url}/v1/models/nope/metadata`, { method: 'GET' });
     assert.equal(unknown.status, 404);
-    assert.equal(unknown.body.error.code, 'model_not_found');
+    assert.equal(unknown.body.code, 'model_not_found');
   });
 });
