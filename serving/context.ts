@@ -21,6 +21,8 @@ export interface FeedbackSettings {
 
 /** Dependencies of the route plugins, built once per server. */
 export interface ServingContext {
+  /** The artifact store the server reads deployments and the registry from. */
+  storeUri: string;
   watcher: DeploymentWatcher;
   predictor: Predictor;
   metrics: PredictionMetrics;

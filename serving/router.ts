@@ -1,8 +1,11 @@
 /** Pure traffic routing between a stable and a canary version: random by weight, or sticky by routing key. */
 import { createHash } from 'node:crypto';
 
-/** Which side of a rollout served a request; a metric label. */
-export type Role = 'stable' | 'canary';
+/**
+ * Which side of a rollout served a request, a metric label: `pinned` for a request that named its
+ * version (or label), outside the split that canary analysis compares.
+ */
+export type Role = 'stable' | 'canary' | 'pinned';
 
 /** The versions a model can route to: the canary takes `weight` percent of traffic. */
 export interface RoutingTable {

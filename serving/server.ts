@@ -113,6 +113,7 @@ export function createPredictionServer(options: PredictionServerOptions): Predic
           flushIntervalMs: options.logFlushIntervalMs,
         });
   const context: ServingContext = {
+    storeUri: options.storeUri,
     watcher,
     predictor: createPredictor(options.batching, metrics, app.log),
     metrics,

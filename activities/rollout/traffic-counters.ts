@@ -25,6 +25,8 @@ export function countersFromSamples(samples: PrometheusSample[], model: string):
   const counters: VersionCounters = {};
   for (const { name, labels, value } of samples) {
     if (labels.model !== model || labels.version === undefined) continue;
+    // Requests that named their version are outside the split the canary is judged on.
+    if (labels.role === 'pinned') continue;
     const entry = (counters[labels.version] ??= emptyTraffic());
     switch (name) {
       case PREDICTION_REQUESTS_METRIC:

@@ -11,7 +11,7 @@ export interface PredictionLogRecord {
   model: string;
   version: string;
   /** Which side of the canary split served it. */
-  role: 'stable' | 'canary';
+  role: 'stable' | 'canary' | 'pinned';
   /** The features the model saw by its spec's column names, without image bytes; `image_uri` when the client sent one. */
   features: Record<string, FeatureValue> & { image_uri?: string };
   /** The predicted probability (named by the spec's output in the API; one name here for every model). */

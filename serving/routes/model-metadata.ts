@@ -25,7 +25,7 @@ export function registerModelMetadataRoutes(app: FastifyInstance, context: Servi
     if (!loaded) {
       throw version === undefined
         ? new HttpError(503, 'model_not_deployed', `model ${model} has no version deployed`)
-        : new HttpError(404, 'version_not_found', `version ${version} of model ${model} is not loaded here`);
+        : new HttpError(404, 'version_not_loaded', `version ${version} of model ${model} is not loaded here`);
     }
     const signature = signatureOf(loaded.bundle.preprocessing.spec);
     return {

@@ -1,4 +1,7 @@
-/** `GET /v1/models/{model}`: the versions this replica serves, in TensorFlow Serving's status shape. */
+/**
+ * `GET /v1/models/{model}[/versions/{v}]`: the versions this replica serves (or the one named), in
+ * TensorFlow Serving's status shape, with our roles and weights beside it.
+ */
 import type { FastifyInstance } from 'fastify';
 import type { ServingContext } from '../context';
 import { HttpError } from '../errors';
@@ -21,26 +24,45 @@ export interface ModelStatusResponse {
   desired_revision?: number;
 }
 
-/** Registers the model status route. */
+/** Registers the model status routes. */
 export function registerModelStatusRoute(app: FastifyInstance, context: ServingContext): void {
-  app.get<{ Params: { model: string } }>('/v1/models/:model', (request): ModelStatusResponse => {
-    const { model } = request.params;
-    const status = context.watcher.status(model);
-    if (!status) throw new HttpError(404, 'model_not_found', `no model named ${model} is served here`);
-    const served = context.watcher.servedModel(model);
-    const versions: VersionStatus[] = [];
-    const canaryWeight = served?.table.canary?.weight ?? 0;
-    if (served?.table.stable) versions.push(entry(served.table.stable.version, 'stable', 100 - canaryWeight));
-    if (served?.table.canary) versions.push(entry(served.table.canary.version, 'canary', canaryWeight));
-    const response: ModelStatusResponse = {
-      model_version_status: versions,
-      deployment_revision: served?.revision ?? null,
-    };
-    if (status.desiredRevision !== undefined && status.desiredRevision !== served?.revision) {
-      response.desired_revision = status.desiredRevision;
-    }
-    return response;
-  });
+  app.get<{ Params: { model: string } }>('/v1/models/:model', (request) =>
+    modelStatus(context, request.params.model),
+  );
+  app.get<{ Params: { model: string; version: string } }>(
+    '/v1/models/:model/versions/:version',
+    (request): ModelStatusResponse => {
+      const { model, version } = request.params;
+      const status = modelStatus(context, model);
+      const entries = status.model_version_status.filter((entry) => entry.version === version);
+      if (entries.length === 0) {
+        throw new HttpError(
+          404,
+          'version_not_loaded',
+          `version ${version} of model ${model} is not loaded here`,
+        );
+      }
+      return { ...status, model_version_status: entries };
+    },
+  );
+}
+
+function modelStatus(context: ServingContext, model: string): ModelStatusResponse {
+  const status = context.watcher.status(model);
+  if (!status) throw new HttpError(404, 'model_not_found', `no model named ${model} is served here`);
+  const served = context.watcher.servedModel(model);
+  const versions: VersionStatus[] = [];
+  const canaryWeight = served?.table.canary?.weight ?? 0;
+  if (served?.table.stable) versions.push(entry(served.table.stable.version, 'stable', 100 - canaryWeight));
+  if (served?.table.canary) versions.push(entry(served.table.canary.version, 'canary', canaryWeight));
+  const response: ModelStatusResponse = {
+    model_version_status: versions,
+    deployment_revision: served?.revision ?? null,
+  };
+  if (status.desiredRevision !== undefined && status.desiredRevision !== served?.revision) {
+    response.desired_revision = status.desiredRevision;
+  }
+  return response;
 }
 
 function entry(version: string, role: Role, weight: number): VersionStatus {

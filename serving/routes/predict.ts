@@ -1,5 +1,10 @@
-/** `POST /v1/models/{model}:predict`: routes the request to stable or canary, decodes images, predicts. */
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+/**
+ * `POST /v1/models/{model}[/versions/{v}|/labels/{label}]:predict`, TensorFlow Serving's REST predict:
+ * routes the request to stable or canary (or the version it names), decodes images, predicts.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { ModelRegistry } from '../../lib/registry/model-registry';
+import { SIGNATURE_NAME } from '../signature';
 import type { DatasetExample } from '../../lib/dataset/example';
 import type { ServingContext } from '../context';
 import type { ServedModel } from '../deployment-watcher';
@@ -7,8 +12,8 @@ import { HttpError } from '../errors';
 import { decodeInstanceImage } from '../image-input';
 import { recordPrediction, recordScores } from '../metrics';
 import type { PredictionLogRecord } from '../../lib/traffic/prediction-log-records';
-import { chooseRoute, type Role } from '../router';
-import { predictSchema, type PredictBody } from './predict-schema';
+import { chooseRoute, type Role, type RouteChoice } from '../router';
+import { predictSchema, type PredictBody, type PredictInstance } from './predict-schema';
 import type { ReadInstance } from '../instance-reader';
 
 /**
@@ -25,69 +30,192 @@ export interface PredictResponse<Output extends string = 'click_probability'> {
   model_version: string;
 }
 
-type PredictRequest = FastifyRequest<{ Params: { model: string }; Body: PredictBody }>;
+type PredictParams = { model: string; version?: string; label?: string };
+type PredictRequest = FastifyRequest<{ Params: PredictParams; Body: PredictBody }>;
 
-/** Registers the predict route. The `::` escapes a literal colon after the model-name parameter. */
+/** The columnar answer: one array per output, in the order of the request's values. */
+export interface ColumnarPredictResponse {
+  outputs: Record<string, number[] | string[]>;
+  model_version: string;
+}
+
+/** How a request names what serves it: the rollout's split, a version, or a label. */
+type Addressing = 'split' | 'version' | 'label';
+
+/** The labels a request may name, and the deployment role or registry alias each stands for. */
+export const VERSION_LABELS = ['production', 'canary', 'previous'] as const;
+
+/**
+ * Registers the predict routes: `/v1/models/{m}:predict` (stable or canary, by the rollout's
+ * weights), `/versions/{v}:predict` and `/labels/{label}:predict` (that version only, counted as
+ * `pinned`, apart from the split canary analysis compares). The `::` escapes a literal colon.
+ */
 export function registerPredictRoute(app: FastifyInstance, context: ServingContext): void {
-  app.post<{ Params: { model: string }; Body: PredictBody }>(
-    '/v1/models/:model(^[\\w.-]+)::predict',
-    { schema: predictSchema },
-    async (request, reply): Promise<PredictResponse<string>> => {
-      const served = servedOrThrow(context, request.params.model);
-      const choice = chooseRoute(served.table, routingKeyOf(request));
-      const loaded = choice && served.versions.get(choice.version);
-      if (!choice || !loaded) throw notServing(request.params.model);
-      // Acquired in the same tick as the table was read, so a concurrent reload cannot dispose it under us.
-      const release = loaded.acquire();
-      // Set before any failure too, so an error answer still tells which version produced it.
-      void reply.header('x-model-version', choice.version);
-      const labels = { model: served.model, version: choice.version, role: choice.role };
-      const started = process.hrtime.bigint();
-      const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;
-      try {
-        const { imageSize, spec } = loaded.bundle.preprocessing;
-        // Read by this version's own spec: a canary with a new column validates apart from stable.
-        const read = request.body.instances.map((instance, index) => loaded.readInstance(instance, index));
-        // Malformed images are the client's fault, not the version's: rejected before any outcome is counted.
-        const hasImage = spec.features.some((feature) => feature.kind === 'image');
-        const pixels = hasImage
-          ? await Promise.all(
-              read.map((instance, index) =>
-                decodeInstanceImage(instance.image ?? {}, index, imageSize, context.imageUriRoots),
-              ),
-            )
-          : [];
-        const inputs: DatasetExample[] = read.map((instance, index) => {
-          const pixelsOfRow = pixels[index];
-          return pixelsOfRow ? { ...instance.features, pixels: pixelsOfRow } : instance.features;
-        });
-        let probabilities: Float32Array;
-        try {
-          await context.faults.apply(served.model, choice.version);
-          probabilities = await context.predictor.predict(loaded, inputs);
-        } catch (err) {
-          recordPrediction(context.metrics, labels, 'error', seconds());
-          throw err;
-        }
-        const latency = seconds();
-        recordPrediction(context.metrics, labels, 'success', latency);
-        recordScores(context.metrics, labels, probabilities);
-        const issuedAt = Date.now();
-        const ids = Array.from(probabilities, (p) =>
-          context.feedback.ids.issue({ ...labels, probability: p }, issuedAt),
-        );
-        const predictions = Array.from(probabilities, (p, index) => ({
-          [spec.output]: p,
-          prediction_id: ids[index]!,
-        })) as Array<Prediction<string>>;
-        context.logs?.recordPredictions(
-          predictionRecords(labels, read, probabilities, ids, issuedAt, latency),
-        );
-        return { predictions, model_version: choice.version };
-      } finally {
-        release();
+  const routes: Array<[string, Addressing]> = [
+    ['/v1/models/:model(^[\\w.-]+)::predict', 'split'],
+    ['/v1/models/:model(^[\\w.-]+)/versions/:version(^[\\w.-]+)::predict', 'version'],
+    ['/v1/models/:model(^[\\w.-]+)/labels/:label(^[\\w.-]+)::predict', 'label'],
+  ];
+  for (const [url, addressing] of routes) {
+    app.post<{ Params: PredictParams; Body: PredictBody }>(url, { schema: predictSchema }, (request, reply) =>
+      predict(context, addressing, request, reply),
+    );
+  }
+}
+
+async function predict(
+  context: ServingContext,
+  addressing: Addressing,
+  request: PredictRequest,
+  reply: FastifyReply,
+): Promise<PredictResponse<string> | ColumnarPredictResponse> {
+  const { instances, columnar } = instancesOf(request.body);
+  const served = servedOrThrow(context, request.params.model);
+  const choice = await chooseFor(context, served, addressing, request);
+  const loaded = served.versions.get(choice.version);
+  if (!loaded) throw notLoaded(served.model, choice.version, request.params.label);
+  // Acquired in the same tick as the table was read, so a concurrent reload cannot dispose it under us.
+  const release = loaded.acquire();
+  // Set before any failure too, so an error answer still tells which version produced it.
+  void reply.header('x-model-version', choice.version);
+  const labels = { model: served.model, version: choice.version, role: choice.role };
+  const started = process.hrtime.bigint();
+  const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;
+  try {
+    const { imageSize, spec } = loaded.bundle.preprocessing;
+    // Read by this version's own spec: a canary with a new column validates apart from stable.
+    const read = instances.map((instance, index) => loaded.readInstance(instance, index));
+    // Malformed images are the client's fault, not the version's: rejected before any outcome is counted.
+    const hasImage = spec.features.some((feature) => feature.kind === 'image');
+    const pixels = hasImage
+      ? await Promise.all(
+          read.map((instance, index) =>
+            decodeInstanceImage(instance.image ?? {}, index, imageSize, context.imageUriRoots),
+          ),
+        )
+      : [];
+    const inputs: DatasetExample[] = read.map((instance, index) => {
+      const pixelsOfRow = pixels[index];
+      return pixelsOfRow ? { ...instance.features, pixels: pixelsOfRow } : instance.features;
+    });
+    let probabilities: Float32Array;
+    try {
+      await context.faults.apply(served.model, choice.version);
+      probabilities = await context.predictor.predict(loaded, inputs);
+    } catch (err) {
+      recordPrediction(context.metrics, labels, 'error', seconds());
+      throw err;
+    }
+    const latency = seconds();
+    recordPrediction(context.metrics, labels, 'success', latency);
+    recordScores(context.metrics, labels, probabilities);
+    const issuedAt = Date.now();
+    const ids = Array.from(probabilities, (p) =>
+      context.feedback.ids.issue({ ...labels, probability: p }, issuedAt),
+    );
+    context.logs?.recordPredictions(predictionRecords(labels, read, probabilities, ids, issuedAt, latency));
+    if (columnar) {
+      return {
+        outputs: { [spec.output]: Array.from(probabilities), prediction_id: ids },
+        model_version: choice.version,
+      };
+    }
+    const predictions = Array.from(probabilities, (p, index) => ({
+      [spec.output]: p,
+      prediction_id: ids[index]!,
+    })) as Array<Prediction<string>>;
+    return { predictions, model_version: choice.version };
+  } finally {
+    release();
+  }
+}
+
+/** The request's examples as rows, from either form; a body in neither form, or both, is a 400. */
+function instancesOf(body: PredictBody): { instances: PredictInstance[]; columnar: boolean } {
+  if (body.signature_name !== undefined && body.signature_name !== SIGNATURE_NAME) {
+    throw new HttpError(
+      400,
+      'invalid_request',
+      `signature_name "${body.signature_name}" is not served here: the one signature is "${SIGNATURE_NAME}"`,
+    );
+  }
+  if (body.instances && body.inputs) {
+    throw new HttpError(
+      400,
+      'invalid_request',
+      'send either "instances" (one object per example) or "inputs" (one array per column), not both',
+    );
+  }
+  if (body.instances) return { instances: body.instances, columnar: false };
+  if (!body.inputs) {
+    throw new HttpError(
+      400,
+      'invalid_request',
+      'the body needs "instances" (one object per example) or "inputs" (one array per column)',
+    );
+  }
+  const columns = Object.entries(body.inputs);
+  const rows = columns[0]![1].length;
+  const uneven = columns.find(([, values]) => values.length !== rows);
+  if (uneven) {
+    throw new HttpError(
+      400,
+      'invalid_request',
+      `inputs.${uneven[0]} has ${uneven[1].length} values where inputs.${columns[0]![0]} has ${rows}: ` +
+        'every column needs one value per example',
+    );
+  }
+  const instances = Array.from({ length: rows }, (_, row) =>
+    Object.fromEntries(columns.map(([column, values]) => [column, values[row]])),
+  );
+  return { instances, columnar: true };
+}
+
+/** The version that serves the request: by the rollout's split, or the one it names. */
+async function chooseFor(
+  context: ServingContext,
+  served: ServedModel,
+  addressing: Addressing,
+  request: PredictRequest,
+): Promise<RouteChoice> {
+  const { model, version, label } = request.params;
+  if (addressing === 'split') {
+    const choice = chooseRoute(served.table, routingKeyOf(request));
+    if (!choice) throw notServing(model);
+    return choice;
+  }
+  if (addressing === 'version') return { version: version!, role: 'pinned' };
+  switch (label) {
+    case 'production':
+      if (!served.table.stable) throw notServing(model);
+      return { version: served.table.stable.version, role: 'pinned' };
+    case 'canary':
+      if (!served.table.canary) {
+        throw new HttpError(404, 'version_not_loaded', `model ${model} has no canary now (label canary)`);
       }
-    },
+      return { version: served.table.canary.version, role: 'pinned' };
+    case 'previous': {
+      const previous = (await new ModelRegistry(context.storeUri).getAliases(model)).previous;
+      if (previous === undefined) {
+        throw new HttpError(404, 'version_not_loaded', `model ${model} has no previous production version`);
+      }
+      return { version: previous, role: 'pinned' };
+    }
+    default:
+      throw new HttpError(
+        404,
+        'label_not_found',
+        `model ${model} has no label ${label}: the labels are ${VERSION_LABELS.join(', ')}`,
+      );
+  }
+}
+
+function notLoaded(model: string, version: string, label: string | undefined): HttpError {
+  const named = label === undefined ? `version ${version}` : `version ${version} (label ${label})`;
+  return new HttpError(
+    404,
+    'version_not_loaded',
+    `${named} of model ${model} is not loaded here: this server loads the versions its deployment serves`,
   );
 }
 

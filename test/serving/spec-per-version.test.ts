@@ -112,7 +112,7 @@ describe('each version serves by its own feature spec', () => {
 
     const missing = await request<ErrorBody>(`${url}/v1/models/ctr/versions/9/metadata`, { method: 'GET' });
     assert.equal(missing.status, 404);
-    assert.equal(missing.body.code, 'version_not_found');
+    assert.equal(missing.body.code, 'version_not_loaded');
     const unknown = await request<ErrorBody>(`${url}/v1/models/nope/metadata`, { method: 'GET' });
     assert.equal(unknown.status, 404);
     assert.equal(unknown.body.code, 'model_not_found');
