@@ -18,6 +18,7 @@ import { registerHealthRoutes } from './routes/health';
 import { registerModelMetadataRoutes } from './routes/model-metadata';
 import { registerModelStatusRoute } from './routes/model-status';
 import { registerPredictRoute } from './routes/predict';
+import { registerOpenInferenceRoutes } from './routes/open-inference';
 import { registerReportRoute } from './routes/report';
 import { schemaErrorFormatter } from './validation';
 import type { BundleLoader } from './version-loader';
@@ -157,6 +158,7 @@ export function createPredictionServer(options: PredictionServerOptions): Predic
   registerModelStatusRoute(app, context);
   registerModelMetadataRoutes(app, context);
   registerPredictRoute(app, context);
+  registerOpenInferenceRoutes(app, context);
   registerFeedbackRoute(app, context);
   registerReportRoute(app, { storeUri: options.storeUri });
   void app.register(adminRoutes(context));

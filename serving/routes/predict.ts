@@ -72,8 +72,44 @@ async function predict(
   const { instances, columnar } = instancesOf(request.body);
   const served = servedOrThrow(context, request.params.model);
   const choice = await chooseFor(context, served, addressing, request);
+  const { output, probabilities, ids } = await predictInstances(context, served, choice, instances, reply, {
+    label: request.params.label,
+  });
+  if (columnar) {
+    return {
+      outputs: { [output]: Array.from(probabilities), prediction_id: ids },
+      model_version: choice.version,
+    };
+  }
+  const predictions = Array.from(probabilities, (p, index) => ({
+    [output]: p,
+    prediction_id: ids[index]!,
+  })) as Array<Prediction<string>>;
+  return { predictions, model_version: choice.version };
+}
+
+/** What one served prediction request gave: a probability and a prediction id per instance. */
+export interface InstancePredictions {
+  /** The spec's output name, e.g. `click_probability`. */
+  output: string;
+  probabilities: Float32Array;
+  ids: string[];
+}
+
+/**
+ * Predicts `instances` with the chosen version: reads them by its spec, decodes images, predicts,
+ * counts, logs and issues prediction ids. Shared by every protocol's predict route.
+ */
+export async function predictInstances(
+  context: ServingContext,
+  served: ServedModel,
+  choice: RouteChoice,
+  instances: readonly PredictInstance[],
+  reply: FastifyReply,
+  naming: { label?: string | undefined } = {},
+): Promise<InstancePredictions> {
   const loaded = served.versions.get(choice.version);
-  if (!loaded) throw notLoaded(served.model, choice.version, request.params.label);
+  if (!loaded) throw notLoaded(served.model, choice.version, naming.label);
   // Acquired in the same tick as the table was read, so a concurrent reload cannot dispose it under us.
   const release = loaded.acquire();
   // Set before any failure too, so an error answer still tells which version produced it.
@@ -114,17 +150,7 @@ async function predict(
       context.feedback.ids.issue({ ...labels, probability: p }, issuedAt),
     );
     context.logs?.recordPredictions(predictionRecords(labels, read, probabilities, ids, issuedAt, latency));
-    if (columnar) {
-      return {
-        outputs: { [spec.output]: Array.from(probabilities), prediction_id: ids },
-        model_version: choice.version,
-      };
-    }
-    const predictions = Array.from(probabilities, (p, index) => ({
-      [spec.output]: p,
-      prediction_id: ids[index]!,
-    })) as Array<Prediction<string>>;
-    return { predictions, model_version: choice.version };
+    return { output: spec.output, probabilities, ids };
   } finally {
     release();
   }
@@ -243,7 +269,7 @@ function predictionRecords(
   });
 }
 
-function servedOrThrow(context: ServingContext, model: string): ServedModel {
+export function servedOrThrow(context: ServingContext, model: string): ServedModel {
   if (!context.watcher.isConfigured(model)) {
     throw new HttpError(404, 'model_not_found', `no model named ${model} is served here`);
   }
@@ -252,7 +278,7 @@ function servedOrThrow(context: ServingContext, model: string): ServedModel {
   return served;
 }
 
-function notServing(model: string, context?: ServingContext): HttpError {
+export function notServing(model: string, context?: ServingContext): HttpError {
   const status = context?.watcher.status(model);
   if (!status || (status.checked && status.desiredRevision === undefined)) {
     return new HttpError(503, 'model_not_deployed', `model ${model} has no version deployed`);
