@@ -7,6 +7,9 @@ import type { PredictionIdCodec } from './prediction-id';
 import type { ServingLogs } from './prediction-log';
 import type { RecentIds } from './recent-ids';
 
+/** The API's version, in its OpenAPI document and the Open Inference Protocol's `GET /v2`. */
+export const API_VERSION = '0.1.0';
+
 /** Model names the predict route can address (`/v1/models/{model}:predict`). */
 export const MODEL_NAME_PATTERN = /^[\w.-]+$/;
 

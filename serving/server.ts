@@ -11,7 +11,8 @@ import { createPredictionMetrics } from './metrics';
 import { PredictionIdCodec } from './prediction-id';
 import { ServingLogs } from './prediction-log';
 import { RecentIds } from './recent-ids';
-import type { ServingContext } from './context';
+import { API_VERSION, type ServingContext } from './context';
+import { registerApiDocument } from './api-document';
 import { adminRoutes } from './routes/admin';
 import { registerFeedbackRoute } from './routes/feedback';
 import { registerHealthRoutes } from './routes/health';
@@ -154,14 +155,19 @@ export function createPredictionServer(options: PredictionServerOptions): Predic
     await logs?.stop();
   });
 
-  registerHealthRoutes(app, context);
-  registerModelStatusRoute(app, context);
-  registerModelMetadataRoutes(app, context);
-  registerPredictRoute(app, context);
-  registerOpenInferenceRoutes(app, context);
-  registerFeedbackRoute(app, context);
-  registerReportRoute(app, { storeUri: options.storeUri });
-  void app.register(adminRoutes(context));
+  registerApiDocument(app, API_VERSION);
+  // In a plugin, so the routes are added once the document's generator is listening for them.
+  void app.register((routes, _options, done) => {
+    registerHealthRoutes(routes, context);
+    registerModelStatusRoute(routes, context);
+    registerModelMetadataRoutes(routes, context);
+    registerPredictRoute(routes, context);
+    registerOpenInferenceRoutes(routes, context);
+    registerFeedbackRoute(routes, context);
+    registerReportRoute(routes, { storeUri: options.storeUri });
+    void routes.register(adminRoutes(context));
+    done();
+  });
 
   let stopping: Promise<void> | undefined;
   return {

@@ -12,7 +12,11 @@ interface FaultBody {
   extraLatencyMs?: number;
 }
 
+/** Every admin route needs the bearer token: the OpenAPI document says so. */
+const ADMIN_SECURITY = { security: [{ adminToken: [] }] };
+
 const faultSchema = {
+  ...ADMIN_SECURITY,
   body: {
     type: 'object',
     required: ['model', 'version'],
@@ -34,7 +38,7 @@ export function adminRoutes(context: ServingContext): FastifyPluginCallback {
     // onRequest runs before the body is read: an unauthenticated caller cannot make the server parse a payload.
     admin.addHook('onRequest', (request, _reply, next) => next(checkToken(request, expected)));
 
-    admin.post('/admin/reload', async (_request, reply) => {
+    admin.post('/admin/reload', { schema: ADMIN_SECURITY }, async (_request, reply) => {
       const statuses = await context.watcher.refresh();
       const revisions = Object.fromEntries(statuses.map((status) => [status.model, status.revision ?? null]));
       const failed = statuses.filter((status) => status.lastError !== undefined);
@@ -44,7 +48,7 @@ export function adminRoutes(context: ServingContext): FastifyPluginCallback {
       return reply.code(503).send({ error: message, code: 'reload_failed', revisions });
     });
 
-    admin.get('/admin/faults', () => ({ faults: context.faults.list() }));
+    admin.get('/admin/faults', { schema: ADMIN_SECURITY }, () => ({ faults: context.faults.list() }));
 
     admin.put<{ Body: FaultBody }>('/admin/faults', { schema: faultSchema }, (request) => {
       const { model, version, errorRate, extraLatencyMs } = request.body;
@@ -60,7 +64,7 @@ export function adminRoutes(context: ServingContext): FastifyPluginCallback {
       return { faults: context.faults.list() };
     });
 
-    admin.delete('/admin/faults', () => {
+    admin.delete('/admin/faults', { schema: ADMIN_SECURITY }, () => {
       context.faults.clear();
       return { faults: [] };
     });

@@ -8,7 +8,7 @@
  */
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { FeatureSpec } from '../../contracts/feature-spec';
-import type { ServingContext } from '../context';
+import { API_VERSION, type ServingContext } from '../context';
 import type { ServedModel } from '../deployment-watcher';
 import { HttpError } from '../errors';
 import { chooseRoute, type RouteChoice } from '../router';
@@ -17,7 +17,6 @@ import { notServing, predictInstances, servedOrThrow } from './predict';
 
 /** The server's name and version in `GET /v2`. */
 const SERVER_NAME = 'temporal-mlops';
-const SERVER_VERSION = '0.1.0';
 /** The output that carries each prediction's id, for `POST /v1/feedback`. */
 const PREDICTION_ID_OUTPUT = 'prediction_id';
 
@@ -129,7 +128,10 @@ function acceptingAnyBody(scope: FastifyInstance): void {
     try {
       done(null, JSON.parse(body as string));
     } catch (err) {
-      done(new HttpError(400, 'invalid_json', `the body is not valid JSON: ${(err as Error).message}`), undefined);
+      done(
+        new HttpError(400, 'invalid_json', `the body is not valid JSON: ${(err as Error).message}`),
+        undefined,
+      );
     }
   });
 }
@@ -138,7 +140,7 @@ function openInferenceRoutes(app: FastifyInstance, context: ServingContext): voi
   // Health answers carry no body: the status code is the answer (200 true, 4xx false).
   app.get('/v2/health/live', (_request, reply) => reply.code(200).send());
   app.get('/v2/health/ready', (_request, reply) => reply.code(context.watcher.isReady() ? 200 : 400).send());
-  app.get('/v2', () => ({ name: SERVER_NAME, version: SERVER_VERSION, extensions: [] }));
+  app.get('/v2', () => ({ name: SERVER_NAME, version: API_VERSION, extensions: [] }));
 
   const ready = (params: ModelParams, reply: FastifyReply) => {
     const served = context.watcher.servedModel(params.model);
