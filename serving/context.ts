@@ -29,7 +29,8 @@ export interface ServingContext {
   watcher: DeploymentWatcher;
   predictor: Predictor;
   metrics: PredictionMetrics;
-  faults: FaultInjector;
+  /** Fault injection for drills and tests; absent unless the server was started with it. */
+  faults?: FaultInjector;
   feedback: FeedbackSettings;
   /** Prediction and feedback logs in the store; undefined when logging is off. */
   logs?: ServingLogs;

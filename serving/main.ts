@@ -53,6 +53,8 @@ export const servingEnvSchema = z.object({
     .min(1)
     .default(DEFAULT_FEEDBACK_MAX_AGE_MS / 1000),
   MLOPS_LOG_PREDICTIONS: booleanFlag('MLOPS_LOG_PREDICTIONS').default(true),
+  // /admin/faults injects errors and latency: for drills and tests, never on by default.
+  MLOPS_FAULT_INJECTION: booleanFlag('MLOPS_FAULT_INJECTION').default(false),
   MLOPS_REPLICA_ID: z
     .string()
     .regex(/^[\w.-]{1,64}$/, 'MLOPS_REPLICA_ID may contain only letters, digits, _ . and - (at most 64)')
@@ -65,9 +67,24 @@ export const servingEnvSchema = z.object({
 /** Parsed serving configuration. */
 export type ServingEnv = z.output<typeof servingEnvSchema>;
 
-/** Validates the environment, failing with every problem at once. */
+/** Whether `host` only accepts connections from this machine. */
+export function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+/**
+ * Validates the environment, failing with every problem at once. A server reachable from other
+ * machines must have its own admin token: the development one is public.
+ */
 export function parseServingEnv(env: NodeJS.ProcessEnv): ServingEnv {
-  const result = servingEnvSchema.safeParse(env);
+  const result = servingEnvSchema
+    .refine((parsed) => isLoopbackHost(parsed.HOST) || parsed.MLOPS_ADMIN_TOKEN !== undefined, {
+      path: ['MLOPS_ADMIN_TOKEN'],
+      message:
+        'must be set when HOST is not a loopback address (HOST=0.0.0.0 listens beyond this machine, ' +
+        'and the development admin token is public)',
+    })
+    .safeParse(env);
   if (!result.success) {
     const problems = result.error.issues.map((issue) => `  ${issue.path.join('.')}: ${issue.message}`);
     throw new Error(`invalid prediction server configuration:\n${problems.join('\n')}`);
@@ -92,6 +109,7 @@ async function main(): Promise<void> {
     feedbackMaxAgeMs: env.MLOPS_FEEDBACK_MAX_AGE_SECONDS * 1000,
     logPredictions: env.MLOPS_LOG_PREDICTIONS,
     replicaId: env.MLOPS_REPLICA_ID,
+    faultInjection: env.MLOPS_FAULT_INJECTION,
   });
   if (env.MLOPS_ADMIN_TOKEN === undefined) {
     server.app.log.warn(

@@ -44,6 +44,8 @@ export interface PredictionServerOptions {
   bodyLimit?: number;
   /** Prefixes an instance's `image_uri` may point under; none by default, so only `image_b64` is accepted. */
   imageUriRoots?: string[];
+  /** Serve `/admin/faults` (injected errors and latency, for drills and tests); off by default. */
+  faultInjection?: boolean;
   /** Reads a model bundle; defaults to loadModelBundle. */
   loadBundle?: BundleLoader;
   /** Micro-batching of concurrent predict requests per version; off when false, absent or maxBatchSize ≤ 1. */
@@ -119,7 +121,7 @@ export function createPredictionServer(options: PredictionServerOptions): Predic
     watcher,
     predictor: createPredictor(options.batching, metrics, app.log),
     metrics,
-    faults: new FaultInjector(),
+    ...(options.faultInjection ? { faults: new FaultInjector() } : {}),
     feedback: {
       ids: new PredictionIdCodec(options.feedbackKey ?? options.adminToken),
       maxAgeMs: options.feedbackMaxAgeMs ?? DEFAULT_FEEDBACK_MAX_AGE_MS,

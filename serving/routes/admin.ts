@@ -1,4 +1,7 @@
-/** Admin routes behind a bearer token: `POST /admin/reload`, `GET|PUT|DELETE /admin/faults`. */
+/**
+ * Admin routes behind a bearer token: `POST /admin/reload`, and `GET|PUT|DELETE /admin/faults` when
+ * the server was started with fault injection.
+ */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyPluginCallback, FastifyRequest } from 'fastify';
 import type { ServingContext } from '../context';
@@ -48,26 +51,35 @@ export function adminRoutes(context: ServingContext): FastifyPluginCallback {
       return reply.code(503).send({ error: message, code: 'reload_failed', revisions });
     });
 
-    admin.get('/admin/faults', { schema: ADMIN_SECURITY }, () => ({ faults: context.faults.list() }));
+    const faults = context.faults;
+    // Absent unless enabled: a production server has no way to make itself fail.
+    if (faults) {
+      admin.get('/admin/faults', { schema: ADMIN_SECURITY }, () => ({ faults: faults.list() }));
 
-    admin.put<{ Body: FaultBody }>('/admin/faults', { schema: faultSchema }, (request) => {
-      const { model, version, errorRate, extraLatencyMs } = request.body;
-      if (!context.watcher.isConfigured(model)) {
-        throw new HttpError(404, 'model_not_found', `no model named ${model} is served here`);
-      }
-      if (errorRate === undefined && extraLatencyMs === undefined) {
-        throw new HttpError(400, 'invalid_request', 'set errorRate (0..1), extraLatencyMs, or both');
-      }
-      const fault: Fault = { model, version, errorRate: errorRate ?? 0, extraLatencyMs: extraLatencyMs ?? 0 };
-      context.faults.set(fault);
-      request.log.warn({ fault }, 'fault injected');
-      return { faults: context.faults.list() };
-    });
+      admin.put<{ Body: FaultBody }>('/admin/faults', { schema: faultSchema }, (request) => {
+        const { model, version, errorRate, extraLatencyMs } = request.body;
+        if (!context.watcher.isConfigured(model)) {
+          throw new HttpError(404, 'model_not_found', `no model named ${model} is served here`);
+        }
+        if (errorRate === undefined && extraLatencyMs === undefined) {
+          throw new HttpError(400, 'invalid_request', 'set errorRate (0..1), extraLatencyMs, or both');
+        }
+        const fault: Fault = {
+          model,
+          version,
+          errorRate: errorRate ?? 0,
+          extraLatencyMs: extraLatencyMs ?? 0,
+        };
+        faults.set(fault);
+        request.log.warn({ fault }, 'fault injected');
+        return { faults: faults.list() };
+      });
 
-    admin.delete('/admin/faults', { schema: ADMIN_SECURITY }, () => {
-      context.faults.clear();
-      return { faults: [] };
-    });
+      admin.delete('/admin/faults', { schema: ADMIN_SECURITY }, () => {
+        faults.clear();
+        return { faults: [] };
+      });
+    }
     done();
   };
 }

@@ -136,7 +136,7 @@ export async function predictInstances(
     });
     let probabilities: Float32Array;
     try {
-      await context.faults.apply(served.model, choice.version);
+      await context.faults?.apply(served.model, choice.version);
       probabilities = await context.predictor.predict(loaded, inputs);
     } catch (err) {
       recordPrediction(context.metrics, labels, 'error', seconds());

@@ -82,6 +82,8 @@ export async function startPipelineEnv(options: PipelineEnvOptions = {}): Promis
     port: 0,
     host: '127.0.0.1',
     pollIntervalMs: 500,
+    // The rollback tests and bench inject errors into the canary.
+    faultInjection: true,
     ...(options.imageUriRoots ? { imageUriRoots: options.imageUriRoots } : {}),
   });
   const { url: servingUrl } = await serving.start();

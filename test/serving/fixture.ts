@@ -91,6 +91,7 @@ export async function createServingFixture(): Promise<ServingFixture> {
         adminToken: ADMIN_TOKEN,
         port: 0,
         pollIntervalMs: 60_000,
+        faultInjection: true,
         ...options,
       });
       servers.push(server);

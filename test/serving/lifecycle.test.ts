@@ -37,17 +37,33 @@ describe('server lifecycle', () => {
   });
 
   it('stop() lets in-flight requests finish before closing', async () => {
-    const { url, server } = await fixture.start();
+    const server = createPredictionServer({
+      storeUri: fixture.storeUri,
+      models: ['ctr'],
+      adminToken: ADMIN_TOKEN,
+      port: 0,
+      pollIntervalMs: 60_000,
+      faultInjection: true,
+    });
+    // Stop only once every request has reached the server (and waits in its injected latency),
+    // however slowly a busy machine delivers them.
+    let arrived = 0;
+    server.app.addHook('onRequest', (request, _reply, done) => {
+      if (request.url.endsWith(':predict')) arrived += 1;
+      done();
+    });
+    const { url } = await server.start();
     await request(`${url}/admin/faults`, {
       method: 'PUT',
       headers: ADMIN,
-      body: { model: 'ctr', version: '1', extraLatencyMs: 300 },
+      body: { model: 'ctr', version: '1', extraLatencyMs: 1000 },
     });
     const body = { instances: [await validInstance()] };
     const inFlight = Array.from({ length: 20 }, () =>
       request<PredictResponse>(`${url}/v1/models/ctr:predict`, { body }),
     );
-    await sleep(100);
+    for (let waited = 0; arrived < inFlight.length && waited < 30_000; waited += 10) await sleep(10);
+    assert.equal(arrived, inFlight.length);
     await server.stop();
     const results = await Promise.all(inFlight);
     assert.deepEqual(

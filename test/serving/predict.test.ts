@@ -213,10 +213,25 @@ describe('prediction API', () => {
           }),
         },
         {
+          name: 'an SVG image, which sharp would render',
+          status: 400,
+          code: 'invalid_image',
+          reason: /instances\[0\]: not a PNG, JPEG or WebP image: the file looks an SVG/,
+          send: async () => ({
+            instances: [
+              await validInstance({
+                image_b64: Buffer.from(
+                  '<svg xmlns="http://www.w3.org/2000/svg" width="8" height="8"><rect width="8" height="8"/></svg>',
+                ).toString('base64'),
+              }),
+            ],
+          }),
+        },
+        {
           name: 'non-image bytes',
           status: 400,
           code: 'invalid_image',
-          reason: /instances\[0\]: unreadable image/,
+          reason: /instances\[0\]: not a PNG, JPEG or WebP image/,
           send: async () => ({
             instances: [
               await validInstance({ image_b64: Buffer.from('hello, not a png').toString('base64') }),

@@ -299,7 +299,7 @@ describe('sharded ingest: planIngest, ingestShard, finishIngest', () => {
     const missing = rowOf.get('image_missing');
     assert.equal(missing?.reason, `missing image: images/${missing?.adId}.png`);
     assert.match(reasonOf('image_truncated'), /^corrupt image: images\/ad-\d+\.png: unreadable image/);
-    assert.match(reasonOf('image_not_png'), /^corrupt image: images\/ad-\d+\.png: unreadable image/);
+    assert.match(reasonOf('image_not_png'), /^corrupt image: images\/ad-\d+\.png: not a PNG, JPEG or WebP image: the file looks of an unknown kind/);
     const lines = rows.map((row) => row.line);
     assert.deepEqual(
       lines,
