@@ -1,6 +1,8 @@
 /**
  * Prediction server throughput and latency, driven by autocannon, against a bare `predictProbabilities`
- * loop on the same inputs measured in the same run. Run: `npx tsx bench/serve.ts` (under two minutes).
+ * loop on the same inputs measured in the same run, once on the pure-JS CPU backend (the baseline)
+ * and once on the WebAssembly one, each in its own process. Run: `npx tsx bench/serve.ts` (about
+ * four minutes).
  *
  * The server runs in this process on port 0 with a tiny but realistic model (24 px images, conv [8, 16],
  * dense 32) and one-instance requests carrying real synthetic ad PNGs; autocannon runs in a worker thread
@@ -9,6 +11,7 @@
 import { ADS_FEATURE_SPEC } from '../lib/dataset/synthetic-spec';
 import fs from 'node:fs/promises';
 import os from 'node:os';
+import { spawn } from 'node:child_process';
 import path from 'node:path';
 import autocannon from 'autocannon';
 import { pipelineConfigSchema } from '../contracts/pipeline-config';
@@ -53,7 +56,55 @@ interface ServerPoint {
   spread: number;
 }
 
+/** The backends compared: today's pure-JS CPU path (the baseline row) and WebAssembly. */
+const BACKENDS = ['cpu', 'wasm'] as const;
+const RESULT_PREFIX = 'RESULT ';
+
+/**
+ * Runs the whole bench once per backend, each in its own process (a process has one TF.js
+ * backend), then compares their best server rows at each concurrency.
+ */
 async function main(): Promise<void> {
+  if (process.env.MLOPS_BENCH_SERVE_BACKEND) return measureBackend();
+  const results = new Map<string, ServerPoint[]>();
+  for (const backend of BACKENDS) {
+    console.log(`\n=== backend ${backend} (its own process)`);
+    const child = spawn(process.execPath, [...process.execArgv, __filename], {
+      env: { ...process.env, MLOPS_BENCH_SERVE_BACKEND: backend, MLOPS_TF_BACKEND: backend },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      process.stdout.write(
+        chunk
+          .toString()
+          .split('\n')
+          .filter((line) => !line.startsWith(RESULT_PREFIX))
+          .join('\n'),
+      );
+    });
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    if (code !== 0) throw new Error(`the ${backend} bench exited with ${code}`);
+    const line = output.split('\n').find((text) => text.startsWith(RESULT_PREFIX));
+    results.set(backend, JSON.parse(line!.slice(RESULT_PREFIX.length)) as ServerPoint[]);
+  }
+  console.log(`\nbest server mode at each concurrency, ${BACKENDS.join(' vs ')} (same run):`);
+  for (const connections of CONCURRENCY) {
+    const best = (backend: string) =>
+      (results.get(backend) ?? [])
+        .filter((point) => point.connections === connections)
+        .reduce((a, b) => (b.requestsPerSecond > a.requestsPerSecond ? b : a));
+    const [baseline, candidate] = BACKENDS.map(best);
+    console.log(
+      `  c=${String(connections).padStart(2)}: cpu ${baseline!.requestsPerSecond.toFixed(0)} req/s (${baseline!.mode}, p50 ${baseline!.p50.toFixed(1)} ms), ` +
+        `wasm ${candidate!.requestsPerSecond.toFixed(0)} req/s (${candidate!.mode}, p50 ${candidate!.p50.toFixed(1)} ms): ` +
+        `${(candidate!.requestsPerSecond / baseline!.requestsPerSecond).toFixed(2)}×`,
+    );
+  }
+}
+
+async function measureBackend(): Promise<void> {
   const backend = await loadTfBackend();
   console.log(`TF.js backend: ${backend.backend} (${backend.device}); ${os.cpus().length} CPUs`);
   const work = await fs.mkdtemp(path.join(os.tmpdir(), 'mlops-bench-serve-'));
@@ -88,6 +139,7 @@ async function main(): Promise<void> {
       if (!bare.has(size)) bare.set(size, await bareExamplesPerSecond(bundle, inputs, size));
     }
     printTable(points, bare);
+    console.log(`${RESULT_PREFIX}${JSON.stringify(points)}`);
     bundle.model.dispose();
   } finally {
     await fs.rm(work, { recursive: true, force: true });

@@ -116,8 +116,8 @@ async function main(): Promise<void> {
       `MLOPS_ADMIN_TOKEN is not set: admin routes accept the development token "${DEV_ADMIN_TOKEN}"`,
     );
   }
-  // The fastest backend that loads (tfjs-node-gpu first, MLOPS_TF_BACKEND overrides), chosen before any model loads.
-  const backend = await loadTfBackend();
+  // The fastest backend that loads (tfjs-node-gpu, tfjs-node, WebAssembly, pure JS; MLOPS_TF_BACKEND overrides), chosen before any model loads.
+  const backend = await loadTfBackend(undefined, { inference: true });
   server.app.log.info({ backend: backend.backend, device: backend.device }, 'TF.js backend ready');
   const shutdown = (signal: NodeJS.Signals) => {
     server.app.log.info({ signal }, 'stopping: draining in-flight requests');
