@@ -1,6 +1,7 @@
 /** What the route plugins share: the deployment watcher, predictor, metrics, logs, fault injector and settings. */
 import type { Predictor } from './batcher';
 import type { DeploymentWatcher } from './deployment-watcher';
+import type { ClusterLink } from './cluster';
 import type { FaultInjector } from './faults';
 import type { PredictionMetrics } from './metrics';
 import type { PredictionIdCodec } from './prediction-id';
@@ -29,6 +30,8 @@ export interface ServingContext {
   watcher: DeploymentWatcher;
   predictor: Predictor;
   metrics: PredictionMetrics;
+  /** The sibling server processes on this port, when there are several (see cluster.ts). */
+  cluster?: ClusterLink;
   /** Fault injection for drills and tests; absent unless the server was started with it. */
   faults?: FaultInjector;
   feedback: FeedbackSettings;

@@ -1,6 +1,9 @@
 /** Entry point of the prediction server: configuration from the environment, graceful stop on SIGINT/SIGTERM. */
 import { z } from 'zod';
 import { loadTfBackend } from '../lib/model';
+import cluster from 'node:cluster';
+import os from 'node:os';
+import { runPrimary } from './cluster';
 import { MODEL_NAME_PATTERN } from './context';
 import { createPredictionServer, DEFAULT_FEEDBACK_MAX_AGE_MS } from './server';
 
@@ -59,6 +62,8 @@ export const servingEnvSchema = z.object({
     .string()
     .regex(/^[\w.-]{1,64}$/, 'MLOPS_REPLICA_ID may contain only letters, digits, _ . and - (at most 64)')
     .optional(),
+  // One process per core on one port (node:cluster); 1 runs the server in this process alone.
+  MLOPS_SERVING_PROCESSES: z.coerce.number().int().min(1).max(256).default(os.availableParallelism()),
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   HOST: z.string().min(1).default('127.0.0.1'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -92,8 +97,21 @@ export function parseServingEnv(env: NodeJS.ProcessEnv): ServingEnv {
   return result.data;
 }
 
+/** The primary's log lines, in the JSON shape the workers' pino lines have. */
+const primaryLog = {
+  info: (obj: object, msg: string) =>
+    console.log(JSON.stringify({ level: 30, time: Date.now(), ...obj, msg })),
+  error: (obj: object, msg: string) =>
+    console.error(JSON.stringify({ level: 50, time: Date.now(), ...obj, msg })),
+};
+
 async function main(): Promise<void> {
   const env = parseServingEnv(process.env);
+  const clusterWorker = env.MLOPS_SERVING_PROCESSES > 1 && cluster.isWorker;
+  if (env.MLOPS_SERVING_PROCESSES > 1 && cluster.isPrimary) {
+    runPrimary(env.MLOPS_SERVING_PROCESSES, primaryLog);
+    return;
+  }
   const server = createPredictionServer({
     storeUri: env.MLOPS_STORE,
     ...(env.MLOPS_MODELS ? { models: env.MLOPS_MODELS } : {}),
@@ -108,8 +126,12 @@ async function main(): Promise<void> {
     feedbackKey: env.MLOPS_FEEDBACK_KEY,
     feedbackMaxAgeMs: env.MLOPS_FEEDBACK_MAX_AGE_SECONDS * 1000,
     logPredictions: env.MLOPS_LOG_PREDICTIONS,
-    replicaId: env.MLOPS_REPLICA_ID,
+    // Each process writes its own log part files, so each needs a name of its own.
+    ...(env.MLOPS_REPLICA_ID
+      ? { replicaId: clusterWorker ? `${env.MLOPS_REPLICA_ID}-p${cluster.worker!.id}` : env.MLOPS_REPLICA_ID }
+      : {}),
     faultInjection: env.MLOPS_FAULT_INJECTION,
+    clusterWorker,
   });
   if (env.MLOPS_ADMIN_TOKEN === undefined) {
     server.app.log.warn(

@@ -13,6 +13,8 @@ import { ServingLogs } from './prediction-log';
 import { RecentIds } from './recent-ids';
 import { API_VERSION, type ServingContext } from './context';
 import { registerApiDocument } from './api-document';
+import { runLocally } from './admin-actions';
+import { joinCluster } from './cluster';
 import { adminRoutes } from './routes/admin';
 import { registerFeedbackRoute } from './routes/feedback';
 import { registerHealthRoutes } from './routes/health';
@@ -44,6 +46,8 @@ export interface PredictionServerOptions {
   bodyLimit?: number;
   /** Prefixes an instance's `image_uri` may point under; none by default, so only `image_b64` is accepted. */
   imageUriRoots?: string[];
+  /** This process is one of several on one port (a node:cluster worker): metrics and admin actions span them all. */
+  clusterWorker?: boolean;
   /** Serve `/admin/faults` (injected errors and latency, for drills and tests); off by default. */
   faultInjection?: boolean;
   /** Reads a model bundle; defaults to loadModelBundle. */
@@ -131,6 +135,10 @@ export function createPredictionServer(options: PredictionServerOptions): Predic
     adminToken: options.adminToken,
     imageUriRoots: options.imageUriRoots ?? [],
   };
+
+  if (options.clusterWorker) {
+    context.cluster = joinCluster(metrics.registry, (action) => runLocally(context, action));
+  }
 
   app.setErrorHandler(handleError);
   app.setNotFoundHandler(handleNotFound);

@@ -7,6 +7,8 @@ import type { FastifyPluginCallback, FastifyRequest } from 'fastify';
 import type { ServingContext } from '../context';
 import { HttpError } from '../errors';
 import type { Fault } from '../faults';
+import { runEverywhere } from '../admin-actions';
+import type { ModelStatus } from '../deployment-watcher';
 
 interface FaultBody {
   model: string;
@@ -42,8 +44,20 @@ export function adminRoutes(context: ServingContext): FastifyPluginCallback {
     admin.addHook('onRequest', (request, _reply, next) => next(checkToken(request, expected)));
 
     admin.post('/admin/reload', { schema: ADMIN_SECURITY }, async (_request, reply) => {
-      const statuses = await context.watcher.refresh();
-      const revisions = Object.fromEntries(statuses.map((status) => [status.model, status.revision ?? null]));
+      // Every process of this port reloads before the answer: the caller then knows they all serve it.
+      const everywhere = (await runEverywhere(context, { kind: 'reload' })) as ModelStatus[][];
+      const statuses = everywhere.flat();
+      // Per model the oldest revision any process serves: what the whole port is sure to serve.
+      const revisions: Record<string, number | null> = {};
+      for (const { model, revision } of statuses) {
+        const seen = revisions[model];
+        revisions[model] =
+          seen === undefined
+            ? (revision ?? null)
+            : seen === null || revision === undefined
+              ? null
+              : Math.min(seen, revision);
+      }
       const failed = statuses.filter((status) => status.lastError !== undefined);
       if (failed.length === 0) return { revisions };
       // The caller (a rollout step) must know that the state it wrote is not what is served.
@@ -56,7 +70,7 @@ export function adminRoutes(context: ServingContext): FastifyPluginCallback {
     if (faults) {
       admin.get('/admin/faults', { schema: ADMIN_SECURITY }, () => ({ faults: faults.list() }));
 
-      admin.put<{ Body: FaultBody }>('/admin/faults', { schema: faultSchema }, (request) => {
+      admin.put<{ Body: FaultBody }>('/admin/faults', { schema: faultSchema }, async (request) => {
         const { model, version, errorRate, extraLatencyMs } = request.body;
         if (!context.watcher.isConfigured(model)) {
           throw new HttpError(404, 'model_not_found', `no model named ${model} is served here`);
@@ -70,13 +84,13 @@ export function adminRoutes(context: ServingContext): FastifyPluginCallback {
           errorRate: errorRate ?? 0,
           extraLatencyMs: extraLatencyMs ?? 0,
         };
-        faults.set(fault);
+        await runEverywhere(context, { kind: 'set-fault', fault });
         request.log.warn({ fault }, 'fault injected');
         return { faults: faults.list() };
       });
 
-      admin.delete('/admin/faults', { schema: ADMIN_SECURITY }, () => {
-        faults.clear();
+      admin.delete('/admin/faults', { schema: ADMIN_SECURITY }, async () => {
+        await runEverywhere(context, { kind: 'clear-faults' });
         return { faults: [] };
       });
     }

@@ -27,6 +27,7 @@ export function registerHealthRoutes(app: FastifyInstance, context: ServingConte
 
   app.get('/metrics', async (_request, reply) => {
     void reply.header('content-type', context.metrics.registry.contentType);
-    return context.metrics.registry.metrics();
+    // Every process of this port summed, so a scrape of any one sees all requests.
+    return context.cluster ? context.cluster.metrics() : context.metrics.registry.metrics();
   });
 }
