@@ -12,6 +12,9 @@ import { ADS_FEATURE_SPEC } from '../lib/dataset/synthetic-spec';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import { spawn } from 'node:child_process';
+import http from 'node:http';
+import net from 'node:net';
+import { startEntryPoint } from '../lib/stack/child-process';
 import path from 'node:path';
 import autocannon from 'autocannon';
 import { pipelineConfigSchema } from '../contracts/pipeline-config';
@@ -110,17 +113,22 @@ async function measureBackend(): Promise<void> {
   const work = await fs.mkdtemp(path.join(os.tmpdir(), 'mlops-bench-serve-'));
   try {
     const { samples, inputs, bundle, storeUri } = await prepare(work);
-    const bare1 = await bareExamplesPerSecond(bundle, inputs, 1);
-    const modes: Array<[string, BatchingOptions | false]> = [
-      ['unbatched', false],
-      ...BATCHINGS.map((b): [string, BatchingOptions] => [`batched ${b.maxBatchSize}/${b.maxWaitMs}ms`, b]),
+    const bare1 = await bareDecodeAndPredictPerSecond(bundle, samples, 1);
+    const processes = os.availableParallelism();
+    const modes: Array<[string, ServerKind]> = [
+      ['unbatched', { batching: false }],
+      ...BATCHINGS.map((b): [string, ServerKind] => [
+        `batched ${b.maxBatchSize}/${b.maxWaitMs}ms`,
+        { batching: b },
+      ]),
+      [`${processes} processes, batched 32/0ms`, { batching: { maxBatchSize: 32, maxWaitMs: 0 }, processes }],
     ];
     const runs: ServerPoint[] = [];
     // Modes alternate within each concurrency level, so drift in the machine's load hits them alike.
     for (let round = 1; round <= ROUNDS; round++) {
       for (const connections of CONCURRENCY) {
-        for (const [mode, batching] of modes) {
-          const run = { mode, ...(await measureServer(storeUri, samples, batching, connections)) };
+        for (const [mode, kind] of modes) {
+          const run = { mode, ...(await measureServer(storeUri, samples, kind, connections)) };
           runs.push(run);
           console.log(
             `  round ${round} ${mode} c=${connections}: ${run.requestsPerSecond.toFixed(0)} req/s, batch ${run.meanBatch.toFixed(1)}`,
@@ -134,11 +142,13 @@ async function measureBackend(): Promise<void> {
       ),
     );
     // Batch 1 is measured before and after the server points, so slow drift does not favour either side.
-    const bare = new Map([[1, (bare1 + (await bareExamplesPerSecond(bundle, inputs, 1))) / 2]]);
+    const bare = new Map([[1, (bare1 + (await bareDecodeAndPredictPerSecond(bundle, samples, 1))) / 2]]);
     for (const size of new Set(points.map((point) => Math.max(1, Math.round(point.meanBatch))))) {
-      if (!bare.has(size)) bare.set(size, await bareExamplesPerSecond(bundle, inputs, size));
+      if (!bare.has(size)) bare.set(size, await bareDecodeAndPredictPerSecond(bundle, samples, size));
     }
-    printTable(points, bare);
+    const predictOnly = new Map<number, number>();
+    for (const size of bare.keys()) predictOnly.set(size, await bareExamplesPerSecond(bundle, inputs, size));
+    printTable(points, bare, predictOnly);
     console.log(`${RESULT_PREFIX}${JSON.stringify(points)}`);
     bundle.model.dispose();
   } finally {
@@ -203,6 +213,33 @@ async function prepare(work: string): Promise<{
 }
 
 /** Examples per second of back-to-back `predictProbabilities` calls of `batchSize` inputs. */
+/**
+ * Examples per second of what a request needs besides HTTP: decoding its PNG from base64 (sharp)
+ * and predicting, `batchSize` at a time, in this process: the bare loop the server is held to.
+ */
+async function bareDecodeAndPredictPerSecond(
+  bundle: ModelBundle,
+  samples: readonly TrafficSample[],
+  batchSize: number,
+): Promise<number> {
+  const batch = async (i: number) =>
+    Promise.all(
+      Array.from({ length: batchSize }, async (_, j) => {
+        const { instance } = samples[(i * batchSize + j) % samples.length]!;
+        const pixels = await decodeAdImage(Buffer.from(inlineImage(instance), 'base64'), IMAGE_SIZE);
+        return { ...instance, pixels };
+      }),
+    );
+  for (let i = 0; i < 5; i++) await predictProbabilities(bundle, await batch(i));
+  let examples = 0;
+  const started = performance.now();
+  for (let i = 0; performance.now() - started < BARE_SECONDS * 1000; i++) {
+    await predictProbabilities(bundle, await batch(i));
+    examples += batchSize;
+  }
+  return examples / ((performance.now() - started) / 1000);
+}
+
 async function bareExamplesPerSecond(
   bundle: ModelBundle,
   inputs: readonly ModelInput[],
@@ -220,23 +257,87 @@ async function bareExamplesPerSecond(
   return examples / ((performance.now() - started) / 1000);
 }
 
+/** A server in this process, or `processes` of them on one port (serving/main.ts, as deployed). */
+interface ServerKind {
+  batching: BatchingOptions | false;
+  processes?: number;
+}
+
+/** Starts the server of `kind` on the store; answers its URL and how to stop it. */
+async function startServer(
+  storeUri: string,
+  kind: ServerKind,
+): Promise<{ url: string; stop: () => Promise<void> }> {
+  if (kind.processes === undefined) {
+    const server = createPredictionServer({
+      storeUri,
+      models: ['ctr'],
+      adminToken: 'bench-admin-token',
+      port: 0,
+      pollIntervalMs: 3_600_000,
+      batching: kind.batching,
+    });
+    const { url } = await server.start();
+    return { url, stop: () => server.stop() };
+  }
+  const port = await freePort();
+  const batching = kind.batching || { maxBatchSize: 0, maxWaitMs: 0 };
+  const child = await startEntryPoint({
+    name: 'bench-prediction-server',
+    entry: 'serving/main.ts',
+    logDir: path.join(path.dirname(storeUri), 'logs'),
+    env: {
+      MLOPS_STORE: storeUri,
+      PORT: String(port),
+      MLOPS_SERVING_PROCESSES: String(kind.processes),
+      MLOPS_BATCH_MAX_SIZE: String(batching.maxBatchSize),
+      MLOPS_BATCH_MAX_WAIT_MS: String(batching.maxWaitMs),
+      MLOPS_POLL_INTERVAL_MS: '3600000',
+      MLOPS_LOG_PREDICTIONS: 'false',
+      LOG_LEVEL: 'warn',
+    },
+  });
+  const url = `http://127.0.0.1:${port}`;
+  // Ready once every process serves: a run of fresh connections all answering /readyz.
+  for (let ready = 0, waited = 0; ready < 2 * kind.processes; waited += 100) {
+    if (waited > 120_000) throw new Error(`the server did not start; see ${child.logFile}`);
+    const ok = await readyOnFreshConnection(url);
+    ready = ok ? ready + 1 : 0;
+    if (!ok) await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return { url, stop: () => child.stop() };
+}
+
+/** GET /readyz on a connection of its own (no keep-alive), so any process of the port may answer. */
+function readyOnFreshConnection(url: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    http
+      .get(`${url}/readyz`, { agent: false }, (response) => {
+        response.resume();
+        resolve(response.statusCode === 200);
+      })
+      .on('error', () => resolve(false));
+  });
+}
+
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
 /** One fresh server per point, so its metrics count only that point. */
 async function measureServer(
   storeUri: string,
   samples: readonly TrafficSample[],
-  batching: BatchingOptions | false,
+  kind: ServerKind,
   connections: number,
 ): Promise<Omit<ServerPoint, 'mode'>> {
-  const server = createPredictionServer({
-    storeUri,
-    models: ['ctr'],
-    adminToken: 'bench-admin-token',
-    port: 0,
-    pollIntervalMs: 3_600_000,
-    batching,
-  });
+  const server = await startServer(storeUri, kind);
   try {
-    const { url } = await server.start();
+    const { url } = server;
     const requests = samples.map((sample) => ({
       method: 'POST' as const,
       path: '/v1/models/ctr:predict',
@@ -271,11 +372,19 @@ async function batchCounters(url: string): Promise<{ sum: number; count: number 
   return { sum: read('sum'), count: read('count') };
 }
 
-function printTable(points: readonly ServerPoint[], bare: ReadonlyMap<number, number>): void {
+function printTable(
+  points: readonly ServerPoint[],
+  bare: ReadonlyMap<number, number>,
+  predictOnly: ReadonlyMap<number, number>,
+): void {
   const bare1 = bare.get(1) ?? Number.NaN;
-  console.log('\nbare predictProbabilities (same inputs, decoded once, no HTTP):');
+  console.log(
+    '\nbare loops in this process (same requests, no HTTP): decode (sharp) and predict | predict only',
+  );
   for (const [size, rate] of [...bare].sort(([a], [b]) => a - b)) {
-    console.log(`  batch ${String(size).padStart(3)}: ${rate.toFixed(0).padStart(6)} examples/s`);
+    console.log(
+      `  batch ${String(size).padStart(3)}: ${rate.toFixed(0).padStart(6)} | ${(predictOnly.get(size) ?? Number.NaN).toFixed(0).padStart(6)} examples/s`,
+    );
   }
   const header = [
     'server',
