@@ -66,6 +66,8 @@ export interface DevServerHandle {
 }
 
 const STOP_GRACE_MS = 10_000;
+/** gRPC's status code 5 (@grpc/grpc-js is the SDK's dependency, not ours). */
+const GRPC_NOT_FOUND = 5;
 const OUTPUT_TAIL_CHARS = 4_000;
 const defaultLog = (message: string): void => console.error(`[temporal-server] ${message}`);
 
@@ -251,6 +253,7 @@ async function waitUntilReady(
       const connection = await Connection.connect({ address, connectTimeout: '5s' });
       try {
         await connection.workflowService.describeNamespace({ namespace });
+        await assertServicesAnswer(connection, namespace);
         return connection;
       } catch (err) {
         await connection.close();
@@ -262,6 +265,24 @@ async function waitUntilReady(
     }
   }
   throw new Error('the server process ended before it answered');
+}
+
+/**
+ * The frontend answers describeNamespace from persistence alone, before matching and history may be up;
+ * a server whose internal service then fails to start would die after "ready". Asking each of them
+ * once makes ready mean the whole server, and a late death a start error with the server's output.
+ */
+async function assertServicesAnswer(connection: Connection, namespace: string): Promise<void> {
+  const taskQueue = { name: 'mlops-readiness-probe' };
+  await connection.workflowService.describeTaskQueue({ namespace, taskQueue }); // matching
+  try {
+    await connection.workflowService.getWorkflowExecutionHistory({
+      namespace,
+      execution: { workflowId: 'mlops-readiness-probe' },
+    }); // history
+  } catch (err) {
+    if (!(isGrpcServiceError(err) && Number(err.code) === GRPC_NOT_FOUND)) throw err;
+  }
 }
 
 function probeTcp(host: string, port: number): Promise<void> {
