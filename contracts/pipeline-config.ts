@@ -6,6 +6,8 @@ import { z } from 'zod';
 
 /** Default of `thresholds.logLossSignificanceZ`: one-sided 1% (z of the normal distribution at 0.99). */
 export const DEFAULT_LOG_LOSS_SIGNIFICANCE_Z = 2.33;
+/** 3.09 is p = 0.001, one-sided: the latency and score tests' default bar for "not chance". */
+export const DEFAULT_SIGNIFICANCE_Z = 3.09;
 
 const rolloutStepSchema = z.strictObject({
   weight: z.number().int().min(1).max(100).describe('percent of traffic sent to the canary'),
@@ -202,13 +204,25 @@ export const pipelineConfigSchema = z.strictObject({
           maxErrorRateIncrease: z.number().min(0).max(1).default(0.01),
           /** Canary fails when its p99 latency exceeds stable's times this ratio… */
           maxP99LatencyRatio: z.number().min(1).default(1.5),
-          /** …and by at least this many milliseconds (tiny latencies are noisy). */
+          /** …and by at least this many milliseconds (tiny latencies are noisy)… */
           minP99LatencyIncreaseMs: z.number().min(0).default(20),
+          /**
+           * …and significantly so: the canary requests slower than stable's p99 with that margin are
+           * too many to be chance (exceedance test over both sides' request counts), at p below the
+           * standard normal's upper tail at this z (3.09: 0.001). 0 fails on the p99s alone.
+           */
+          latencySignificanceZ: z.number().min(0).default(DEFAULT_SIGNIFICANCE_Z),
           /**
            * Canary fails when its score distribution diverges from stable's (Jensen-Shannon, base 2, 0..1).
            * Loose by default: a better model legitimately moves scores (0.27 seen for a 0.66 → 0.76 AUC step).
            */
           maxScoreDivergence: z.number().min(0).max(1).default(0.5),
+          /**
+           * The divergence fails only with its small-sample bias taken off and when the two score
+           * samples differ significantly: a G-test of homogeneity whose z (Wilson–Hilferty) exceeds
+           * this. 0 fails on the bias-corrected divergence alone.
+           */
+          scoreSignificanceZ: z.number().min(0).default(DEFAULT_SIGNIFICANCE_Z),
           /** Observations each side needs before latency and score checks count. */
           minSamples: z.number().int().min(1).default(20),
           /**

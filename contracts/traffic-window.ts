@@ -124,10 +124,17 @@ function sortedBuckets(buckets: Record<string, number>): Array<[number, number]>
 
 /** The q-quantile of a cumulative histogram, interpolated within a bucket as Prometheus does; undefined when empty. */
 export function histogramQuantile(buckets: Record<string, number>, q: number): number | undefined {
+  const total = histogramCount(buckets);
+  return total === 0 ? undefined : histogramValueAtRank(buckets, q * total);
+}
+
+/**
+ * The value of the observation of this rank (1 = smallest) in a cumulative histogram, interpolated
+ * within its bucket; one in the +Inf bucket reads as the highest finite bound. Undefined when empty.
+ */
+export function histogramValueAtRank(buckets: Record<string, number>, rank: number): number | undefined {
   const sorted = sortedBuckets(buckets);
-  const total = sorted.at(-1)?.[1] ?? 0;
-  if (total === 0) return undefined;
-  const rank = q * total;
+  if ((sorted.at(-1)?.[1] ?? 0) === 0) return undefined;
   let previousBound = 0;
   let previousCount = 0;
   for (const [bound, count] of sorted) {
@@ -144,10 +151,47 @@ export function histogramQuantile(buckets: Record<string, number>, q: number): n
   return previousBound;
 }
 
+/**
+ * How many observations of a cumulative histogram lie above `value`, spreading each bucket's
+ * observations evenly over it; those in the +Inf bucket count as above any finite bound.
+ */
+export function histogramCountAbove(buckets: Record<string, number>, value: number): number {
+  const sorted = sortedBuckets(buckets);
+  const total = sorted.at(-1)?.[1] ?? 0;
+  let previousBound = 0;
+  let previousCount = 0;
+  for (const [bound, count] of sorted) {
+    if (value < bound) {
+      if (bound === Infinity) return total - previousCount;
+      const share = Math.max(0, (value - previousBound) / (bound - previousBound));
+      return total - (previousCount + (count - previousCount) * share);
+    }
+    previousBound = bound;
+    previousCount = count;
+  }
+  return 0;
+}
+
+/** The bucket bounds of two histograms together, ascending (`+Inf` as Infinity). */
+export function sharedBounds(a: Record<string, number>, b: Record<string, number>): number[] {
+  return [...new Set([...sortedBuckets(a), ...sortedBuckets(b)].map(([le]) => le))].sort((x, y) => x - y);
+}
+
+/** Observations per bin (not cumulative) of a cumulative histogram, over the given ascending bounds. */
+export function binCounts(buckets: Record<string, number>, bounds: readonly number[]): number[] {
+  const sorted = sortedBuckets(buckets);
+  // A bound this histogram lacks holds what it holds at its next lower bound.
+  const cumulative = bounds.map((bound) => {
+    let count = 0;
+    for (const [le, atOrBelow] of sorted) if (le <= bound) count = atOrBelow;
+    return count;
+  });
+  return cumulative.map((count, i) => count - (i === 0 ? 0 : cumulative[i - 1]!));
+}
+
 /** Per-bin probabilities of a cumulative histogram, lightly smoothed so empty bins do not divide by zero. */
 function binProbabilities(buckets: Record<string, number>, bounds: number[]): number[] {
-  const cumulative = bounds.map((bound) => sortedBuckets(buckets).find(([le]) => le === bound)?.[1] ?? 0);
-  const bins = cumulative.map((count, i) => count - (i === 0 ? 0 : cumulative[i - 1]!));
+  const bins = binCounts(buckets, bounds);
   const total = bins.reduce((sum, count) => sum + count, 0);
   const smoothing = 0.5;
   return bins.map((count) => (count + smoothing) / (total + smoothing * bins.length));
@@ -163,9 +207,7 @@ export function histogramCount(buckets: Record<string, number>): number {
  * of two cumulative histograms with the same bucket bounds.
  */
 export function jensenShannonDivergence(a: Record<string, number>, b: Record<string, number>): number {
-  const bounds = [...new Set([...sortedBuckets(a), ...sortedBuckets(b)].map(([le]) => le))].sort(
-    (x, y) => x - y,
-  );
+  const bounds = sharedBounds(a, b);
   const p = binProbabilities(a, bounds);
   const q = binProbabilities(b, bounds);
   const kl = (x: number[], m: number[]) => x.reduce((sum, xi, i) => sum + xi * Math.log2(xi / m[i]!), 0);

@@ -9,7 +9,6 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
 import type { Client } from '@temporalio/client';
-import type { PipelineConfigInput } from '../../contracts/pipeline-config';
 import { generateDataset } from '../../lib/dataset/synthetic';
 import { startPipeline } from '../clients/pipeline-client';
 import { ModelRegistry } from '../../lib/registry';
@@ -17,32 +16,12 @@ import { startLocalStack, type LocalStack } from '../../lib/stack/local-stack';
 import { loadTrafficSamples } from '../../lib/traffic/samples';
 import { CONTROL_TASK_QUEUE, GPU_TASK_QUEUE, type PipelineResult } from '../../contracts/temporal';
 import { writeFlippedLabelDataset } from '../../lib/dataset/flipped-labels';
+import { BASELINE_CONFIG, DEMO_CONFIG } from '../demo/config';
 import { runCandidate } from '../demo/run-candidate';
 import { formatSummary } from '../demo/summary';
 
 const MODEL = 'ctr';
 const ADMIN_TOKEN = 'demo-admin-token';
-
-/** Small enough for a 2-core CPU in a few minutes, big enough for the image signal to matter. */
-const DEMO_CONFIG: PipelineConfigInput = {
-  data: { imageSize: 24 },
-  train: { epochs: 8, batchSize: 32, conv: { filters: [8, 16], denseUnits: 32 } },
-  evaluate: { minAuc: 0.65 },
-  rollout: {
-    steps: [
-      { weight: 10, bakeSeconds: 8, minRequests: 30 },
-      { weight: 50, bakeSeconds: 5, minRequests: 30 },
-      { weight: 100, bakeSeconds: 0, minRequests: 0 },
-    ],
-    maxWaitSeconds: 120,
-  },
-};
-/** The baseline the demo's candidate is compared with, when no model is in production yet. */
-const BASELINE_CONFIG: PipelineConfigInput = {
-  ...DEMO_CONFIG,
-  train: { ...DEMO_CONFIG.train, epochs: 1 },
-  evaluate: { minAuc: 0 },
-};
 
 const say = (line: string) => console.log(`[demo] ${line}`);
 

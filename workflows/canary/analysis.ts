@@ -1,10 +1,27 @@
 /** Pure canary analysis: compare the canary's traffic window against stable's, metric by metric. Workflow-safe. */
-import { DEFAULT_LOG_LOSS_SIGNIFICANCE_Z, type PipelineConfig } from '../../contracts/pipeline-config';
+import {
+  DEFAULT_LOG_LOSS_SIGNIFICANCE_Z,
+  DEFAULT_SIGNIFICANCE_Z,
+  type PipelineConfig,
+} from '../../contracts/pipeline-config';
 import type { CanaryComparison, MetricCheck, VersionWindowSummary } from '../../contracts/temporal';
 import {
+  binomialTail,
+  chiSquaredZ,
+  exceedanceTail,
+  formatP,
+  gTest,
+  mergeSparseBins,
+  normalUpperTail,
+} from './statistics';
+import {
+  binCounts,
   histogramCount,
+  histogramCountAbove,
   histogramQuantile,
+  histogramValueAtRank,
   jensenShannonDivergence,
+  sharedBounds,
   knownLogLossSquaredSum,
   trafficWindow,
   type TrafficSnapshot,
@@ -23,28 +40,15 @@ export interface CompareCanaryInput {
   weight: number;
   minRequests: number;
   thresholds: AnalysisThresholds;
+  /**
+   * Weigh latency and score evidence by sample size (the exceedance and G tests). False only
+   * replays rollouts recorded before, which judged the point estimates alone.
+   */
+  noiseAware?: boolean;
 }
 
 /** How unlikely the canary's errors must be at the allowed rate to fail before the step's minimum traffic. */
 const EARLY_FAILURE_SIGNIFICANCE = 0.001;
-
-/** P(X ≥ k) for X ~ Binomial(n, p): how likely k or more errors in n requests are by chance. */
-export function binomialTail(n: number, k: number, p: number): number {
-  if (k <= 0) return 1;
-  if (k > n) return 0;
-  if (p <= 0) return 0;
-  if (p >= 1) return 1;
-  // Sum the lower tail term by term, each log pmf(i + 1) from log pmf(i): no factorials, and no
-  // underflow of pmf(0) = (1 - p)^n for large n silently zeroing every later term.
-  const logOdds = Math.log(p) - Math.log1p(-p);
-  let logPmf = n * Math.log1p(-p);
-  let below = 0;
-  for (let i = 0; i < k; i++) {
-    below += Math.exp(logPmf);
-    logPmf += Math.log(n - i) - Math.log(i + 1) + logOdds;
-  }
-  return Math.max(0, 1 - below);
-}
 
 const percent = (rate: number) => `${(rate * 100).toFixed(2)}%`;
 
@@ -64,18 +68,27 @@ function checkErrorRate(
   canary: VersionWindowSummary,
   stable: VersionWindowSummary,
   t: AnalysisThresholds,
+  evidence: boolean,
 ): MetricCheck {
   const limit = stable.errorRate + t.maxErrorRateIncrease;
+  const chance = evidence
+    ? `; p = ${formatP(binomialTail(canary.requests, canary.errors, Math.min(1, limit)))} of that many errors at the threshold rate`
+    : '';
   return {
     metric: 'error rate',
     verdict: canary.errorRate > limit ? 'fail' : 'pass',
     detail:
       `canary ${percent(canary.errorRate)} (${canary.errors}/${canary.requests}) vs stable ${percent(stable.errorRate)} ` +
-      `(${stable.errors}/${stable.requests}); threshold is stable + ${percent(t.maxErrorRateIncrease)} (thresholds.maxErrorRateIncrease)`,
+      `(${stable.errors}/${stable.requests}); threshold is stable + ${percent(t.maxErrorRateIncrease)} (thresholds.maxErrorRateIncrease)${chance}`,
   };
 }
 
-function checkLatency(canary: VersionTraffic, stable: VersionTraffic, t: AnalysisThresholds): MetricCheck {
+/** The p99 rule alone, as rollouts recorded before noiseAware judged it. */
+function checkLatencyPointEstimate(
+  canary: VersionTraffic,
+  stable: VersionTraffic,
+  t: AnalysisThresholds,
+): MetricCheck {
   const canaryP99 = histogramQuantile(canary.latencyBuckets, 0.99);
   const stableP99 = histogramQuantile(stable.latencyBuckets, 0.99);
   if (
@@ -101,7 +114,8 @@ function checkLatency(canary: VersionTraffic, stable: VersionTraffic, t: Analysi
   };
 }
 
-function checkScores(
+/** The divergence of the smoothed histograms alone, as rollouts recorded before noiseAware judged it. */
+function checkScoresPointEstimate(
   canary: VersionTraffic,
   stable: VersionTraffic,
   t: AnalysisThresholds,
@@ -127,6 +141,124 @@ function checkScores(
     },
     divergence,
   ];
+}
+
+const notEnoughLatency = (t: AnalysisThresholds): MetricCheck => ({
+  metric: 'p99 latency',
+  verdict: 'not enough data',
+  detail: `fewer than ${t.minSamples} requests on a side`,
+});
+
+/**
+ * p99 latency, weighed by its evidence. A p99 of a few dozen requests on a busy machine is noise,
+ * so besides the p99 rule (canary > stable × maxP99LatencyRatio and > stable +
+ * minP99LatencyIncreaseMs) the canary fails only when its requests slower than stable's p99 with
+ * that margin are too many to be chance: stable's p99 read as its j-th slowest request (j = 1% of
+ * stable's requests, at least 1) and the exceedance test's p-value for that many of the canary's
+ * requests beyond it, with the margin, if both sides came from one distribution.
+ */
+export function checkLatency(
+  canary: VersionTraffic,
+  stable: VersionTraffic,
+  t: AnalysisThresholds,
+): MetricCheck {
+  const nc = histogramCount(canary.latencyBuckets);
+  const ns = histogramCount(stable.latencyBuckets);
+  const canaryP99 = histogramQuantile(canary.latencyBuckets, 0.99);
+  const stableP99 = histogramQuantile(stable.latencyBuckets, 0.99);
+  if (canaryP99 === undefined || stableP99 === undefined || nc < t.minSamples || ns < t.minSamples) {
+    return notEnoughLatency(t);
+  }
+  const [canaryMs, stableMs] = [canaryP99 * 1000, stableP99 * 1000];
+  const beyondMargin =
+    canaryMs > stableMs * t.maxP99LatencyRatio && canaryMs - stableMs > t.minP99LatencyIncreaseMs;
+  const j = Math.max(1, Math.ceil(ns * 0.01));
+  const stableTail = histogramValueAtRank(stable.latencyBuckets, ns - j + 1)!;
+  const limit = Math.max(stableTail * t.maxP99LatencyRatio, stableTail + t.minP99LatencyIncreaseMs / 1000);
+  // Rounded down: a bucket's share is spread evenly, and a fraction of a request is no evidence.
+  const slower = Math.floor(histogramCountAbove(canary.latencyBuckets, limit) + 1e-9);
+  const p = exceedanceTail(ns, j, nc, slower);
+  const z = t.latencySignificanceZ ?? DEFAULT_SIGNIFICANCE_Z;
+  const alpha = normalUpperTail(z);
+  return {
+    metric: 'p99 latency',
+    verdict: beyondMargin && p < alpha ? 'fail' : 'pass',
+    detail:
+      `canary ${canaryMs.toFixed(1)} ms vs stable ${stableMs.toFixed(1)} ms (${nc} and ${ns} requests); ` +
+      `${slower} canary requests slower than ${(limit * 1000).toFixed(1)} ms (stable's ${ordinal(j)} slowest with the margin), ` +
+      `p = ${formatP(p)} by chance; threshold is stable × ${t.maxP99LatencyRatio} (thresholds.maxP99LatencyRatio) ` +
+      `and at least +${t.minP99LatencyIncreaseMs} ms (thresholds.minP99LatencyIncreaseMs), ` +
+      `with p < ${formatP(alpha)} (z ${z}, thresholds.latencySignificanceZ)`,
+  };
+}
+
+function ordinal(n: number): string {
+  const tens = n % 100;
+  const suffix = tens >= 11 && tens <= 13 ? 'th' : (['th', 'st', 'nd', 'rd'][n % 10] ?? 'th');
+  return `${n}${suffix}`;
+}
+
+/**
+ * Score distributions, weighed by their evidence. Sparse bins are merged first (5 expected scores
+ * of the smaller side each); the divergence of two small samples is biased upwards, by
+ * (bins − 1)(1/nc + 1/ns) / (8 ln 2) bits for samples of one distribution, so that is taken off
+ * before the limit; and the canary fails only when a G-test says the samples differ by more than
+ * chance. Returns the bias-corrected divergence beside the check.
+ */
+export function checkScores(
+  canary: VersionTraffic,
+  stable: VersionTraffic,
+  t: AnalysisThresholds,
+): [MetricCheck, number?] {
+  const nc = histogramCount(canary.scoreBuckets);
+  const ns = histogramCount(stable.scoreBuckets);
+  if (nc < t.minSamples || ns < t.minSamples) {
+    return [
+      {
+        metric: 'score distribution',
+        verdict: 'not enough data',
+        detail: `fewer than ${t.minSamples} scores on a side`,
+      },
+    ];
+  }
+  const bounds = sharedBounds(canary.scoreBuckets, stable.scoreBuckets);
+  const [c, s] = mergeSparseBins(
+    binCounts(canary.scoreBuckets, bounds),
+    binCounts(stable.scoreBuckets, bounds),
+  );
+  const g = gTest(c, s);
+  const divergence = jensenShannonOfCounts(c, s);
+  const bias = (g.df * (1 / nc + 1 / ns)) / (8 * Math.LN2);
+  const corrected = Math.max(0, divergence - bias);
+  const zScores = chiSquaredZ(g.statistic, g.df);
+  const zThreshold = t.scoreSignificanceZ ?? DEFAULT_SIGNIFICANCE_Z;
+  return [
+    {
+      metric: 'score distribution',
+      verdict: corrected > t.maxScoreDivergence && zScores > zThreshold ? 'fail' : 'pass',
+      detail:
+        `Jensen-Shannon divergence ${corrected.toFixed(3)} between canary and stable scores (${nc} and ${ns}; ` +
+        `${divergence.toFixed(3)} before the small-sample bias ${bias.toFixed(3)}), G = ${g.statistic.toFixed(1)} on ${g.df} df, ` +
+        `z = ${zScores.toFixed(2)}; threshold is ${t.maxScoreDivergence} (thresholds.maxScoreDivergence) ` +
+        `with z > ${zThreshold} (thresholds.scoreSignificanceZ)`,
+    },
+    corrected,
+  ];
+}
+
+/** Jensen-Shannon divergence (base 2) of two binned samples, unsmoothed: 0 · log 0 is 0. */
+function jensenShannonOfCounts(a: readonly number[], b: readonly number[]): number {
+  const na = a.reduce((sum, x) => sum + x, 0);
+  const nb = b.reduce((sum, x) => sum + x, 0);
+  let divergence = 0;
+  for (let i = 0; i < a.length; i++) {
+    const p = a[i]! / na;
+    const q = b[i]! / nb;
+    const m = (p + q) / 2;
+    if (p > 0) divergence += 0.5 * p * Math.log2(p / m);
+    if (q > 0) divergence += 0.5 * q * Math.log2(q / m);
+  }
+  return Math.max(0, divergence);
 }
 
 /** Mean and unbiased variance of one side's per-label log loss; variance undefined when unknown. */
@@ -250,8 +382,13 @@ export function compareCanary(input: CompareCanaryInput): CanaryComparison {
   const stableWindow = trafficWindow(input.baseline, input.current, input.stableVersion);
   const canary = summarise(canaryWindow);
   const stable = summarise(stableWindow);
-  const [scoreCheck, scoreDivergence] = checkScores(canaryWindow, stableWindow, input.thresholds);
-  const errorCheck = checkErrorRate(canary, stable, input.thresholds);
+  const noiseAware = input.noiseAware ?? true;
+  const [scoreCheck, scoreDivergence] = (noiseAware ? checkScores : checkScoresPointEstimate)(
+    canaryWindow,
+    stableWindow,
+    input.thresholds,
+  );
+  const errorCheck = checkErrorRate(canary, stable, input.thresholds, noiseAware);
   // Error rates over a handful of requests are noise: judge them once the step's minimum is met,
   // or earlier when the errors are already too many to be chance at the allowed rate.
   const allowedRate = Math.min(1, stable.errorRate + input.thresholds.maxErrorRateIncrease);
@@ -261,7 +398,7 @@ export function compareCanary(input: CompareCanaryInput): CanaryComparison {
   const logLossCheck = checkLogLoss(canaryWindow, stableWindow, input.thresholds);
   const checks: MetricCheck[] = [
     errorRateJudged ? errorCheck : { ...errorCheck, verdict: 'not enough data' },
-    checkLatency(canaryWindow, stableWindow, input.thresholds),
+    (noiseAware ? checkLatency : checkLatencyPointEstimate)(canaryWindow, stableWindow, input.thresholds),
     scoreCheck,
     logLossCheck,
   ];

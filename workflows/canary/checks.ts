@@ -3,11 +3,18 @@
  * aborted, and does the canary still compare well with stable. Either failing rolls back.
  * Workflow-safe.
  */
+import { patched } from '@temporalio/workflow';
 import { compareCanary } from './analysis';
 import { rollBack } from './compensation';
 import { control, where, type CanaryContext } from './context';
 import type { CanaryComparison } from '../../contracts/temporal';
 import { FAILURE } from '../../contracts/failures';
+
+/**
+ * Latency and score checks weigh their evidence by sample size since this patch; a rollout that
+ * judged the point estimates before it keeps doing so on replay.
+ */
+const NOISE_AWARE_JUDGEMENT = 'canary-noise-aware-judgement';
 
 /** One comparison of the window since the baseline, kept as `status.live`; a failing one rolls back. */
 export async function analyse(ctx: CanaryContext, minRequests: number): Promise<CanaryComparison> {
@@ -22,6 +29,7 @@ export async function analyse(ctx: CanaryContext, minRequests: number): Promise<
     weight: status.weight,
     minRequests,
     thresholds: input.rollout.thresholds,
+    noiseAware: patched(NOISE_AWARE_JUDGEMENT),
   });
   status.live = comparison;
   if (comparison.verdict === 'fail') {

@@ -1,11 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import {
-  binomialTail,
-  checkLogLoss,
-  compareCanary,
-  type AnalysisThresholds,
-} from '../../../workflows/canary/analysis';
+import { checkLogLoss, compareCanary, type AnalysisThresholds } from '../../../workflows/canary/analysis';
+import { binomialTail } from '../../../workflows/canary/statistics';
 import {
   emptyTraffic,
   histogramQuantile,
