@@ -16,7 +16,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
-import path from 'node:path';
+import fs from 'node:fs/promises';
 import { WorkflowFailedError } from '@temporalio/client';
 import { pipelineConfigSchema } from '../contracts/pipeline-config';
 import {
@@ -38,7 +38,6 @@ import {
   startPipelineEnv,
   TEST_ADMIN_TOKEN,
   TEST_CONTROL_QUEUE,
-  TEST_GPU_QUEUE,
   TEST_MODEL,
   TINY_PIPELINE_CONFIG,
   type PipelineEnv,
@@ -50,12 +49,7 @@ const BUSY_PROCESSES = Number(process.argv[3] ?? os.availableParallelism());
 const RATE = 40;
 const ROLLOUT = pipelineConfigSchema.parse({ rollout: DEMO_CONFIG.rollout }).rollout;
 /** Trains in seconds; the rollout (the thing measured) is the demo's, with default thresholds. */
-const TRAIN_CONFIG = {
-  ...TINY_PIPELINE_CONFIG,
-  taskQueues: { gpu: TEST_GPU_QUEUE },
-  train: { epochs: 2, batchSize: 16, conv: { filters: [4], denseUnits: 8 } },
-  rollout: DEMO_CONFIG.rollout,
-};
+const TRAIN_CONFIG = { ...TINY_PIPELINE_CONFIG, rollout: DEMO_CONFIG.rollout };
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -218,8 +212,9 @@ async function detectFlippedLabels(
 
 async function main(): Promise<void> {
   const busy = startBusyProcesses(BUSY_PROCESSES);
-  const [env, dataset] = await Promise.all([startPipelineEnv(), makeTinyDataset({ rows: 400, seed: 3 })]);
-  const flippedDir = path.join(dataset.dir, 'flipped');
+  const [env, dataset] = await Promise.all([startPipelineEnv(), makeTinyDataset({ rows: 80, seed: 2 })]);
+  // Beside the dataset, not in it: the first pipeline reads every CSV under its folder.
+  const flippedDir = `${dataset.dir}-flipped`;
   await writeFlippedLabelDataset(dataset.dir, flippedDir);
   const [samples, groundTruth] = await Promise.all([
     loadTrafficSamples(dataset.dir, 256),
@@ -276,6 +271,7 @@ async function main(): Promise<void> {
     await feedback.stop();
     await env.close();
     await dataset.close();
+    await fs.rm(flippedDir, { recursive: true, force: true });
     for (const child of busy) child.kill('SIGKILL');
   }
 }

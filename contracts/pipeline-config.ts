@@ -4,8 +4,14 @@
  */
 import { z } from 'zod';
 
-/** Default of `thresholds.logLossSignificanceZ`: one-sided 1% (z of the normal distribution at 0.99). */
-export const DEFAULT_LOG_LOSS_SIGNIFICANCE_Z = 2.33;
+/**
+ * Default of `thresholds.logLossSignificanceZ`: one-sided 0.023%. Every analysis interval tests the
+ * growing window again, so a step makes many tests: at 2.33 (1%), one of 30 canaries of a model
+ * identical to production was rolled back on log loss in bench/canary-false-alarms.ts.
+ */
+export const DEFAULT_LOG_LOSS_SIGNIFICANCE_Z = 3.5;
+/** What a rollout started before `logLossSignificanceZ` existed is judged by (its thresholds lack it). */
+export const LEGACY_LOG_LOSS_SIGNIFICANCE_Z = 2.33;
 /** 3.09 is p = 0.001, one-sided: the latency and score tests' default bar for "not chance". */
 export const DEFAULT_SIGNIFICANCE_Z = 3.09;
 
@@ -196,6 +202,29 @@ export const pipelineConfigSchema = z.strictObject({
           (steps) => steps.every((step, i) => i === 0 || step.weight > steps[i - 1]!.weight),
           'rollout step weights must increase',
         ),
+      /**
+       * Before any user is served by the candidate (when a production version exists): stable answers
+       * every request, `percent` of them are copied to the candidate off the request path, and the
+       * two are compared on the same requests for at least `seconds` and `minRequests` mirrored
+       * requests. A regression there ends the rollout with no user served by the candidate.
+       * `false` skips it.
+       */
+      shadow: z
+        .union([
+          z.literal(false),
+          z.strictObject({
+            seconds: z.number().min(0).default(10),
+            minRequests: z.number().int().min(0).default(50),
+            percent: z.number().min(1).max(100).default(100),
+            /**
+             * Fails when the root-mean-square difference of the candidate's and stable's scores on the
+             * same instances exceeds this: a model that answers unlike stable on the same inputs.
+             * Loose: a better model moves scores too.
+             */
+            maxScoreShift: z.number().min(0).max(1).default(0.5),
+          }),
+        ])
+        .default({ seconds: 10, minRequests: 50, percent: 100, maxScoreShift: 0.5 }),
       /** How often a baking step compares canary with stable: bounds the time to detect a regression. */
       analysisIntervalSeconds: z.number().min(0.2).max(60).default(1),
       thresholds: z
@@ -232,10 +261,9 @@ export const pipelineConfigSchema = z.strictObject({
           maxLogLossIncrease: z.number().min(0).default(0.05),
           /**
            * How many standard errors the canary's log loss must exceed stable + maxLogLossIncrease by
-           * to fail: (difference of means − margin) / √(var_c/n_c + var_s/n_s), one-sided. 2.33 is 1%:
-           * a canary exactly maxLogLossIncrease worse fails one comparison in a hundred, an identical
-           * model far fewer (every analysis interval is a new comparison). Higher needs more labels
-           * before failing; 0 fails on the margin alone, as before this setting existed.
+           * to fail: (difference of means − margin) / √(var_c/n_c + var_s/n_s), one-sided. 3.5 is
+           * 0.023% a comparison, and every analysis interval is a new comparison of the same step.
+           * Higher needs more labels before failing; 0 fails on the margin alone.
            */
           logLossSignificanceZ: z.number().min(0).default(DEFAULT_LOG_LOSS_SIGNIFICANCE_Z),
           /** Feedback labels each side needs before the log-loss check counts. */

@@ -16,6 +16,71 @@ export interface VersionTraffic {
    * export it (a server older than the counter): unknown, which is not zero once there is feedback.
    */
   logLossSquaredSum?: number;
+  /** What the shadow mirror recorded of this version as a shadow, when it was one. */
+  shadow?: ShadowTraffic;
+}
+
+/**
+ * A shadow version's counters: the copies of stable's requests it scored, and the paired
+ * differences (shadow − stable) on the same instances and, with feedback, the same labels.
+ */
+export interface ShadowTraffic {
+  requests: number;
+  errors: number;
+  dropped: number;
+  /** Model time of the mirrored requests on each side. */
+  shadowLatencyBuckets: Record<string, number>;
+  stableLatencyBuckets: Record<string, number>;
+  pairs: number;
+  scoreDiffSum: number;
+  scoreDiffSquaredSum: number;
+  feedback: number;
+  logLossDiffSum: number;
+  logLossDiffSquaredSum: number;
+}
+
+export function emptyShadowTraffic(): ShadowTraffic {
+  return {
+    requests: 0,
+    errors: 0,
+    dropped: 0,
+    shadowLatencyBuckets: {},
+    stableLatencyBuckets: {},
+    pairs: 0,
+    scoreDiffSum: 0,
+    scoreDiffSquaredSum: 0,
+    feedback: 0,
+    logLossDiffSum: 0,
+    logLossDiffSquaredSum: 0,
+  };
+}
+
+/** Shadow counters combined field by field: `op` adds (replicas) or differences (snapshots). */
+function combineShadow(
+  a: ShadowTraffic | undefined,
+  b: ShadowTraffic | undefined,
+  op: (x: number, y: number) => number,
+): ShadowTraffic | undefined {
+  if (!a && !b) return undefined;
+  const x = a ?? emptyShadowTraffic();
+  const y = b ?? emptyShadowTraffic();
+  const buckets = (p: Record<string, number>, q: Record<string, number>) =>
+    Object.fromEntries(
+      [...new Set([...Object.keys(p), ...Object.keys(q)])].map((le) => [le, op(p[le] ?? 0, q[le] ?? 0)]),
+    );
+  return {
+    requests: op(x.requests, y.requests),
+    errors: op(x.errors, y.errors),
+    dropped: op(x.dropped, y.dropped),
+    shadowLatencyBuckets: buckets(x.shadowLatencyBuckets, y.shadowLatencyBuckets),
+    stableLatencyBuckets: buckets(x.stableLatencyBuckets, y.stableLatencyBuckets),
+    pairs: op(x.pairs, y.pairs),
+    scoreDiffSum: op(x.scoreDiffSum, y.scoreDiffSum),
+    scoreDiffSquaredSum: op(x.scoreDiffSquaredSum, y.scoreDiffSquaredSum),
+    feedback: op(x.feedback, y.feedback),
+    logLossDiffSum: op(x.logLossDiffSum, y.logLossDiffSum),
+    logLossDiffSquaredSum: op(x.logLossDiffSquaredSum, y.logLossDiffSquaredSum),
+  };
 }
 
 /** Counters of every version as one source reported them. */
@@ -70,12 +135,20 @@ export function addTraffic(a: VersionTraffic, b: VersionTraffic): VersionTraffic
       a.feedback + b.feedback,
       squaredA === undefined || squaredB === undefined ? undefined : squaredA + squaredB,
     ),
+    ...shadowField(combineShadow(a.shadow, b.shadow, (x, y) => x + y)),
   };
 }
 
+const shadowField = (shadow: ShadowTraffic | undefined): Pick<VersionTraffic, 'shadow'> =>
+  shadow ? { shadow } : {};
+
 /** What one source saw of one version between two snapshots; a counter that went down restarted, so all of it counts. */
 function sourceWindow(before: VersionTraffic, after: VersionTraffic): VersionTraffic {
-  if (after.requests < before.requests || after.feedback < before.feedback) return after;
+  const restarted =
+    after.requests < before.requests ||
+    after.feedback < before.feedback ||
+    (after.shadow?.requests ?? 0) < (before.shadow?.requests ?? 0);
+  if (restarted) return after;
   const delta = (x: number, y: number) => Math.max(0, y - x);
   const deltaBuckets = (x: Record<string, number>, y: Record<string, number>) =>
     Object.fromEntries(Object.entries(y).map(([le, count]) => [le, delta(x[le] ?? 0, count)]));
@@ -96,6 +169,8 @@ function sourceWindow(before: VersionTraffic, after: VersionTraffic): VersionTra
         ? undefined
         : delta(squaredBefore, squaredAfter),
     ),
+    // Sums of differences may fall as well as rise: differenced as they are, not clamped at 0.
+    ...shadowField(combineShadow(after.shadow, before.shadow, (x, y) => x - y)),
   };
 }
 

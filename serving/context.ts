@@ -7,6 +7,7 @@ import type { PredictionMetrics } from './metrics';
 import type { PredictionIdCodec } from './prediction-id';
 import type { ServingLogs } from './prediction-log';
 import type { RecentIds } from './recent-ids';
+import type { ShadowMirror } from './shadow-mirror';
 
 /** The API's version, in its OpenAPI document and the Open Inference Protocol's `GET /v2`. */
 export const API_VERSION = '0.1.0';
@@ -35,6 +36,8 @@ export interface ServingContext {
   /** Fault injection for drills and tests; absent unless the server was started with it. */
   faults?: FaultInjector;
   feedback: FeedbackSettings;
+  /** Scores copies of stable's requests with a shadow version, when a model has one. */
+  shadow: ShadowMirror;
   /** Prediction and feedback logs in the store; undefined when logging is off. */
   logs?: ServingLogs;
   adminToken: string;

@@ -50,6 +50,7 @@ const deploymentSchema = z.object({
   revision: z.number().int(),
   stable: versionSchema.optional(),
   canary: versionSchema.extend({ weight: z.number().min(0).max(100) }).optional(),
+  shadow: versionSchema.extend({ percent: z.number().min(0).max(100) }).optional(),
 });
 
 const SILENT_LOG: WatcherLog = { info: () => undefined, error: () => undefined };
@@ -212,6 +213,13 @@ export class DeploymentWatcher {
       );
       table.canary = { version: state.canary.version, weight: state.canary.weight };
     }
+    if (state.shadow) {
+      versions.set(
+        state.shadow.version,
+        await this.loadCached(model, state.shadow.version, state.shadow.modelUri),
+      );
+      table.shadow = { version: state.shadow.version, percent: state.shadow.percent };
+    }
     return { model, revision: state.revision, table, versions };
   }
 
@@ -231,7 +239,7 @@ export class DeploymentWatcher {
     const keep = new Set<string>();
     for (const loaded of this.served.get(model)?.versions.values() ?? [])
       keep.add(cacheKey(loaded.version, loaded.modelUri));
-    for (const deployed of [desired.stable, desired.canary]) {
+    for (const deployed of [desired.stable, desired.canary, desired.shadow]) {
       if (deployed) keep.add(cacheKey(deployed.version, deployed.modelUri));
     }
     const versions = this.cache.get(model);

@@ -1,5 +1,5 @@
 /** Prometheus metrics of the prediction server, on a registry of its own so several servers can share a process. */
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import {
   FEEDBACK_LOG_LOSS_SQUARED_SUM_METRIC,
   FEEDBACK_LOG_LOSS_SUM_METRIC,
@@ -8,6 +8,15 @@ import {
   PREDICTION_REQUESTS_METRIC,
   PREDICTION_SCORE_METRIC,
   SCORE_BUCKETS,
+  SHADOW_DROPPED_METRIC,
+  SHADOW_FEEDBACK_METRIC,
+  SHADOW_LATENCY_METRIC,
+  SHADOW_LOG_LOSS_DIFF_SQUARED_SUM_METRIC,
+  SHADOW_LOG_LOSS_DIFF_SUM_METRIC,
+  SHADOW_PAIRS_METRIC,
+  SHADOW_REQUESTS_METRIC,
+  SHADOW_SCORE_DIFF_SQUARED_SUM_METRIC,
+  SHADOW_SCORE_DIFF_SUM_METRIC,
 } from '../lib/registry/deployment';
 import type { Role } from './router';
 
@@ -38,6 +47,65 @@ export interface PredictionMetrics {
   logLossSquaredSum: Counter<'model' | 'version'>;
   feedbackRejected: Counter<'reason'>;
   logRecordsDropped: Counter<'stream'>;
+  shadow: ShadowMetrics;
+}
+
+type ShadowLabels = 'model' | 'version' | 'stable_version';
+
+/** What the shadow mirror records: the candidate against stable on the same requests (see shadow-mirror.ts). */
+export interface ShadowMetrics {
+  requests: Counter<ShadowLabels | 'outcome'>;
+  dropped: Counter<'model' | 'version'>;
+  latency: Histogram<ShadowLabels | 'side'>;
+  pairs: Counter<ShadowLabels>;
+  /** Gauges: a sum of differences goes down as well as up (counters refuse that); cumulative all the same. */
+  scoreDiffSum: Gauge<ShadowLabels>;
+  scoreDiffSquaredSum: Counter<ShadowLabels>;
+  feedback: Counter<ShadowLabels>;
+  logLossDiffSum: Gauge<ShadowLabels>;
+  logLossDiffSquaredSum: Counter<ShadowLabels>;
+}
+
+function createShadowMetrics(registers: Registry[]): ShadowMetrics {
+  const labelNames = ['model', 'version', 'stable_version'] as const;
+  const counter = (name: string, help: string) => new Counter({ name, help, labelNames, registers });
+  const sum = (name: string, help: string) => new Gauge({ name, help, labelNames, registers });
+  return {
+    requests: new Counter({
+      name: SHADOW_REQUESTS_METRIC,
+      help: 'Requests mirrored to a shadow version, by outcome.',
+      labelNames: [...labelNames, 'outcome'] as const,
+      registers,
+    }),
+    dropped: new Counter({
+      name: SHADOW_DROPPED_METRIC,
+      help: 'Requests not mirrored to a shadow version because its queue was full (the user was answered regardless).',
+      labelNames: ['model', 'version'] as const,
+      registers,
+    }),
+    latency: new Histogram({
+      name: SHADOW_LATENCY_METRIC,
+      help: 'Model time of mirrored requests, on the stable and the shadow side, in seconds.',
+      labelNames: [...labelNames, 'side'] as const,
+      buckets: LATENCY_BUCKETS,
+      registers,
+    }),
+    pairs: counter(SHADOW_PAIRS_METRIC, 'Instances scored by both stable and a shadow version.'),
+    scoreDiffSum: sum(SHADOW_SCORE_DIFF_SUM_METRIC, 'Sum of (shadow − stable) scores over paired instances.'),
+    scoreDiffSquaredSum: counter(
+      SHADOW_SCORE_DIFF_SQUARED_SUM_METRIC,
+      'Sum of squared (shadow − stable) score differences over paired instances.',
+    ),
+    feedback: counter(SHADOW_FEEDBACK_METRIC, 'Feedback labels joined to both sides of a mirrored instance.'),
+    logLossDiffSum: sum(
+      SHADOW_LOG_LOSS_DIFF_SUM_METRIC,
+      'Sum of (shadow − stable) log loss over paired labels.',
+    ),
+    logLossDiffSquaredSum: counter(
+      SHADOW_LOG_LOSS_DIFF_SQUARED_SUM_METRIC,
+      'Sum of squared (shadow − stable) log-loss differences over paired labels.',
+    ),
+  };
 }
 
 /** Creates a fresh registry with default process metrics and the serving instruments. */
@@ -105,6 +173,7 @@ export function createPredictionMetrics(): PredictionMetrics {
       labelNames: ['stream'] as const,
       registers,
     }),
+    shadow: createShadowMetrics(registers),
   };
 }
 

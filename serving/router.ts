@@ -11,6 +11,8 @@ export type Role = 'stable' | 'canary' | 'pinned';
 export interface RoutingTable {
   stable?: { version: string };
   canary?: { version: string; weight: number };
+  /** A candidate that serves no one; `percent` of stable's requests are mirrored to it. */
+  shadow?: { version: string; percent: number };
 }
 
 /** The version chosen for one request. */

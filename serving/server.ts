@@ -11,6 +11,7 @@ import { createPredictionMetrics } from './metrics';
 import { PredictionIdCodec } from './prediction-id';
 import { ServingLogs } from './prediction-log';
 import { RecentIds } from './recent-ids';
+import { ShadowMirror } from './shadow-mirror';
 import { API_VERSION, type ServingContext } from './context';
 import { registerApiDocument } from './api-document';
 import { runLocally } from './admin-actions';
@@ -120,20 +121,24 @@ export function createPredictionServer(options: PredictionServerOptions): Predic
           log: app.log,
           flushIntervalMs: options.logFlushIntervalMs,
         });
+  const predictor = createPredictor(options.batching, metrics, app.log);
+  const feedback = {
+    ids: new PredictionIdCodec(options.feedbackKey ?? options.adminToken),
+    maxAgeMs: options.feedbackMaxAgeMs ?? DEFAULT_FEEDBACK_MAX_AGE_MS,
+    seen: new RecentIds(DEFAULT_FEEDBACK_DEDUP_CAPACITY),
+  };
+  const imageUriRoots = options.imageUriRoots ?? [];
   const context: ServingContext = {
     storeUri: options.storeUri,
     watcher,
-    predictor: createPredictor(options.batching, metrics, app.log),
+    predictor,
     metrics,
     ...(options.faultInjection ? { faults: new FaultInjector() } : {}),
-    feedback: {
-      ids: new PredictionIdCodec(options.feedbackKey ?? options.adminToken),
-      maxAgeMs: options.feedbackMaxAgeMs ?? DEFAULT_FEEDBACK_MAX_AGE_MS,
-      seen: new RecentIds(DEFAULT_FEEDBACK_DEDUP_CAPACITY),
-    },
+    feedback,
+    shadow: new ShadowMirror({ predictor, metrics, feedback, logs, imageUriRoots }),
     logs,
     adminToken: options.adminToken,
-    imageUriRoots: options.imageUriRoots ?? [],
+    imageUriRoots,
   };
 
   if (options.clusterWorker) {
@@ -161,6 +166,8 @@ export function createPredictionServer(options: PredictionServerOptions): Predic
   });
   // onClose runs after in-flight requests have drained, so no request loses its model and every record is logged.
   app.addHook('onClose', async () => {
+    // Copies already queued are scored and logged before their versions are freed.
+    await context.shadow.drained();
     await watcher.stop();
     await logs?.stop();
   });

@@ -18,6 +18,7 @@ export interface ApplyDeploymentInput {
   model: string;
   stable?: DeployedVersion;
   canary?: DeployedVersion & { weight: number };
+  shadow?: DeployedVersion & { percent: number };
 }
 
 export interface ApplyDeploymentResult {
@@ -28,7 +29,10 @@ export interface ApplyDeploymentResult {
 const CONVERGE_POLL_MS = 200;
 
 function sameDeployment(state: DeploymentState, input: ApplyDeploymentInput): boolean {
-  return JSON.stringify([state.stable, state.canary]) === JSON.stringify([input.stable, input.canary]);
+  return (
+    JSON.stringify([state.stable, state.canary, state.shadow]) ===
+    JSON.stringify([input.stable, input.canary, input.shadow])
+  );
 }
 
 export interface AbandonRolloutInput {
@@ -54,6 +58,7 @@ export function createRolloutActivities(deps: ActivityDeps) {
           revision,
           ...(input.stable ? { stable: input.stable } : {}),
           ...(input.canary ? { canary: input.canary } : {}),
+          ...(input.shadow ? { shadow: input.shadow } : {}),
           updatedAt: new Date().toISOString(),
         });
       }

@@ -15,6 +15,11 @@ export interface DeploymentState {
   revision: number;
   stable?: DeployedVersion;
   canary?: DeployedVersion & { weight: number };
+  /**
+   * A candidate in shadow: it serves no one, but `percent` of the requests stable answers are
+   * copied to it off the request path, and its scores are compared with stable's on the same requests.
+   */
+  shadow?: DeployedVersion & { percent: number };
   updatedAt: string;
 }
 
@@ -51,3 +56,20 @@ export const FEEDBACK_LOG_LOSS_SUM_METRIC = 'mlops_feedback_log_loss_sum';
  * variance of a window's log loss, so canary analysis can tell a real regression from noise.
  */
 export const FEEDBACK_LOG_LOSS_SQUARED_SUM_METRIC = 'mlops_feedback_log_loss_squared_sum';
+
+/**
+ * Shadow comparison counters, per model and shadow version (`stable_version` names the version it
+ * was compared with): mirrored requests by outcome, and those dropped because the mirror queue was full.
+ */
+export const SHADOW_REQUESTS_METRIC = 'mlops_shadow_requests_total';
+export const SHADOW_DROPPED_METRIC = 'mlops_shadow_dropped_total';
+/** Model time of a mirrored request, on each side (`side` stable or shadow), so their latency compares like for like. */
+export const SHADOW_LATENCY_METRIC = 'mlops_shadow_model_latency_seconds';
+/** Paired score differences (shadow − stable) on the same instances: count, sum and sum of squares. */
+export const SHADOW_PAIRS_METRIC = 'mlops_shadow_score_pairs_total';
+export const SHADOW_SCORE_DIFF_SUM_METRIC = 'mlops_shadow_score_diff_sum';
+export const SHADOW_SCORE_DIFF_SQUARED_SUM_METRIC = 'mlops_shadow_score_diff_squared_sum';
+/** Feedback joined to both sides of a mirrored request: count, and the paired log-loss difference's sums. */
+export const SHADOW_FEEDBACK_METRIC = 'mlops_shadow_feedback_total';
+export const SHADOW_LOG_LOSS_DIFF_SUM_METRIC = 'mlops_shadow_log_loss_diff_sum';
+export const SHADOW_LOG_LOSS_DIFF_SQUARED_SUM_METRIC = 'mlops_shadow_log_loss_diff_squared_sum';

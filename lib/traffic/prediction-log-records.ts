@@ -10,8 +10,10 @@ export interface PredictionLogRecord {
   prediction_id: string;
   model: string;
   version: string;
-  /** Which side of the canary split served it. */
-  role: 'stable' | 'canary' | 'pinned';
+  /** Which side of the canary split served it; `shadow` for a copy a shadow version scored, which served no one. */
+  role: 'stable' | 'canary' | 'pinned' | 'shadow';
+  /** For a shadow record: the prediction id stable answered the same instance with. */
+  shadow_of?: string;
   /** The features the model saw by its spec's column names, without image bytes; `image_uri` when the client sent one. */
   features: Record<string, FeatureValue> & { image_uri?: string };
   /** The predicted probability (named by the spec's output in the API; one name here for every model). */

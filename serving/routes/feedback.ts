@@ -43,6 +43,9 @@ export function registerFeedbackRoute(app: FastifyInstance, context: ServingCont
         }
         const { model, version, probability } = verified.claims;
         recordFeedback(context.metrics, { model, version }, probability, outcome);
+        // A label for a request a shadow version also scored (on this process) joins both sides.
+        const pair = context.shadow.pairOf(item.prediction_id);
+        if (pair) context.shadow.recordFeedback(pair, outcome);
         logged.push({
           ts,
           prediction_id: item.prediction_id,

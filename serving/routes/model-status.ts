@@ -11,10 +11,12 @@ import type { Role } from '../router';
 export interface VersionStatus {
   version: string;
   state: 'AVAILABLE';
-  role: Role;
+  /** `shadow`: a candidate that serves no one; its weight is 0 and `mirror_percent` of stable's requests are copied to it. */
+  role: Role | 'shadow';
   /** Percent of traffic routed to this version when no routing key pins a user. */
   weight: number;
   status: { error_code: 'OK'; error_message: '' };
+  mirror_percent?: number;
 }
 
 /** The answer of the status route; `desired_revision` appears while the store's newest state fails to load. */
@@ -55,6 +57,12 @@ function modelStatus(context: ServingContext, model: string): ModelStatusRespons
   const canaryWeight = served?.table.canary?.weight ?? 0;
   if (served?.table.stable) versions.push(entry(served.table.stable.version, 'stable', 100 - canaryWeight));
   if (served?.table.canary) versions.push(entry(served.table.canary.version, 'canary', canaryWeight));
+  if (served?.table.shadow) {
+    versions.push({
+      ...entry(served.table.shadow.version, 'shadow', 0),
+      mirror_percent: served.table.shadow.percent,
+    });
+  }
   const response: ModelStatusResponse = {
     model_version_status: versions,
     deployment_revision: served?.revision ?? null,
@@ -65,6 +73,6 @@ function modelStatus(context: ServingContext, model: string): ModelStatusRespons
   return response;
 }
 
-function entry(version: string, role: Role, weight: number): VersionStatus {
+function entry(version: string, role: VersionStatus['role'], weight: number): VersionStatus {
   return { version, state: 'AVAILABLE', role, weight, status: { error_code: 'OK', error_message: '' } };
 }

@@ -135,9 +135,12 @@ export async function predictInstances(
       return pixelsOfRow ? { ...instance.features, pixels: pixelsOfRow } : instance.features;
     });
     let probabilities: Float32Array;
+    let modelSeconds: number;
     try {
       await context.faults?.apply(served.model, choice.version);
+      const modelStarted = process.hrtime.bigint();
       probabilities = await context.predictor.predict(loaded, inputs);
+      modelSeconds = Number(process.hrtime.bigint() - modelStarted) / 1e9;
     } catch (err) {
       recordPrediction(context.metrics, labels, 'error', seconds());
       throw err;
@@ -150,6 +153,20 @@ export async function predictInstances(
       context.feedback.ids.issue({ ...labels, probability: p }, issuedAt),
     );
     context.logs?.recordPredictions(predictionRecords(labels, read, probabilities, ids, issuedAt, latency));
+    // Only the split's stable answers are mirrored: the shadow is compared with what users get from stable.
+    if (choice.role === 'stable' && served.table.shadow) {
+      context.shadow.offer({
+        served,
+        stableVersion: choice.version,
+        instances,
+        stableRead: read,
+        stablePixels: pixels,
+        stableImageSize: imageSize,
+        stableProbabilities: probabilities,
+        stableIds: ids,
+        stableModelSeconds: modelSeconds,
+      });
+    }
     return { output: spec.output, probabilities, ids };
   } finally {
     release();

@@ -21,7 +21,7 @@ void describe('pipelineConfigSchema', () => {
     assert.equal(config.rollout.steps.at(-1)?.weight, 100);
     assert.equal(config.rollout.thresholds.minSamples, 20);
     assert.equal(config.rollout.thresholds.maxLogLossIncrease, 0.05);
-    assert.equal(config.rollout.thresholds.logLossSignificanceZ, 2.33);
+    assert.equal(config.rollout.thresholds.logLossSignificanceZ, 3.5);
   });
 
   void it('takes a log-loss significance z of 0 or more and refuses a negative one', () => {

@@ -1,6 +1,6 @@
 /** Pure canary analysis: compare the canary's traffic window against stable's, metric by metric. Workflow-safe. */
 import {
-  DEFAULT_LOG_LOSS_SIGNIFICANCE_Z,
+  LEGACY_LOG_LOSS_SIGNIFICANCE_Z,
   DEFAULT_SIGNIFICANCE_Z,
   type PipelineConfig,
 } from '../../contracts/pipeline-config';
@@ -305,7 +305,7 @@ export function checkLogLoss(
     };
   }
   // Workflows started before the threshold existed carry thresholds without it.
-  const zThreshold = t.logLossSignificanceZ ?? DEFAULT_LOG_LOSS_SIGNIFICANCE_Z;
+  const zThreshold = t.logLossSignificanceZ ?? LEGACY_LOG_LOSS_SIGNIFICANCE_Z;
   const margin = t.maxLogLossIncrease;
   const c = logLossSample(canary);
   const s = logLossSample(stable);

@@ -285,7 +285,7 @@ describe('canary analysis', () => {
       /^online log loss: canary 1\.3000 \(30 labels\) vs stable 0\.6000 \(30 labels\); difference \+0\.7000 ± 0\.1633 \(standard error\), z = 3\.98/,
     );
     assert.match(result.reason, /stable \+ 0\.05 \(thresholds\.maxLogLossIncrease\)/);
-    assert.match(result.reason, /z > 2\.33 \(thresholds\.logLossSignificanceZ\)/);
+    assert.match(result.reason, /z > 3\.5 \(thresholds\.logLossSignificanceZ\)/);
   });
 
   it('fails only beyond the margin: a significant difference smaller than maxLogLossIncrease passes', () => {
