@@ -260,8 +260,36 @@ export interface CanaryComparison {
   reason: string;
 }
 
+/** The candidate against stable on the same mirrored requests, before any user is served by it. */
+export interface ShadowComparison {
+  stableVersion: string;
+  shadowVersion: string;
+  elapsedSeconds: number;
+  /** Mirrored requests the shadow scored, failed, and could not take (queue full). */
+  requests: number;
+  errors: number;
+  dropped: number;
+  /** Instances both scored, and labels joined to both. */
+  pairs: number;
+  feedback: number;
+  meanScoreShift?: number;
+  meanLogLossDifference?: number;
+  checks: MetricCheck[];
+  verdict: 'pass' | 'fail' | 'insufficient-traffic';
+  reason: string;
+}
+
 export interface RolloutStatus {
-  phase: 'shifting' | 'baking' | 'paused' | 'awaiting-approval' | 'promoted' | 'rolled-back' | 'aborted';
+  /** `shadow`: stable serves everyone while the candidate scores copies of their requests. */
+  phase:
+    | 'shadow'
+    | 'shifting'
+    | 'baking'
+    | 'paused'
+    | 'awaiting-approval'
+    | 'promoted'
+    | 'rolled-back'
+    | 'aborted';
   step: number;
   stableVersion?: string;
   /** The full-traffic gate: open while phase is awaiting-approval, then its decision. */
@@ -271,6 +299,8 @@ export interface RolloutStatus {
   live?: CanaryComparison;
   /** The final comparison of each finished step. */
   comparisons: CanaryComparison[];
+  /** The shadow step's comparison: live while in shadow, then its last. */
+  shadow?: ShadowComparison;
   /** Manual commands received, in order, including refused ones. */
   commands: Array<{
     command: RolloutCommand | 'approve' | 'reject';

@@ -65,6 +65,8 @@ export interface PredictionServerOptions {
   replicaId?: string;
   /** How often buffered log records are written to the store; default 1000. */
   logFlushIntervalMs?: number;
+  /** Copies of requests a shadow version may have waiting (default SHADOW_QUEUE_CAPACITY); beyond it they are dropped. */
+  shadowQueueCapacity?: number;
 }
 
 /** A prediction server that is not listening until start() is called. */
@@ -135,7 +137,10 @@ export function createPredictionServer(options: PredictionServerOptions): Predic
     metrics,
     ...(options.faultInjection ? { faults: new FaultInjector() } : {}),
     feedback,
-    shadow: new ShadowMirror({ predictor, metrics, feedback, logs, imageUriRoots }),
+    shadow: new ShadowMirror(
+      { predictor, metrics, feedback, logs, imageUriRoots },
+      options.shadowQueueCapacity === undefined ? {} : { capacity: options.shadowQueueCapacity },
+    ),
     logs,
     adminToken: options.adminToken,
     imageUriRoots,

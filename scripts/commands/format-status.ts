@@ -58,6 +58,19 @@ export function formatStatus(workflowId: string, status: PipelineStatus, now: Da
     lines.push(
       `  rollout:    ${status.rollout.phase}, step ${status.rollout.step}, ${status.rollout.weight}% canary (${status.rolloutWorkflowId ?? '—'})`,
     );
+    const { shadow } = status.rollout;
+    if (shadow) {
+      lines.push(
+        `  shadow:     ${shadow.verdict}: v${shadow.shadowVersion} scored ${shadow.requests} copies of stable's requests ` +
+          `(${shadow.errors} failed, ${shadow.dropped} dropped; ${shadow.pairs} paired scores, ${shadow.feedback} paired labels) ` +
+          `in ${shadow.elapsedSeconds.toFixed(0)} s, serving no one`,
+      );
+      // While in shadow its checks are the live ones; afterwards the canary's are.
+      if (status.rollout.phase === 'shadow' || !status.rollout.live) {
+        for (const check of shadow.checks)
+          lines.push(`    ${check.metric}: ${check.verdict} — ${check.detail}`);
+      }
+    }
     for (const check of status.rollout.live?.checks ?? [])
       lines.push(`    ${check.metric}: ${check.verdict} — ${check.detail}`);
   }

@@ -1,5 +1,5 @@
 /** The demo's closing summary. */
-import type { CanaryComparison } from '../../contracts/temporal';
+import type { CanaryComparison, ShadowComparison } from '../../contracts/temporal';
 import type { CandidateRun } from './run-candidate';
 
 function describeStep(c: CanaryComparison): string {
@@ -7,6 +7,17 @@ function describeStep(c: CanaryComparison): string {
   return (
     `${c.weight}% ${c.verdict}: canary ${c.canary.requests} req, ${c.canary.errors} err, log loss ${loss(c.canary.onlineLogLoss)}; ` +
     `stable ${c.stable.requests} req, log loss ${loss(c.stable.onlineLogLoss)}`
+  );
+}
+
+function describeShadow(s: ShadowComparison | undefined, canaryRequests: number): string {
+  if (!s) return '— (no production version to compare with, or rollout.shadow is false)';
+  const signed = (v: number | undefined) =>
+    v === undefined ? '—' : `${v >= 0 ? '+' : '−'}${Math.abs(v).toFixed(3)}`;
+  return (
+    `${s.verdict}: v${s.shadowVersion} scored ${s.requests} copies of stable's requests in ${s.elapsedSeconds.toFixed(0)} s ` +
+    `(${s.errors} failed, ${s.dropped} dropped), score shift ${signed(s.meanScoreShift)}, ` +
+    `log loss ${signed(s.meanLogLossDifference)} over ${s.feedback} paired labels; users served by it: ${canaryRequests}`
   );
 }
 
@@ -34,6 +45,7 @@ Offline AUC      v${candidate} ${run.waiting.candidateMetrics?.auc.toFixed(4)} v
       ? `\nBest possible    AUC ${input.evaluation.bestPossibleAuc.toFixed(4)} (the true click probabilities on the same rows)`
       : ''
   }${input.evaluation?.reportUri ? `\nReport           ${input.evaluation.reportUri}` : ''}
+Shadow           ${describeShadow(run.rollout?.shadow, steps.reduce((sum, c) => sum + c.canary.requests, 0) + (run.rollout?.live && !steps.includes(run.rollout.live) ? run.rollout.live.canary.requests : 0))}
 Canary steps     ${steps.map(describeStep).join('\n                 ') || '—'}
 Traffic          ${run.traffic.requests} requests, ${run.traffic.ok} ok, ${run.traffic.failed + run.traffic.errors} failed, p99 ${run.traffic.p99LatencyMs} ms
 Click feedback   ${run.feedback.accepted} of ${run.feedback.sent} labels joined to their predictions

@@ -8,19 +8,22 @@
  *
  * The steps live beside this file: canary-context (input, state, activities), canary-handlers
  * (the query and Signals), canary-registry (stable at the start, promotion at the end),
- * canary-steps (the step loop), canary-gate (the full-traffic gate), canary-checks (abort and
+ * shadow (the candidate scores copies of stable's requests first), canary-steps (the step loop), canary-gate (the full-traffic gate), canary-checks (abort and
  * analysis on every tick), canary-compensation (rollback), canary-continue-as-new (long holds).
  */
-import { isCancellation, setCurrentDetails } from '@temporalio/workflow';
+import { isCancellation, patched, setCurrentDetails } from '@temporalio/workflow';
 import { restoreStableOnCancel } from './compensation';
 import { createRolloutContext, type CanaryContext, type CanaryRolloutInput } from './context';
 import { holdAtFullTrafficGate } from './gate';
 import { setRolloutHandlers } from './handlers';
 import { claimCanary, promoteCandidate } from './registry';
+import { runShadowStep } from './shadow';
 import { bakeSteps } from './steps';
 import type { RolloutResult } from '../../contracts/temporal';
 
 export type { RolloutCarry } from './context';
+
+const SHADOW_STEP_PATCH = 'rollout-shadow-step';
 
 /** Takes a registered candidate to production through a canary, or rolls back to stable and fails. */
 export async function canaryRollout(input: CanaryRolloutInput): Promise<RolloutResult> {
@@ -48,6 +51,8 @@ export async function canaryRollout(input: CanaryRolloutInput): Promise<RolloutR
   const ctx: CanaryContext = { ...rollout, stable };
 
   try {
+    // A run continued as new is past its shadow step; rollouts recorded before it replay without one.
+    if (!carry && patched(SHADOW_STEP_PATCH)) await runShadowStep(ctx);
     await bakeSteps(ctx);
     await holdAtFullTrafficGate(ctx);
   } catch (err) {

@@ -1,5 +1,10 @@
 /** The Markdown the Web UI shows for a running canary: the live comparison and every finished step. Pure. */
-import type { CanaryComparison, RolloutInput, RolloutStatus } from '../../contracts/temporal';
+import type {
+  CanaryComparison,
+  RolloutInput,
+  RolloutStatus,
+  ShadowComparison,
+} from '../../contracts/temporal';
 
 const ms = (value: number | undefined) => (value === undefined ? '—' : `${value.toFixed(1)} ms`);
 const loss = (value: number | undefined, labels: number) =>
@@ -10,6 +15,22 @@ function comparisonRows(label: string, c: CanaryComparison): string[] {
     `| ${label} | ${c.weight}% | ${c.stable.requests} / ${c.canary.requests} | ${(c.stable.errorRate * 100).toFixed(2)}% / ${(c.canary.errorRate * 100).toFixed(2)}% | ` +
       `${ms(c.stable.p99LatencyMs)} / ${ms(c.canary.p99LatencyMs)} | ${c.scoreDivergence?.toFixed(3) ?? '—'} | ` +
       `${loss(c.stable.onlineLogLoss, c.stable.feedback)} / ${loss(c.canary.onlineLogLoss, c.canary.feedback)} | ${c.verdict} |`,
+  ];
+}
+
+const signed = (value: number | undefined) =>
+  value === undefined ? '—' : `${value >= 0 ? '+' : '−'}${Math.abs(value).toFixed(4)}`;
+
+/** The shadow step: the candidate against stable on the same requests, before it served anyone. */
+export function shadowDetailsLines(shadow: ShadowComparison): string[] {
+  return [
+    `### Shadow: v${shadow.shadowVersion} scored copies of stable v${shadow.stableVersion}'s requests for ${shadow.elapsedSeconds.toFixed(0)} s (served no one): ${shadow.verdict}`,
+    '',
+    '| mirrored | errors | dropped | paired scores | mean score shift | paired labels | mean log-loss difference |',
+    '|---|---|---|---|---|---|---|',
+    `| ${shadow.requests} | ${shadow.errors} | ${shadow.dropped} | ${shadow.pairs} | ${signed(shadow.meanScoreShift)} | ${shadow.feedback} | ${signed(shadow.meanLogLossDifference)} |`,
+    '',
+    ...shadow.checks.map((check) => `- ${check.metric}: **${check.verdict}** — ${check.detail}`),
   ];
 }
 
@@ -29,6 +50,7 @@ export function rolloutDetailsMarkdown(input: RolloutInput, status: RolloutStatu
   ];
   if (status.live?.verdict === 'fail' || status.live?.verdict === 'pass')
     lines.push('', `Latest: ${status.live.reason}`);
+  if (status.shadow) lines.push('', ...shadowDetailsLines(status.shadow));
   if (status.gate && !status.gate.decision) {
     lines.push(
       '',

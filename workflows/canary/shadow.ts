@@ -1,0 +1,70 @@
+/**
+ * The shadow step, before the first canary step: stable serves every user while each replica
+ * copies a share of their requests to the candidate and compares the two on the same requests.
+ * A regression here rolls back before any user was served by the candidate; promote skips it,
+ * abort ends it. Workflow-safe.
+ */
+import { condition } from '@temporalio/workflow';
+import { checkAbort } from './checks';
+import { rollBack } from './compensation';
+import { control, type CanaryContext } from './context';
+import { compareShadow } from './shadow-analysis';
+import { FAILURE } from '../../contracts/failures';
+
+/** Runs the shadow step when the rollout has one; returns once it passed (or was skipped by promote). */
+export async function runShadowStep(ctx: CanaryContext): Promise<void> {
+  const { input, state, candidate, stable } = ctx;
+  const settings = input.rollout.shadow;
+  // A rollout straight to 100% asked for no gradual check: it deploys at once, as before.
+  if (settings === false || input.rollout.steps[0]!.weight === 100) return;
+  const { status } = state;
+  status.phase = 'shadow';
+  status.step = 0;
+  status.weight = 0;
+  await control.applyDeployment({
+    model: input.modelName,
+    stable,
+    shadow: { ...candidate, percent: settings.percent },
+  });
+  const baseline = await control.snapshotTraffic({ model: input.modelName });
+  const startedAt = Date.now();
+  const intervalMs = input.rollout.analysisIntervalSeconds * 1000;
+  ctx.showDetails();
+  for (;;) {
+    await checkAbort(ctx);
+    await condition(
+      () => state.abortRequested !== undefined || state.promoteRequested !== undefined,
+      intervalMs,
+    );
+    await checkAbort(ctx);
+    if (state.promoteRequested) return;
+    const elapsedSeconds = (Date.now() - startedAt) / 1000;
+    const comparison = compareShadow({
+      baseline,
+      current: await control.snapshotTraffic({ model: input.modelName }),
+      stableVersion: stable.version,
+      shadowVersion: candidate.version,
+      elapsedSeconds,
+      shadow: settings,
+      thresholds: input.rollout.thresholds,
+    });
+    status.shadow = comparison;
+    ctx.showDetails();
+    if (comparison.verdict === 'fail') {
+      return rollBack(
+        ctx,
+        `candidate v${candidate.version} failed in shadow (no user was served by it): ${comparison.reason}`,
+        FAILURE.CanaryRegression,
+      );
+    }
+    if (comparison.verdict === 'pass') return;
+    if (elapsedSeconds >= input.rollout.maxWaitSeconds) {
+      return rollBack(
+        ctx,
+        `candidate v${candidate.version} failed in shadow: ${comparison.reason} within rollout.maxWaitSeconds ` +
+          `(${input.rollout.maxWaitSeconds}s); not enough evidence to serve it`,
+        FAILURE.CanaryInconclusive,
+      );
+    }
+  }
+}
