@@ -79,7 +79,8 @@ export function isLoopbackHost(host: string): boolean {
 
 /**
  * Validates the environment, failing with every problem at once. A server reachable from other
- * machines must have its own admin token: the development one is public.
+ * machines must have its own admin token (the development one is public), and a replica among
+ * several its shared feedback key.
  */
 export function parseServingEnv(env: NodeJS.ProcessEnv): ServingEnv {
   const result = servingEnvSchema
@@ -89,6 +90,19 @@ export function parseServingEnv(env: NodeJS.ProcessEnv): ServingEnv {
         'must be set when HOST is not a loopback address (HOST=0.0.0.0 listens beyond this machine, ' +
         'and the development admin token is public)',
     })
+    .refine(
+      (parsed) =>
+        isLoopbackHost(parsed.HOST) ||
+        parsed.MLOPS_REPLICA_ID === undefined ||
+        parsed.MLOPS_FEEDBACK_KEY !== undefined,
+      {
+        path: ['MLOPS_FEEDBACK_KEY'],
+        message:
+          'must be set when this server is one replica of several (MLOPS_REPLICA_ID) listening beyond loopback: ' +
+          'replicas behind one load balancer must share the key that signs prediction ids, or feedback reaching ' +
+          'another replica than the one that answered is refused as unknown',
+      },
+    )
     .safeParse(env);
   if (!result.success) {
     const problems = result.error.issues.map((issue) => `  ${issue.path.join('.')}: ${issue.message}`);

@@ -13,6 +13,8 @@ export const DEMO_CONFIG: PipelineConfigInput = {
       { weight: 100, bakeSeconds: 0, minRequests: 0 },
     ],
     maxWaitSeconds: 120,
+    // Five seconds at 40 requests/s are 200 mirrored requests and, a second later, their labels.
+    shadow: { seconds: 5 },
   },
 };
 /** The baseline the demo's candidate is compared with, when no model is in production yet. */

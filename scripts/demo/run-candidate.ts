@@ -92,7 +92,8 @@ export async function runCandidate(stack: LocalStack, options: CandidateOptions)
       timeoutMs: 120_000,
     });
     options.say(
-      'canary rollout: 10% → 50% → 100%, comparing error rate, p99 latency, scores and online log loss',
+      'rollout: shadow (stable answers, the candidate scores copies) → 10% → 50% → 100%, ' +
+        'comparing error rate, p99 latency, scores and online log loss',
     );
     try {
       run.result = (await handle.result()) as PipelineResult;

@@ -20,6 +20,17 @@ describe('serving hardening', () => {
     assert.throws(() => parseServingEnv({ HOST: '10.1.2.3' }), /MLOPS_ADMIN_TOKEN/);
     assert.equal(parseServingEnv({ HOST: '0.0.0.0', MLOPS_ADMIN_TOKEN: 'a-real-secret' }).HOST, '0.0.0.0');
     assert.equal(parseServingEnv({}).HOST, '127.0.0.1');
+    // One replica of several (it has a replica id) needs the key the replicas share for prediction ids.
+    const replica = { HOST: '0.0.0.0', MLOPS_ADMIN_TOKEN: 'a-real-secret', MLOPS_REPLICA_ID: 'serving-0' };
+    assert.throws(
+      () => parseServingEnv(replica),
+      /MLOPS_FEEDBACK_KEY: must be set when this server is one replica of several \(MLOPS_REPLICA_ID\)/,
+    );
+    assert.equal(
+      parseServingEnv({ ...replica, MLOPS_FEEDBACK_KEY: 'a-shared-feedback-key' }).MLOPS_REPLICA_ID,
+      'serving-0',
+    );
+    assert.equal(parseServingEnv({ MLOPS_REPLICA_ID: 'local-0' }).MLOPS_REPLICA_ID, 'local-0');
     assert.deepEqual(
       ['127.0.0.1', '127.3.4.5', '::1', 'localhost', '0.0.0.0', '::', '192.168.1.9'].map(isLoopbackHost),
       [true, true, true, true, false, false, false],
