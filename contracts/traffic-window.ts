@@ -144,10 +144,16 @@ const shadowField = (shadow: ShadowTraffic | undefined): Pick<VersionTraffic, 's
 
 /** What one source saw of one version between two snapshots; a counter that went down restarted, so all of it counts. */
 function sourceWindow(before: VersionTraffic, after: VersionTraffic): VersionTraffic {
-  const restarted =
-    after.requests < before.requests ||
-    after.feedback < before.feedback ||
-    (after.shadow?.requests ?? 0) < (before.shadow?.requests ?? 0);
+  const counts = (t: VersionTraffic) => [
+    t.requests,
+    t.feedback,
+    t.shadow?.requests ?? 0,
+    t.shadow?.pairs ?? 0,
+    t.shadow?.feedback ?? 0,
+  ];
+  const [a, b] = [counts(after), counts(before)];
+  // Any count that went down means the source restarted (a cluster worker, say): all of it counts.
+  const restarted = a.some((count, i) => count < b[i]!);
   if (restarted) return after;
   const delta = (x: number, y: number) => Math.max(0, y - x);
   const deltaBuckets = (x: Record<string, number>, y: Record<string, number>) =>
@@ -264,9 +270,13 @@ export function binCounts(buckets: Record<string, number>, bounds: readonly numb
   return cumulative.map((count, i) => count - (i === 0 ? 0 : cumulative[i - 1]!));
 }
 
-/** Per-bin probabilities of a cumulative histogram, lightly smoothed so empty bins do not divide by zero. */
+/**
+ * Per-bin probabilities of a cumulative histogram, lightly smoothed so empty bins do not divide by
+ * zero. (Unchanged since rollouts were first recorded: their score verdicts replay on it.)
+ */
 function binProbabilities(buckets: Record<string, number>, bounds: number[]): number[] {
-  const bins = binCounts(buckets, bounds);
+  const cumulative = bounds.map((bound) => sortedBuckets(buckets).find(([le]) => le === bound)?.[1] ?? 0);
+  const bins = cumulative.map((count, i) => count - (i === 0 ? 0 : cumulative[i - 1]!));
   const total = bins.reduce((sum, count) => sum + count, 0);
   const smoothing = 0.5;
   return bins.map((count) => (count + smoothing) / (total + smoothing * bins.length));

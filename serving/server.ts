@@ -65,7 +65,7 @@ export interface PredictionServerOptions {
   replicaId?: string;
   /** How often buffered log records are written to the store; default 1000. */
   logFlushIntervalMs?: number;
-  /** Copies of requests a shadow version may have waiting (default SHADOW_QUEUE_CAPACITY); beyond it they are dropped. */
+  /** Instances of mirrored copies a shadow version may have waiting (default SHADOW_QUEUE_CAPACITY); beyond it copies are dropped. */
   shadowQueueCapacity?: number;
 }
 

@@ -11,6 +11,7 @@ import type { ServingContext } from './context';
 import type { ServedModel } from './deployment-watcher';
 import { decodeInstanceImage } from './image-input';
 import type { InstanceReader, ReadInstance } from './instance-reader';
+import type { LoadedVersion } from './loaded-version';
 import { logLoss } from './metrics';
 import type { PredictInstance } from './routes/predict-schema';
 
@@ -37,17 +38,30 @@ interface ShadowPair {
   shadowProbability: number;
 }
 
-/** Mirrored requests waiting at most; beyond it copies are dropped, never queued without bound. */
-export const SHADOW_QUEUE_CAPACITY = 64;
+/** Instances waiting in mirrored copies at most; beyond it copies are dropped, never queued without bound. */
+export const SHADOW_QUEUE_CAPACITY = 256;
+/** How long a copy waits for user requests in flight to finish before it is scored anyway. */
+const YIELD_TO_USERS_MS = 20;
+
+/** A queued copy with its hold on the shadow version, so a reload cannot free it under the queue. */
+interface QueuedCopy {
+  request: MirroredRequest;
+  loaded: LoadedVersion;
+  shadowVersion: string;
+  release: () => void;
+}
 /** Pairs remembered for feedback (FIFO): at 1 000 instances/s about a minute of them. */
 export const SHADOW_PAIR_CAPACITY = 50_000;
 
 export class ShadowMirror {
-  private readonly queue: MirroredRequest[] = [];
+  private readonly queue: QueuedCopy[] = [];
+  private queuedInstances = 0;
   private running = false;
   private readonly pairs = new Map<string, ShadowPair>();
   private idle: Promise<void> = Promise.resolve();
   private settleIdle: (() => void) | undefined;
+  /** User predict requests in flight on this process; copies wait for them (briefly). */
+  private userRequests = 0;
 
   constructor(
     private readonly context: Pick<
@@ -57,16 +71,31 @@ export class ShadowMirror {
     private readonly options: { capacity?: number; pairCapacity?: number; random?: () => number } = {},
   ) {}
 
+  /** Marks a user request in flight; call the returned function when it is answered. */
+  userRequestStarted(): () => void {
+    this.userRequests += 1;
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      this.userRequests -= 1;
+    };
+  }
+
   /** Mirrors the request when the model has a shadow and the request falls in its share. */
   offer(request: MirroredRequest): void {
     const shadow = request.served.table.shadow;
     if (!shadow || shadow.version === request.stableVersion) return;
     if ((this.options.random ?? Math.random)() * 100 >= shadow.percent) return;
-    if (this.queue.length >= (this.options.capacity ?? SHADOW_QUEUE_CAPACITY)) {
+    const loaded = request.served.versions.get(shadow.version);
+    if (!loaded) return;
+    const capacity = this.options.capacity ?? SHADOW_QUEUE_CAPACITY;
+    if (this.queuedInstances + request.instances.length > capacity) {
       this.context.metrics.shadow.dropped.inc({ model: request.served.model, version: shadow.version });
       return;
     }
-    this.queue.push(request);
+    this.queue.push({ request, loaded, shadowVersion: shadow.version, release: loaded.acquire() });
+    this.queuedInstances += request.instances.length;
     if (!this.running) this.start();
   }
 
@@ -98,76 +127,88 @@ export class ShadowMirror {
   }
 
   private async drain(): Promise<void> {
-    for (let next = this.queue.shift(); next; next = this.queue.shift()) {
-      await this.score(next);
-      // One copy per turn of the event loop, so waiting user requests go between them.
-      await new Promise((resolve) => setImmediate(resolve));
+    try {
+      for (let next = this.queue.shift(); next; next = this.queue.shift()) {
+        this.queuedInstances -= next.request.instances.length;
+        await this.yieldToUsers();
+        try {
+          await this.score(next);
+        } catch {
+          // Nothing a copy does may reach a user or stop the mirror; its metrics say what was scored.
+        } finally {
+          next.release();
+        }
+      }
+    } finally {
+      this.running = false;
+      this.settleIdle?.();
     }
-    this.running = false;
-    this.settleIdle?.();
   }
 
-  private async score(request: MirroredRequest): Promise<void> {
+  /** Waits while user requests are in flight, up to YIELD_TO_USERS_MS, then one turn of the event loop. */
+  private async yieldToUsers(): Promise<void> {
+    const deadline = Date.now() + YIELD_TO_USERS_MS;
+    while (this.userRequests > 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+
+  private async score({ request, loaded, shadowVersion }: QueuedCopy): Promise<void> {
     const { served, stableVersion } = request;
-    const shadowVersion = served.table.shadow?.version;
-    const loaded = shadowVersion === undefined ? undefined : served.versions.get(shadowVersion);
-    if (!loaded || shadowVersion === undefined) return;
     const labels = { model: served.model, version: shadowVersion, stable_version: stableVersion };
     const { shadow } = this.context.metrics;
-    const release = loaded.acquire();
+    let probabilities: Float32Array;
+    let seconds: number;
+    let read: ReadInstance[];
     try {
-      let probabilities: Float32Array;
-      let seconds: number;
-      try {
-        const inputs = await this.inputsFor(request, loaded.readInstance, loaded.bundle.preprocessing);
-        const started = process.hrtime.bigint();
-        probabilities = await this.context.predictor.predict(loaded, inputs);
-        seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      } catch {
-        // A request stable could serve and the shadow cannot (a column its spec needs, a model failure) is its error.
-        shadow.requests.inc({ ...labels, outcome: 'error' });
-        return;
-      }
-      shadow.requests.inc({ ...labels, outcome: 'success' });
-      shadow.latency.observe({ ...labels, side: 'shadow' }, seconds);
-      shadow.latency.observe({ ...labels, side: 'stable' }, request.stableModelSeconds);
-      const issuedAt = Date.now();
-      const records: PredictionLogRecord[] = [];
-      for (let i = 0; i < probabilities.length; i++) {
-        const shadowProbability = probabilities[i]!;
-        const stableProbability = request.stableProbabilities[i]!;
-        const difference = shadowProbability - stableProbability;
-        shadow.pairs.inc(labels);
-        shadow.scoreDiffSum.inc(labels, difference);
-        shadow.scoreDiffSquaredSum.inc(labels, difference * difference);
-        const stableId = request.stableIds[i]!;
-        this.remember(stableId, {
-          model: served.model,
-          shadowVersion,
-          stableVersion,
-          stableProbability,
-          shadowProbability,
-        });
-        const shadowId = this.context.feedback.ids.issue(
-          { model: served.model, version: shadowVersion, probability: shadowProbability },
-          issuedAt,
-        );
-        records.push({
-          ts: new Date(issuedAt).toISOString(),
-          prediction_id: shadowId,
-          shadow_of: stableId,
-          model: served.model,
-          version: shadowVersion,
-          role: 'shadow',
-          features: request.stableRead[i]!.features,
-          click_probability: shadowProbability,
-          latency_ms: Math.round(seconds * 1e6) / 1e3,
-        });
-      }
-      this.context.logs?.recordPredictions(records);
-    } finally {
-      release();
+      const inputs = await this.inputsFor(request, loaded.readInstance, loaded.bundle.preprocessing);
+      read = inputs.read;
+      const started = process.hrtime.bigint();
+      probabilities = await this.context.predictor.predict(loaded, inputs.examples);
+      seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    } catch {
+      // A request stable could serve and the shadow cannot (a column its spec needs, a model failure) is its error.
+      shadow.requests.inc({ ...labels, outcome: 'error' });
+      return;
     }
+    shadow.requests.inc({ ...labels, outcome: 'success' });
+    shadow.latency.observe({ ...labels, side: 'shadow' }, seconds);
+    shadow.latency.observe({ ...labels, side: 'stable' }, request.stableModelSeconds);
+    const issuedAt = Date.now();
+    const records: PredictionLogRecord[] = [];
+    for (let i = 0; i < probabilities.length; i++) {
+      const shadowProbability = probabilities[i]!;
+      const stableProbability = request.stableProbabilities[i]!;
+      const difference = shadowProbability - stableProbability;
+      shadow.pairs.inc(labels);
+      shadow.scoreDiffSum.inc(labels, difference);
+      shadow.scoreDiffSquaredSum.inc(labels, difference * difference);
+      const stableId = request.stableIds[i]!;
+      this.remember(stableId, {
+        model: served.model,
+        shadowVersion,
+        stableVersion,
+        stableProbability,
+        shadowProbability,
+      });
+      const shadowId = this.context.feedback.ids.issue(
+        { model: served.model, version: shadowVersion, probability: shadowProbability },
+        issuedAt,
+      );
+      records.push({
+        ts: new Date(issuedAt).toISOString(),
+        prediction_id: shadowId,
+        shadow_of: stableId,
+        model: served.model,
+        version: shadowVersion,
+        role: 'shadow',
+        features: read[i]!.features,
+        click_probability: shadowProbability,
+        latency_ms: Math.round(seconds * 1e6) / 1e3,
+      });
+    }
+    this.context.logs?.recordPredictions(records);
   }
 
   /** The instances as the shadow's own spec reads them; stable's decoded pixels when the image size agrees. */
@@ -175,10 +216,10 @@ export class ShadowMirror {
     request: MirroredRequest,
     readInstance: InstanceReader,
     preprocessing: { imageSize: number; spec: { features: ReadonlyArray<{ kind: string }> } },
-  ): Promise<DatasetExample[]> {
+  ): Promise<{ read: ReadInstance[]; examples: DatasetExample[] }> {
     const read = request.instances.map((instance, index) => readInstance(instance, index));
     const hasImage = preprocessing.spec.features.some((feature) => feature.kind === 'image');
-    return Promise.all(
+    const examples = await Promise.all(
       read.map(async (instance, index) => {
         if (!hasImage) return instance.features;
         const reusable =
@@ -194,6 +235,7 @@ export class ShadowMirror {
         return { ...instance.features, pixels };
       }),
     );
+    return { read, examples };
   }
 
   private remember(stableId: string, pair: ShadowPair): void {

@@ -112,6 +112,8 @@ export async function predictInstances(
   if (!loaded) throw notLoaded(served.model, choice.version, naming.label);
   // Acquired in the same tick as the table was read, so a concurrent reload cannot dispose it under us.
   const release = loaded.acquire();
+  // Shadow copies wait while user requests are in flight here.
+  const answered = context.shadow.userRequestStarted();
   // Set before any failure too, so an error answer still tells which version produced it.
   void reply.header('x-model-version', choice.version);
   const labels = { model: served.model, version: choice.version, role: choice.role };
@@ -169,6 +171,7 @@ export async function predictInstances(
     }
     return { output: spec.output, probabilities, ids };
   } finally {
+    answered();
     release();
   }
 }

@@ -7,6 +7,7 @@ import {
 import type { CanaryComparison, MetricCheck, VersionWindowSummary } from '../../contracts/temporal';
 import {
   binomialTail,
+  binomialTailForReport,
   chiSquaredZ,
   exceedanceTail,
   formatP,
@@ -72,7 +73,7 @@ function checkErrorRate(
 ): MetricCheck {
   const limit = stable.errorRate + t.maxErrorRateIncrease;
   const chance = evidence
-    ? `; p = ${formatP(binomialTail(canary.requests, canary.errors, Math.min(1, limit)))} of that many errors at the threshold rate`
+    ? `; p = ${formatP(binomialTailForReport(canary.requests, canary.errors, Math.min(1, limit)))} of that many errors at the threshold rate`
     : '';
   return {
     metric: 'error rate',
@@ -179,7 +180,8 @@ export function checkLatency(
   const slower = Math.floor(histogramCountAbove(canary.latencyBuckets, limit) + 1e-9);
   const p = exceedanceTail(ns, j, nc, slower);
   const z = t.latencySignificanceZ ?? DEFAULT_SIGNIFICANCE_Z;
-  const alpha = normalUpperTail(z);
+  // z 0: the p99 rule alone, as the setting says.
+  const alpha = z > 0 ? normalUpperTail(z) : Infinity;
   return {
     metric: 'p99 latency',
     verdict: beyondMargin && p < alpha ? 'fail' : 'pass',
@@ -188,7 +190,7 @@ export function checkLatency(
       `${slower} canary requests slower than ${(limit * 1000).toFixed(1)} ms (stable's ${ordinal(j)} slowest with the margin), ` +
       `p = ${formatP(p)} by chance; threshold is stable × ${t.maxP99LatencyRatio} (thresholds.maxP99LatencyRatio) ` +
       `and at least +${t.minP99LatencyIncreaseMs} ms (thresholds.minP99LatencyIncreaseMs), ` +
-      `with p < ${formatP(alpha)} (z ${z}, thresholds.latencySignificanceZ)`,
+      `with p < ${Number.isFinite(alpha) ? formatP(alpha) : '1'} (z ${z}, thresholds.latencySignificanceZ)`,
   };
 }
 
@@ -235,7 +237,8 @@ export function checkScores(
   return [
     {
       metric: 'score distribution',
-      verdict: corrected > t.maxScoreDivergence && zScores > zThreshold ? 'fail' : 'pass',
+      verdict:
+        corrected > t.maxScoreDivergence && (zThreshold === 0 || zScores > zThreshold) ? 'fail' : 'pass',
       detail:
         `Jensen-Shannon divergence ${corrected.toFixed(3)} between canary and stable scores (${nc} and ${ns}; ` +
         `${divergence.toFixed(3)} before the small-sample bias ${bias.toFixed(3)}), G = ${g.statistic.toFixed(1)} on ${g.df} df, ` +

@@ -3,7 +3,7 @@
  * scored the same instances (and, with feedback, the same labels), the comparison is of paired
  * differences, which need far fewer requests than two separate samples. Workflow-safe.
  */
-import type { PipelineConfig } from '../../contracts/pipeline-config';
+import { LEGACY_LOG_LOSS_SIGNIFICANCE_Z, type PipelineConfig } from '../../contracts/pipeline-config';
 import type { MetricCheck, ShadowComparison } from '../../contracts/temporal';
 import {
   emptyShadowTraffic,
@@ -13,7 +13,7 @@ import {
   type TrafficSnapshot,
 } from '../../contracts/traffic-window';
 import { checkLatency, type AnalysisThresholds } from './analysis';
-import { binomialTail, formatP } from './statistics';
+import { binomialTailForReport, formatP } from './statistics';
 
 export type ShadowSettings = Exclude<PipelineConfig['rollout']['shadow'], false>;
 
@@ -41,7 +41,7 @@ function checkErrors(window: ShadowTraffic, minRequests: number, t: AnalysisThre
   const rate = window.requests === 0 ? 0 : window.errors / window.requests;
   // Stable answered every mirrored request (only its answers are mirrored): its rate here is 0.
   const limit = t.maxErrorRateIncrease;
-  const p = binomialTail(window.requests, window.errors, Math.max(limit, 1e-9));
+  const p = binomialTailForReport(window.requests, window.errors, Math.max(limit, 1e-9));
   const judged = window.requests >= minRequests || p < EARLY_FAILURE_SIGNIFICANCE;
   return {
     metric: 'error rate',
@@ -83,7 +83,8 @@ function checkScoreShift(
  */
 function checkPairedLogLoss(window: ShadowTraffic, t: AnalysisThresholds): MetricCheck {
   const n = window.feedback;
-  if (n < t.minFeedback) {
+  // Two labels at least: one has no variance to judge it by.
+  if (n < Math.max(2, t.minFeedback)) {
     return {
       metric: 'online log loss',
       verdict: 'not enough data',
@@ -95,11 +96,12 @@ function checkPairedLogLoss(window: ShadowTraffic, t: AnalysisThresholds): Metri
   const se = Math.sqrt(variance / n);
   const excess = mean - t.maxLogLossIncrease;
   const z = excess > 0 ? (se > 0 ? excess / se : Infinity) : undefined;
+  const zThreshold = t.logLossSignificanceZ ?? LEGACY_LOG_LOSS_SIGNIFICANCE_Z;
   const zText = z === undefined ? 'within the margin' : `z = ${Number.isFinite(z) ? z.toFixed(2) : '∞'}`;
   // Passing needs evidence too: the difference shown no worse than the margin (one-sided 95% bound).
   const upperBound = mean + NON_INFERIORITY_Z * se;
   const verdict =
-    z !== undefined && z > t.logLossSignificanceZ
+    z !== undefined && z > zThreshold
       ? 'fail'
       : upperBound <= t.maxLogLossIncrease
         ? 'pass'
@@ -110,7 +112,7 @@ function checkPairedLogLoss(window: ShadowTraffic, t: AnalysisThresholds): Metri
     detail:
       `shadow − stable on the same ${n} labels: ${signed(mean)} ± ${se.toFixed(4)} (standard error), ${zText}, ` +
       `95% upper bound ${signed(upperBound)}; fails when above ${t.maxLogLossIncrease} (thresholds.maxLogLossIncrease) ` +
-      `with z > ${t.logLossSignificanceZ} (thresholds.logLossSignificanceZ), passes when the bound is within it`,
+      `with z > ${zThreshold} (thresholds.logLossSignificanceZ), passes when the bound is within it`,
   };
 }
 

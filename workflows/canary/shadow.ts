@@ -2,21 +2,23 @@
  * The shadow step, before the first canary step: stable serves every user while each replica
  * copies a share of their requests to the candidate and compares the two on the same requests.
  * A regression here rolls back before any user was served by the candidate; promote skips it,
- * abort ends it. Workflow-safe.
+ * abort ends it, pause holds it in shadow. Workflow-safe.
  */
 import { condition } from '@temporalio/workflow';
 import { checkAbort } from './checks';
 import { rollBack } from './compensation';
-import { control, type CanaryContext } from './context';
+import { control, PAUSED_ANALYSIS_INTERVAL_MS, type CanaryContext } from './context';
 import { compareShadow } from './shadow-analysis';
 import { FAILURE } from '../../contracts/failures';
+import type { PipelineConfig } from '../../contracts/pipeline-config';
 
 /** Runs the shadow step when the rollout has one; returns once it passed (or was skipped by promote). */
 export async function runShadowStep(ctx: CanaryContext): Promise<void> {
   const { input, state, candidate, stable } = ctx;
-  const settings = input.rollout.shadow;
+  // Undefined in a rollout whose pipeline parsed its config before the setting existed: no shadow.
+  const settings = input.rollout.shadow as PipelineConfig['rollout']['shadow'] | undefined;
   // A rollout straight to 100% asked for no gradual check: it deploys at once, as before.
-  if (settings === false || input.rollout.steps[0]!.weight === 100) return;
+  if (!settings || input.rollout.steps[0]!.weight === 100) return;
   const { status } = state;
   status.phase = 'shadow';
   status.step = 0;
@@ -32,9 +34,14 @@ export async function runShadowStep(ctx: CanaryContext): Promise<void> {
   ctx.showDetails();
   for (;;) {
     await checkAbort(ctx);
+    const wasPaused = state.paused;
     await condition(
-      () => state.abortRequested !== undefined || state.promoteRequested !== undefined,
-      intervalMs,
+      () =>
+        state.abortRequested !== undefined ||
+        state.promoteRequested !== undefined ||
+        state.paused !== wasPaused,
+      // A paused shadow is analysed less often, so a long pause does not fill the history.
+      state.paused ? PAUSED_ANALYSIS_INTERVAL_MS : intervalMs,
     );
     await checkAbort(ctx);
     if (state.promoteRequested) return;
@@ -57,6 +64,8 @@ export async function runShadowStep(ctx: CanaryContext): Promise<void> {
         FAILURE.CanaryRegression,
       );
     }
+    // Paused: the shadow goes on (it serves no one) but does not hand over to the canary steps.
+    if (state.paused) continue;
     if (comparison.verdict === 'pass') return;
     if (elapsedSeconds >= input.rollout.maxWaitSeconds) {
       return rollBack(

@@ -10,19 +10,37 @@ export function binomialTail(n: number, k: number, p: number): number {
   if (k > n) return 0;
   if (p <= 0) return 0;
   if (p >= 1) return 1;
-  // Every term in log space, each log pmf(i + 1) from log pmf(i): no factorials, no underflow of
-  // pmf(0) = (1 − p)^n zeroing later terms; the upper tail summed itself when it is the small one,
-  // so a p-value of 1e-24 is not 1 − (1 − 1e-24) = 0.
+  // Sum the lower tail term by term, each log pmf(i + 1) from log pmf(i): no factorials, and no
+  // underflow of pmf(0) = (1 - p)^n for large n silently zeroing every later term.
+  // (Unchanged since rollouts were first recorded: their early-failure verdicts replay on it.)
   const logOdds = Math.log(p) - Math.log1p(-p);
   let logPmf = n * Math.log1p(-p);
   let below = 0;
-  let above = 0;
-  for (let i = 0; i <= n; i++) {
-    if (i < k) below += Math.exp(logPmf);
-    else above += Math.exp(logPmf);
+  for (let i = 0; i < k; i++) {
+    below += Math.exp(logPmf);
     logPmf += Math.log(n - i) - Math.log(i + 1) + logOdds;
   }
-  return k > n * p ? Math.min(1, above) : Math.max(0, 1 - below);
+  return Math.max(0, 1 - below);
+}
+
+/**
+ * binomialTail for messages: when 1 − (lower tail) rounds to nothing, the upper tail summed from k
+ * until its terms vanish, so a p of 1e-24 reads as that, not 0. O(k) plus a few terms.
+ */
+export function binomialTailForReport(n: number, k: number, p: number): number {
+  const tail = binomialTail(n, k, p);
+  if (tail > 1e-9 || k <= 0 || k > n || p <= 0 || p >= 1) return tail;
+  const logOdds = Math.log(p) - Math.log1p(-p);
+  let logPmf = n * Math.log1p(-p);
+  for (let i = 0; i < k; i++) logPmf += Math.log(n - i) - Math.log(i + 1) + logOdds;
+  let above = 0;
+  for (let i = k; i <= n; i++) {
+    const term = Math.exp(logPmf);
+    above += term;
+    if (term < above * 1e-16) break;
+    logPmf += Math.log(n - i) - Math.log(i + 1) + logOdds;
+  }
+  return above;
 }
 
 /**
