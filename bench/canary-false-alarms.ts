@@ -14,21 +14,17 @@
  * Run: npx tsx bench/canary-false-alarms.ts [canaries] [busy processes]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import fs from 'node:fs/promises';
 import { WorkflowFailedError } from '@temporalio/client';
 import { pipelineConfigSchema } from '../contracts/pipeline-config';
 import {
-  CANARY_WORKFLOW_TYPE,
   deploymentWorkflowId,
   rolloutStatusQuery,
-  type RolloutInput,
   type RolloutResult,
   type RolloutStatus,
 } from '../contracts/temporal';
 import { writeFlippedLabelDataset } from '../lib/dataset/flipped-labels';
-import { ModelRegistry } from '../lib/registry';
 import { loadGroundTruth, startFeedbackSender } from '../lib/traffic/feedback-sender';
 import { loadTrafficSamples } from '../lib/traffic/samples';
 import { startTraffic } from '../lib/traffic/simulated-traffic';
@@ -43,6 +39,7 @@ import {
   type PipelineEnv,
 } from '../test/helpers/pipeline-env';
 import { makeTinyDataset } from '../test/helpers/tiny-dataset';
+import { registerIdenticalCandidate, startCanaryRollout } from '../test/helpers/identical-candidate';
 
 const CANARIES = Number(process.argv[2] ?? 30);
 const BUSY_PROCESSES = Number(process.argv[3] ?? os.availableParallelism());
@@ -68,48 +65,15 @@ function startBusyProcesses(count: number): ChildProcess[] {
   );
 }
 
-/** Registers the production version's saved model again, as a new candidate: identical in every weight. */
-async function registerIdenticalCandidate(env: PipelineEnv): Promise<{ version: string; modelUri: string }> {
-  const registry = new ModelRegistry(env.storeUri);
-  const production = await registry.getProduction(TEST_MODEL);
-  if (!production) throw new Error('no production version to copy');
-  const record = await registry.register({
-    model: TEST_MODEL,
-    modelUri: production.modelUri,
-    metrics: production.metrics,
-    lineage: {
-      ...production.lineage,
-      run: { workflowId: 'bench-canary-false-alarms', runId: randomUUID(), workflowType: 'bench' },
-    },
-    code: production.lineage.code,
-  });
-  await registry.setStatus(TEST_MODEL, record.version, 'approved', { by: 'bench' });
-  return { version: record.version, modelUri: record.modelUri };
-}
-
 interface RolloutRun {
   version: string;
   promoted: boolean;
   reason: string;
 }
 
-async function startRollout(env: PipelineEnv, candidate: { version: string; modelUri: string }) {
-  const input: RolloutInput = {
-    modelName: TEST_MODEL,
-    candidateVersion: candidate.version,
-    candidateModelUri: candidate.modelUri,
-    rollout: ROLLOUT,
-  };
-  return env.client.workflow.start(CANARY_WORKFLOW_TYPE, {
-    taskQueue: TEST_CONTROL_QUEUE,
-    workflowId: deploymentWorkflowId(TEST_MODEL),
-    args: [input],
-  });
-}
-
 async function runIdenticalCanary(env: PipelineEnv): Promise<RolloutRun> {
-  const candidate = await registerIdenticalCandidate(env);
-  const handle = await startRollout(env, candidate);
+  const candidate = await registerIdenticalCandidate(env.storeUri, 'bench-canary-false-alarms');
+  const handle = await startCanaryRollout(env.client, candidate, ROLLOUT);
   try {
     const result = (await handle.result()) as RolloutResult;
     return {
@@ -164,8 +128,8 @@ async function detectFault(
   env: PipelineEnv,
   fault: { errorRate: number; extraLatencyMs: number },
 ): Promise<{ seconds: number; reason: string }> {
-  const candidate = await registerIdenticalCandidate(env);
-  const handle = await startRollout(env, candidate);
+  const candidate = await registerIdenticalCandidate(env.storeUri, 'bench-canary-false-alarms');
+  const handle = await startCanaryRollout(env.client, candidate, ROLLOUT);
   await untilCanaryBakes(env);
   const injectedAt = performance.now();
   await setFault(env, candidate.version, fault);

@@ -5,18 +5,11 @@
  */
 import { adsSpecFile } from '../helpers/ads-spec';
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import { WorkflowFailedError } from '@temporalio/client';
 import { pipelineConfigSchema, type PipelineConfigInput } from '../../contracts/pipeline-config';
-import {
-  CANARY_WORKFLOW_TYPE,
-  deploymentWorkflowId,
-  rolloutStatusQuery,
-  type RolloutInput,
-  type RolloutResult,
-} from '../../contracts/temporal';
+import { deploymentWorkflowId, rolloutStatusQuery, type RolloutResult } from '../../contracts/temporal';
 import { writeFlippedLabelDataset } from '../../lib/dataset/flipped-labels';
 import { ModelRegistry } from '../../lib/registry';
 import { loadGroundTruth, startFeedbackSender, type FeedbackSender } from '../../lib/traffic/feedback-sender';
@@ -32,6 +25,7 @@ import {
   type PipelineEnv,
 } from '../helpers/pipeline-env';
 import { makeTinyDataset, type TinyDataset } from '../helpers/tiny-dataset';
+import { registerIdenticalCandidate, startCanaryRollout } from '../helpers/identical-candidate';
 
 /** A short shadow: two seconds and 20 mirrored requests, then labels enough to show the log loss no worse. */
 const SHADOW = { seconds: 2, minRequests: 20, percent: 100, maxScoreShift: 0.5 };
@@ -82,30 +76,8 @@ void describe('the shadow step before the canary', { timeout: 600_000 }, () => {
   });
 
   it('passes a candidate identical to production on paired evidence, then canaries and promotes it', async () => {
-    const registry = new ModelRegistry(env.storeUri);
-    const production = (await registry.getProduction(TEST_MODEL))!;
-    const copy = await registry.register({
-      model: TEST_MODEL,
-      modelUri: production.modelUri,
-      metrics: production.metrics,
-      lineage: {
-        ...production.lineage,
-        run: { workflowId: 'e2e-shadow', runId: randomUUID(), workflowType: 'test' },
-      },
-      code: production.lineage.code,
-    });
-    await registry.setStatus(TEST_MODEL, copy.version, 'approved', { by: 'test' });
-    const input: RolloutInput = {
-      modelName: TEST_MODEL,
-      candidateVersion: copy.version,
-      candidateModelUri: copy.modelUri,
-      rollout: pipelineConfigSchema.parse(CONFIG).rollout,
-    };
-    const handle = await env.client.workflow.start(CANARY_WORKFLOW_TYPE, {
-      taskQueue: TEST_CONTROL_QUEUE,
-      workflowId: deploymentWorkflowId(TEST_MODEL),
-      args: [input],
-    });
+    const copy = await registerIdenticalCandidate(env.storeUri, 'e2e-shadow');
+    const handle = await startCanaryRollout(env.client, copy, pipelineConfigSchema.parse(CONFIG).rollout);
     const result = (await handle.result()) as RolloutResult;
     assert.equal(result.outcome, 'promoted');
     const { shadow } = await handle.query(rolloutStatusQuery);

@@ -4,6 +4,7 @@
  * step loop is). State a run continues as new with comes back from its carry. Workflow-safe.
  */
 import {
+  condition,
   proxyActivities,
   setCurrentDetails,
   workflowInfo,
@@ -26,6 +27,22 @@ export const control = withSummaries(
 
 /** How often a paused rollout (and the full-traffic gate, at least) is analysed. */
 export const PAUSED_ANALYSIS_INTERVAL_MS = 30_000;
+
+/**
+ * Waits one analysis interval, or less when an operator sends abort or promote or pauses or
+ * resumes, so commands act within one interval; a paused rollout is analysed less often, so a
+ * long pause does not fill the history.
+ */
+export async function untilNextAnalysis(state: RolloutState, intervalMs: number): Promise<void> {
+  const wasPaused = state.paused;
+  await condition(
+    () =>
+      state.abortRequested !== undefined ||
+      state.promoteRequested !== undefined ||
+      state.paused !== wasPaused,
+    state.paused ? PAUSED_ANALYSIS_INTERVAL_MS : intervalMs,
+  );
+}
 
 /** A model version the rollout routes traffic to. */
 export interface ModelRef {

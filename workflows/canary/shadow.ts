@@ -4,10 +4,9 @@
  * A regression here rolls back before any user was served by the candidate; promote skips it,
  * abort ends it, pause holds it in shadow. Workflow-safe.
  */
-import { condition } from '@temporalio/workflow';
 import { checkAbort } from './checks';
 import { rollBack } from './compensation';
-import { control, PAUSED_ANALYSIS_INTERVAL_MS, type CanaryContext } from './context';
+import { control, untilNextAnalysis, type CanaryContext } from './context';
 import { compareShadow } from './shadow-analysis';
 import { FAILURE } from '../../contracts/failures';
 import type { PipelineConfig } from '../../contracts/pipeline-config';
@@ -34,15 +33,7 @@ export async function runShadowStep(ctx: CanaryContext): Promise<void> {
   ctx.showDetails();
   for (;;) {
     await checkAbort(ctx);
-    const wasPaused = state.paused;
-    await condition(
-      () =>
-        state.abortRequested !== undefined ||
-        state.promoteRequested !== undefined ||
-        state.paused !== wasPaused,
-      // A paused shadow is analysed less often, so a long pause does not fill the history.
-      state.paused ? PAUSED_ANALYSIS_INTERVAL_MS : intervalMs,
-    );
+    await untilNextAnalysis(state, intervalMs);
     await checkAbort(ctx);
     if (state.promoteRequested) return;
     const elapsedSeconds = (Date.now() - startedAt) / 1000;

@@ -4,10 +4,9 @@
  * on, less often); promote skips ahead; abort, a regression or too little traffic rolls back.
  * Workflow-safe.
  */
-import { condition } from '@temporalio/workflow';
 import { analyse, checkAbort } from './checks';
 import { rollBack } from './compensation';
-import { control, PAUSED_ANALYSIS_INTERVAL_MS, where, type CanaryContext } from './context';
+import { control, untilNextAnalysis, where, type CanaryContext } from './context';
 import { maybeContinueAsNew } from './continue-as-new';
 import { FAILURE } from '../../contracts/failures';
 
@@ -41,16 +40,7 @@ export async function bakeSteps(ctx: CanaryContext): Promise<void> {
       await checkAbort(ctx);
       await maybeContinueAsNew(ctx);
       const tickStart = Date.now();
-      // Wakes early for a manual command, so abort and promote act within one analysis interval.
-      // A paused rollout is analysed less often, so a long pause does not fill the history.
-      const wasPaused = state.paused;
-      await condition(
-        () =>
-          state.abortRequested !== undefined ||
-          state.promoteRequested !== undefined ||
-          state.paused !== wasPaused,
-        state.paused ? PAUSED_ANALYSIS_INTERVAL_MS : intervalMs,
-      );
+      await untilNextAnalysis(state, intervalMs);
       await checkAbort(ctx);
       const comparison = await analyse(ctx, step.minRequests);
       status.phase = state.paused ? 'paused' : 'baking';
